@@ -1,0 +1,1 @@
+"""Command-line interface. Each command parses its arguments, then calls one library function."""

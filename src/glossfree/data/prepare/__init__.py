@@ -1,0 +1,1 @@
+"""glossfree.data.prepare"""

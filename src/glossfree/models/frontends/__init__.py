@@ -1,0 +1,1 @@
+"""glossfree.models.frontends"""
