@@ -101,16 +101,33 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"override '{item}' must look like key.path=value")
         key, raw = item.split("=", 1)
         parts = key.strip().split(".")
-        node = out
+        node: Any = out
         for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"override '{item}': '{part}' is not a section")
-            node = child
-        node[parts[-1]] = yaml.safe_load(raw)
+            node = _child(node, part, item)
+        last = parts[-1]
+        if isinstance(node, list):
+            node[_index(node, last, item)] = yaml.safe_load(raw)
+        else:
+            node[last] = yaml.safe_load(raw)
     return out
+
+
+def _index(node: list, part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override '{item}': '{part}' is not an index of a list of {len(node)}")
+    return int(part)
+
+
+def _child(node: Any, part: str, item: str) -> Any:
+    if isinstance(node, list):
+        child = node[_index(node, part, item)]
+    else:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+    if not isinstance(child, (dict, list)):
+        raise ConfigError(f"override '{item}': '{part}' is not a section")
+    return child
 
 
 def load_config(model: type[T], path: str | Path, overrides: list[str] | None = None) -> T:

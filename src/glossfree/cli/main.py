@@ -1,12 +1,172 @@
-"""The ``glossfree`` command. Sub-commands live in sibling modules and are registered here explicitly."""
+"""The ``glossfree`` command. Each command parses its arguments, then calls one library function.
+
+Sub-commands written beside this file (``synth_command``, ``data_commands``, ``text_commands``)
+register themselves through an explicit ``register(app)`` call below: no plugin discovery.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+from rich.console import Console
+
+from glossfree.cli import data_commands, synth_command, text_commands
+from glossfree.errors import GlossfreeError
 
 app = typer.Typer(
     name="glossfree",
     help="Gloss-free sign language translation: synthesise, prepare, train, evaluate, translate.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    add_completion=False,
 )
+console = Console(stderr=True)
+
+
+def fail(error: Exception) -> None:
+    """Print a user error (bad file, config, flag) without a traceback, and exit 2."""
+    console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def train(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML path, or a built-in name such as pose_perceiver/tiny.")],
+    data: Annotated[Optional[Path], typer.Option(help="Dataset root (manifest.jsonl or {split}.jsonl).")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, logs, exported model.")] = Path("runs/latest"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
+    accelerator: Annotated[str, typer.Option(help="cpu, gpu, auto (Lightning).")] = "auto",
+    devices: Annotated[str, typer.Option(help="Number of devices per node, or 'auto'.")] = "1",
+    num_nodes: Annotated[int, typer.Option(help="Number of nodes (torchrun/SLURM).")] = 1,
+    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto, ddp, fsdp.")] = "auto",
+    override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: --set stages.0.max_epochs=3")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train a recipe; the best model by generated dev BLEU-4 is exported to OUT/model."""
+    from glossfree.training.engine import LaunchConfig
+    from glossfree.training.engine import train as run_training
+    from glossfree.training.recipe import load_recipe
+
+    try:
+        config = load_recipe(recipe, override or [])
+        launch = LaunchConfig(
+            accelerator=accelerator,
+            devices=int(devices) if devices.isdigit() else devices,
+            num_nodes=num_nodes,
+            strategy=strategy,
+            progress=progress,
+        )
+        result = run_training(config, data_root=data, run_dir=out, resume=resume, launch=launch)
+    except GlossfreeError as error:
+        fail(error)
+        return
+    for stage in result.stages:
+        console.print(f"stage {stage['stage']}: best dev BLEU-4 {stage['best_dev_bleu4']}")
+    console.print(f"model exported to {result.model_dir}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Optional[Path], typer.Argument(help="Run or model folder written by `glossfree train`.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Dataset root (default: the one the model was trained on).")] = None,
+    split: Annotated[str, typer.Option(help="Split to score.")] = "test",
+    hyp: Annotated[Optional[Path], typer.Option(help="Score a hypothesis file (one sentence per line) instead of a model.")] = None,
+    ref: Annotated[Optional[Path], typer.Option(help="Reference file for --hyp.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="signjoey, spamo or sacrebleu (default: the recipe's).")] = None,
+    append_period: Annotated[Optional[bool], typer.Option("--append-period/--no-append-period", help="Append ' .' to both sides (signjoey annotation files).")] = None,
+    num_beams: Annotated[Optional[int], typer.Option(help="Beam size (default: the recipe's).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for hypotheses, references, per-sample scores and signature.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Score a trained model on a split (generated text only), or two text files."""
+    from glossfree.evaluation.report import evaluate_files, format_scores_table
+
+    try:
+        if hyp is not None or ref is not None:
+            if hyp is None or ref is None:
+                raise typer.BadParameter("--hyp and --ref go together")
+            scores = evaluate_files(
+                hyp, ref, preset=preset or "signjoey", append_period=bool(append_period), out_dir=out
+            )
+        else:
+            if model is None:
+                raise typer.BadParameter("give a model folder, or --hyp and --ref")
+            from glossfree.checkpoint import load_trained
+            from glossfree.inference.evaluate import evaluate_split
+
+            trained = load_trained(model)
+            root = data or trained.recipe.data.root
+            if root is None:
+                raise typer.BadParameter("the model does not record its dataset: pass --data")
+            scores = evaluate_split(
+                trained,
+                root,
+                split,
+                out_dir=out or Path(trained.path) / f"eval_{split}",
+                preset=preset,
+                append_period=append_period,
+                num_beams=num_beams,
+                progress=True,
+            ).scores
+    except GlossfreeError as error:
+        fail(error)
+        return
+    if as_json:
+        typer.echo(json.dumps(scores.as_dict(), indent=2))
+    else:
+        Console().print(format_scores_table(scores))
+
+
+@app.command()
+def translate(
+    inputs: Annotated[list[Path], typer.Argument(help=".pose files, videos or frame folders.")],
+    model: Annotated[Path, typer.Option(help="Run or model folder written by `glossfree train`.")] = Path("demo_run/run"),
+    num_beams: Annotated[Optional[int], typer.Option(help="Beam size (default: the recipe's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout.")] = False,
+) -> None:
+    """Translate signing to text, with a timing breakdown (decode, poses, model)."""
+    from glossfree.inference.translator import Translator
+
+    try:
+        translator = Translator.from_path(model, num_beams=num_beams)
+        for path in inputs:
+            result = translator.translate(path)
+            if as_json:
+                typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+            else:
+                typer.echo(result.text)
+                timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings_s.items())
+                console.print(
+                    f"[dim]{path}: {result.num_frames} frames ({result.duration_s:.1f}s); {timings}; "
+                    f"real-time factor {result.real_time_factor:.2f}[/]"
+                )
+    except GlossfreeError as error:
+        fail(error)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the synthetic corpus, the run and the reports.")] = Path("demo_run"),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic corpus and of training.")] = 0,
+    fresh: Annotated[bool, typer.Option(help="Delete an earlier demo in --out first.")] = False,
+) -> None:
+    """Synthesise a corpus, train the tiny pose recipe, evaluate it against baselines, translate a sample."""
+    from glossfree.demo import run_demo
+
+    try:
+        run_demo(out, seed=seed, fresh=fresh)
+    except GlossfreeError as error:
+        fail(error)
+
+
+synth_command.register(app)
+data_commands.register(app)
+text_commands.register(app)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(sys.argv[1:])

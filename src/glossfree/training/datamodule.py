@@ -1,0 +1,82 @@
+"""Dataloaders of a recipe: pose datasets, length-bucketed batches, DDP sharding by rank.
+
+Built lazily from the trainer, so the world size and rank are those of the running process (the
+same code serves one CPU, ``--devices 2`` on gloo, and torchrun/SLURM jobs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, collate_pose
+from glossfree.data.transforms import build_transforms
+from glossfree.data.manifest import Record, load_split
+from glossfree.training.recipe import DataConfig
+
+
+class PoseDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        config: DataConfig,
+        root: Path,
+        *,
+        batch_size: int,
+        eval_batch_size: int,
+        seed: int,
+        train_records: list[Record] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.root = Path(root)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self._train_records = train_records
+        self._train: PoseDataset | None = None
+        self._dev: PoseDataset | None = None
+
+    def _dataset(self, records: list[Record], *, train: bool) -> PoseDataset:
+        return PoseDataset(
+            records,
+            self.root,
+            layout=self.config.layout,
+            normalize=self.config.normalize,
+            transform=build_transforms(self.config.augment) if train and self.config.augment else None,
+            fps=self.config.fps,
+            cache=self.config.cache,
+        )
+
+    def train_dataset(self) -> PoseDataset:
+        if self._train is None:
+            records = self._train_records or load_split(self.root, self.config.train_split)
+            self._train = self._dataset(records, train=True)
+        return self._train
+
+    def dev_dataset(self) -> PoseDataset:
+        if self._dev is None:
+            records = load_split(self.root, self.config.dev_split)
+            if self.config.max_dev_samples is not None:
+                records = records[: self.config.max_dev_samples]
+            self._dev = self._dataset(records, train=False)
+        return self._dev
+
+    def _loader(self, dataset: PoseDataset, *, batch_size: int, shuffle: bool) -> DataLoader:
+        trainer = self.trainer
+        sampler = LengthBucketBatchSampler(
+            dataset.lengths,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+        )
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset(), batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.dev_dataset(), batch_size=self.eval_batch_size, shuffle=False)

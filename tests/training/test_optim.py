@@ -1,0 +1,73 @@
+"""Schedules and optimiser parameter groups."""
+
+import math
+
+import pytest
+import torch
+
+from glossfree.training.optim import (
+    OptimizerConfig,
+    ScheduleConfig,
+    build_optimizer,
+    build_scheduler,
+    lr_factor,
+)
+
+
+def test_one_cycle_cosine_hand_computed():
+    config = ScheduleConfig(kind="one_cycle_cosine", warmup_steps=2, min_lr_ratio=0.0)
+    # warm-up: (step+1)/(warmup+1) -> 1/3, 2/3; then cosine over the remaining 8 steps.
+    factors = [lr_factor(step, 10, config) for step in range(10)]
+    assert factors[0] == pytest.approx(1 / 3)
+    assert factors[1] == pytest.approx(2 / 3)
+    assert factors[2] == pytest.approx(1.0)
+    assert factors[6] == pytest.approx(0.5 * (1 + math.cos(math.pi * 4 / 8)))
+    assert factors[9] == pytest.approx(0.5 * (1 + math.cos(math.pi * 7 / 8)))
+    assert all(a >= b for a, b in zip(factors[2:], factors[3:]))
+
+
+def test_constant_schedule_and_min_lr():
+    assert lr_factor(50, 100, ScheduleConfig(kind="constant", warmup_steps=0)) == 1.0
+    config = ScheduleConfig(warmup_steps=0, min_lr_ratio=0.1)
+    assert lr_factor(100, 100, config) == pytest.approx(0.1)
+
+
+def test_warmup_ratio():
+    config = ScheduleConfig(warmup_ratio=0.1)
+    assert lr_factor(0, 100, config) == pytest.approx(1 / 11)
+    assert lr_factor(10, 100, config) == pytest.approx(1.0)
+
+
+def test_parameter_groups_skip_frozen_and_decay_rules():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 2))
+    model[2].weight.requires_grad_(False)
+    optimizer = build_optimizer(model.named_parameters(), OptimizerConfig(lr=0.01, weight_decay=0.1))
+    seen = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    assert id(model[2].weight) not in seen
+    assert seen[id(model[0].weight)] == 0.1
+    assert seen[id(model[0].bias)] == 0.0
+    assert seen[id(model[1].weight)] == 0.0
+
+
+def test_lr_scale_per_module_and_scheduler_steps():
+    model = torch.nn.ModuleDict({"frontend": torch.nn.Linear(2, 2), "lm": torch.nn.Linear(2, 2)})
+    optimizer = build_optimizer(model.named_parameters(), OptimizerConfig(lr=1.0, lr_scale={"lm": 0.1}))
+    lrs = sorted({group["lr"] for group in optimizer.param_groups})
+    assert lrs == [pytest.approx(0.1), pytest.approx(1.0)]
+    scheduler = build_scheduler(optimizer, 4, ScheduleConfig(kind="constant", warmup_steps=1))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5 * optimizer.param_groups[0]["initial_lr"])
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(optimizer.param_groups[0]["initial_lr"])
+
+
+def test_no_trainable_parameters_is_an_error():
+    layer = torch.nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        build_optimizer(layer.named_parameters(), OptimizerConfig())
+
+
+def test_sgd():
+    layer = torch.nn.Linear(2, 2)
+    optimizer = build_optimizer(layer.named_parameters(), OptimizerConfig(kind="sgd", lr=0.1))
+    assert isinstance(optimizer, torch.optim.SGD)
