@@ -257,8 +257,15 @@ def test_summed_statistics_equal_whole_corpus(preset, append_period):
     assert summed.shape == (BLEU_STATS_SIZE,)
     assert summed.tolist() == bleu_statistics(HYPS, REFS, preset, append_period=append_period).tolist()
     from_stats = bleu_from_statistics(summed, preset)
-    assert from_stats == {"bleu1": whole.bleu1, "bleu2": whole.bleu2, "bleu3": whole.bleu3, "bleu4": whole.bleu4}
+    assert from_stats == dict(zip(["bleu1", "bleu2", "bleu3", "bleu4"], bleus(whole)))
     assert bleu_from_statistics(summed.tolist(), preset) == from_stats
+
+
+def test_worker_without_samples_contributes_zeros():
+    empty = bleu_statistics([], [], "spamo")
+    assert empty.tolist() == [0] * BLEU_STATS_SIZE
+    full = bleu_statistics(HYPS, REFS, "spamo")
+    assert bleu_from_statistics(full + empty, "spamo") == bleu_from_statistics(full, "spamo")
 
 
 def test_statistics_validation():
@@ -272,7 +279,7 @@ def test_statistics_validation():
         bleu_from_statistics(np.zeros(10), "bleurt")
 
 
-# ----------------------------------------------------------------------------- empty hypotheses, per sentence
+# ----------------------------------------------------------------------------- empty hyps, per sentence
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -298,9 +305,11 @@ def test_sentence_scores_use_sacrebleu_sentence_bleu():
     for row, hyp, ref in zip(rows, HYPS, REFS):
         expected = BLEU(tokenize="13a", lowercase=True, effective_order=True).sentence_score(hyp, [ref])
         assert row["bleu4"] == pytest.approx(expected.score, abs=1e-9)
-        assert row["chrf"] == pytest.approx(CHRF().sentence_score(hyp.lower(), [ref.lower()]).score, abs=1e-9)
+        chrf = CHRF().sentence_score(hyp.lower(), [ref.lower()]).score
+        assert row["chrf"] == pytest.approx(chrf, abs=1e-9)
     joey = sentence_scores(HYPS, REFS, preset="signjoey")
-    assert [r["rouge_l"] for r in joey] == pytest.approx([100 * coco_rouge_l(h, r) for h, r in zip(HYPS, REFS)])
+    expected_rouge = [100 * coco_rouge_l(h, r) for h, r in zip(HYPS, REFS)]
+    assert [r["rouge_l"] for r in joey] == pytest.approx(expected_rouge)
 
 
 # ----------------------------------------------------------------------------- Scores, errors
@@ -335,5 +344,37 @@ def test_empty_corpus_and_non_string_rejected():
 
 
 def test_unknown_preset_lists_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown evaluation preset 'nlgeval'; valid presets: sacrebleu, signjoey, spamo"):
+    message = r"unknown evaluation preset 'nlgeval'; valid presets: sacrebleu, signjoey, spamo"
+    with pytest.raises(ConfigError, match=message):
         score(["a"], ["a"], preset="nlgeval")
+
+
+def test_append_period_leaves_rouge_score_rouge_unchanged():
+    # rouge_score's tokenizer keeps only [a-z0-9] runs, so the appended "." never reaches its LCS;
+    # the MS-COCO ROUGE of signjoey counts it as a matching token.
+    hyps, refs = ["es wird kalt"], ["morgen wird es kalt"]
+    for preset in ("spamo", "sacrebleu"):
+        plain = score(hyps, refs, preset=preset)
+        period = score(hyps, refs, preset=preset, append_period=True)
+        assert period.rouge_l == pytest.approx(plain.rouge_l)
+    # coco: LCS("es wird kalt", "morgen wird es kalt") = 2 ("wird kalt" or "es kalt"), P = 2/3, R = 2/4;
+    # with " .": LCS 3, P = 3/4, R = 3/5.
+    beta2 = 1.2**2
+    expected_plain = (1 + beta2) * (2 / 3) * (2 / 4) / (2 / 4 + beta2 * 2 / 3)
+    expected_period = (1 + beta2) * (3 / 4) * (3 / 5) / (3 / 5 + beta2 * 3 / 4)
+    assert score(hyps, refs).rouge_l == pytest.approx(100 * expected_plain)
+    assert score(hyps, refs, append_period=True).rouge_l == pytest.approx(100 * expected_period)
+
+
+def test_signjoey_matches_signjoey_formula_on_random_corpora():
+    # Random corpora over a 5-word vocabulary with 0-6 tokens per sentence: empty hypotheses,
+    # sentences shorter than 4 tokens, repeated n-grams (clipping) and both BP branches all occur.
+    rng = np.random.default_rng(0)
+    vocab = np.array(["a", "b", "c", "d", "e"])
+    for _ in range(30):
+        size = int(rng.integers(1, 6))
+        hyps = [" ".join(rng.choice(vocab, int(rng.integers(0, 7)))) for _ in range(size)]
+        refs = [" ".join(rng.choice(vocab, int(rng.integers(1, 7)))) for _ in range(size)]
+        expected = signjoey_raw_corpus_bleu(hyps, refs)
+        result = score(hyps, refs, preset="signjoey")
+        assert bleus(result) == pytest.approx(expected, abs=1e-9), (hyps, refs)

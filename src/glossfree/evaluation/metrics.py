@@ -9,7 +9,8 @@ tokenizer, casing and smoothing (see :mod:`glossfree.evaluation.presets`).
 ROUGE-L is either the MS-COCO caption evaluation F-measure used by signjoey
 (neccam/slt ``signjoey/external_metrics/mscoco_rouge.py``, re-implemented here: LCS over tokens from
 ``str.split(" ")``, beta = 1.2) or Google's ``rouge_score`` rougeL F1; both are averaged over
-sentences and reported x100. chrF is sacrebleu ``CHRF()`` at corpus level in every preset.
+sentences and reported x100. chrF is sacrebleu ``CHRF`` (the preset's casing) at corpus level in
+every preset.
 """
 
 from __future__ import annotations
@@ -129,9 +130,12 @@ def bleu_statistics(
     ``[hyp_len, ref_len, correct_1, ..., correct_4, total_1, ..., total_4]`` (sacrebleu's layout;
     ``correct_n`` are clipped n-gram matches, ``total_n`` hypothesis n-grams, lengths in tokens after
     the preset's tokenizer and casing). Sum the arrays of disjoint shards (e.g. ``all_reduce`` of
-    ``torch.from_numpy(stats)``) and pass the sum to :func:`bleu_from_statistics`.
+    ``torch.from_numpy(stats)``) and pass the sum to :func:`bleu_from_statistics`. A worker with no
+    samples contributes zeros (empty lists are allowed here, unlike in :func:`score`).
     """
     spec = get_preset(preset)
+    if len(hypotheses) == 0 and len(references) == 0:
+        return np.zeros(BLEU_STATS_SIZE, dtype=np.int64)
     hyps, refs = _prepare(hypotheses, references, spec, append_period)
     return _bleu_statistics_prepared(hyps, refs, spec)
 
@@ -275,7 +279,7 @@ def score(
     hyps, refs = _prepare(hypotheses, references, spec, append_period)
     bleu = _bleu_from_statistics(_bleu_statistics_prepared(hyps, refs, spec), spec)
     rouge_l = 100.0 * float(np.mean([_sentence_rouge(h, r, spec) for h, r in zip(hyps, refs)]))
-    chrf_metric = CHRF()
+    chrf_metric = CHRF(lowercase=spec.lowercase)
     chrf = float(chrf_metric.corpus_score(hyps, [refs]).score)
     signature = "; ".join(
         [
@@ -307,7 +311,8 @@ def sentence_scores(
     """Per-sentence scores (0-100) for error analysis: ``bleu4``, ``rouge_l``, ``chrf``.
 
     ``bleu4`` is sacrebleu's ``sentence_bleu`` (exp smoothing, effective order) with the preset's
-    tokenizer and casing; ``rouge_l`` is the preset's ROUGE-L; ``chrf`` is ``CHRF().sentence_score``.
+    tokenizer and casing; ``rouge_l`` is the preset's ROUGE-L; ``chrf`` is sacrebleu ``CHRF`` (preset's
+    casing) ``sentence_score``.
     Sentence BLEU is smoothed, so its mean is not the corpus BLEU of :func:`score`.
     """
     spec = get_preset(preset)
@@ -315,7 +320,7 @@ def sentence_scores(
     sentence_bleu = BLEU(
         lowercase=spec.lowercase, force=True, tokenize=spec.tokenize, effective_order=True
     )
-    chrf_metric = CHRF()
+    chrf_metric = CHRF(lowercase=spec.lowercase)
     rows = []
     for hyp, ref in zip(hyps, refs):
         rows.append(

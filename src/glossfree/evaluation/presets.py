@@ -17,6 +17,10 @@ About ``effective_order`` for ``signjoey``: the vendored 1.4.2 ``compute_bleu`` 
 with no hypothesis n-grams at all keeps precision 0 and drives BLEU-n to 0. sacrebleu 2.x with
 ``effective_order=True`` would instead drop that order. ``effective_order=False`` in 2.x reproduces
 the signjoey numbers bit for bit (the two only differ when every hypothesis is shorter than n tokens).
+
+About ``rouge_score`` on German: its default tokenizer keeps only ``[a-z0-9]`` runs, so "über"
+becomes "ber" and "straße" becomes "stra", "e". ``spamo`` keeps this on purpose (it is what SpaMo
+reported); it also affects the ``sacrebleu`` preset's ROUGE-L on non-English text.
 """
 
 from __future__ import annotations
@@ -69,7 +73,9 @@ PRESETS: dict[str, Preset] = {
         effective_order=False,
         rouge="coco",
         rouge_stemmer=False,
-        description="signjoey raw_corpus_bleu (whitespace tokens, floor-0, cumulative BLEU-n) + MS-COCO ROUGE-L",
+        description=(
+            "signjoey raw_corpus_bleu (whitespace tokens, floor-0, cumulative BLEU-n) + MS-COCO ROUGE-L"
+        ),
     ),
     "spamo": Preset(
         name="spamo",
@@ -80,7 +86,10 @@ PRESETS: dict[str, Preset] = {
         effective_order=False,
         rouge="rouge_score",
         rouge_stemmer=True,
-        description="SpaMo: sacrebleu 13a BLEU per order (exp smoothing) on lowercased text + rouge_score rougeL (stemmer)",
+        description=(
+            "SpaMo: sacrebleu 13a BLEU per order (exp smoothing) on lowercased text"
+            " + rouge_score rougeL (stemmer)"
+        ),
     ),
     "sacrebleu": Preset(
         name="sacrebleu",

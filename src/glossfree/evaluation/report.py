@@ -134,8 +134,9 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
+            bad_byte = raw[error.start]
             raise DataError(
-                f"{file}:{number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
+                f"{file}:{number}: not valid UTF-8 (byte 0x{bad_byte:02x} at column {error.start + 1})"
             ) from None
     return lines
 
@@ -172,23 +173,28 @@ def evaluate_files(
     return scores
 
 
+def _signature_parts(signature: str) -> dict[str, str]:
+    """Split :attr:`Scores.signature` (``"; "``-joined ``"NAME: ..."`` parts) by scorer name."""
+    parts = {}
+    for part in signature.split("; "):
+        name, sep, rest = part.partition(": ")
+        if sep:
+            parts[name] = rest
+    return parts
+
+
 def format_scores_table(scores: Scores) -> Table:
-    """A rich table of the corpus scores, titled with the preset and captioned with the signature."""
+    """A rich table of the corpus scores with the scorer signature beside each metric group."""
     period = ", append_period" if scores.append_period else ""
-    table = Table(
-        title=f"{scores.num_sentences} sentences, preset {scores.preset}{period}",
-        caption=scores.signature,
-        caption_justify="left",
-    )
+    parts = _signature_parts(scores.signature)
+    table = Table(title=f"{scores.num_sentences} sentences, preset {scores.preset}{period}")
     table.add_column("metric")
     table.add_column("score", justify="right")
-    for label, value in (
-        ("BLEU-1", scores.bleu1),
-        ("BLEU-2", scores.bleu2),
-        ("BLEU-3", scores.bleu3),
-        ("BLEU-4", scores.bleu4),
-        ("ROUGE-L", scores.rouge_l),
-        ("chrF", scores.chrf),
-    ):
-        table.add_row(label, f"{value:.2f}")
+    table.add_column("scorer", overflow="fold")
+    table.add_row("BLEU-1", f"{scores.bleu1:.2f}", parts.get("BLEU", ""))
+    table.add_row("BLEU-2", f"{scores.bleu2:.2f}", "")
+    table.add_row("BLEU-3", f"{scores.bleu3:.2f}", "")
+    table.add_row("BLEU-4", f"{scores.bleu4:.2f}", "", end_section=True)
+    table.add_row("ROUGE-L", f"{scores.rouge_l:.2f}", parts.get("ROUGE-L", ""), end_section=True)
+    table.add_row("chrF", f"{scores.chrf:.2f}", parts.get("chrF", ""))
     return table

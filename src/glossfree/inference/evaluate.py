@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from glossfree.checkpoint import TrainedModel
 from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, collate_pose
 from glossfree.data.manifest import Record, load_split
-from glossfree.evaluation import Scores, score, sentence_scores
+from glossfree.evaluation import Scores, score
 from glossfree.evaluation.report import write_report
 
 
@@ -100,7 +100,6 @@ def evaluate_split(
             hypotheses=result.hypotheses,
             references=result.references,
             scores=result.scores,
-            per_sample=sentence_scores(result.hypotheses, result.references, preset=preset),
         )
     return result
 
