@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,7 @@ def _check_fields(obj: dict[str, Any]) -> list[str]:
             problems.append(f"'{key}' must be a string or null, got {type(value).__name__} {value!r}")
         elif key in MODALITIES and not value.strip():
             problems.append(f"'{key}' must not be an empty path")
-    if not any(isinstance(obj.get(key), str) and obj[key].strip() for key in MODALITIES):
+    if all(obj.get(key) is None for key in MODALITIES):
         problems.append(f"record has none of {', '.join(MODALITIES)} (at least one path is required)")
     for key in ("start", "end"):
         value = obj.get(key)
@@ -183,13 +183,13 @@ def write_manifest(path: str | Path, records: list[Record]) -> None:
         seen.add(record.id)
         lines.append(json.dumps(record.to_json(), ensure_ascii=False))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # umask permissions, not mkstemp's 0600
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with tmp.open("x", encoding="utf-8", newline="\n") as handle:
             handle.write("".join(line + "\n" for line in lines))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -216,8 +216,7 @@ def load_split(root: str | Path, split: str) -> list[Record]:
         if not selected:
             present = sorted({record.split for record in records})
             raise DataError(
-                f"{manifest}: no records with split '{split}'; splits present: "
-                f"{', '.join(present) or 'none'}"
+                f"{manifest}: no records with split '{split}'; splits present: {', '.join(present) or 'none'}"
             )
         return selected
     raise DataError(f"{root}: no manifest for split '{split}' (looked for {split_file} and {manifest})")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,8 +128,8 @@ def frame_span(start: float | None, end: float | None, fps: float, num_frames: i
     ``first = floor(start * fps)``, ``stop = ceil(end * fps)`` clipped to the sequence, at least one
     frame. Raises ``ValueError`` when the span starts after the last frame.
     """
-    first = 0 if start is None else int(math.floor(start * fps))
-    stop = num_frames if end is None else min(num_frames, int(math.ceil(end * fps)))
+    first = 0 if start is None else math.floor(start * fps)
+    stop = num_frames if end is None else min(num_frames, math.ceil(end * fps))
     if first >= num_frames:
         raise ValueError(
             f"span starts at {start} s (frame {first}) but the pose has {num_frames} frames at {fps} fps"
@@ -199,18 +199,21 @@ def read_pose_info(path: str | Path) -> PoseInfo:
 
 
 def write_pose(path: str | Path, pose: Pose) -> None:
-    """Write ``pose`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
+    """Write ``pose`` to ``path`` atomically (temp file in the same folder, then ``os.replace``).
+
+    The file gets the usual permissions (``0o666`` less the umask), unlike a ``mkstemp`` file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     pose.write(buffer)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with tmp.open("xb") as handle:
             handle.write(buffer.getvalue())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -231,8 +234,7 @@ def shoulder_frame(pose: Pose, *, source: str = "") -> tuple[np.ndarray, float]:
     both = mask.all(axis=1)  # [T]
     if not both.any():
         raise DataError(
-            f"{source}: cannot normalise: no frame has both shoulders detected "
-            f"({points.shape[0]} frames)"
+            f"{source}: cannot normalise: no frame has both shoulders detected ({points.shape[0]} frames)"
         )
     left, right = points[both, 0], points[both, 1]  # [F, D]
     centre = ((left + right) / 2).mean(axis=0)  # [D]
@@ -272,9 +274,7 @@ def extract_keypoints(
     check_supported(pose.header, source)
     points, mask = select_points(pose, layout, allow_missing=allow_missing, source=source)
     if points.shape[-1] != 3:
-        raise DataError(
-            f"{source}: expected 3 coordinates per point (XYZC), the file has {points.shape[-1]}"
-        )
+        raise DataError(f"{source}: expected 3 coordinates per point (XYZC), the file has {points.shape[-1]}")
     if normalize:
         centre, scale = shoulder_frame(pose, source=source)
         points = (points - centre) / scale  # [T, N, 3]
@@ -298,11 +298,7 @@ def _limbs(component: str, points: list[str]) -> list[tuple[int, int]]:
     else:  # the face tessellation is not carried (drawing only)
         return []
     where = {name: i for i, name in enumerate(points)}
-    return [
-        (where[names[a]], where[names[b]])
-        for a, b in edges
-        if names[a] in where and names[b] in where
-    ]
+    return [(where[names[a]], where[names[b]]) for a, b in edges if names[a] in where and names[b] in where]
 
 
 def keypoints_to_pose(

@@ -81,7 +81,7 @@ class RandomAffine:
 
 def resampled_length(num_frames: int, factor: float) -> int:
     """Frames left after resampling ``num_frames`` to ``factor`` times as many (at least 1)."""
-    return max(1, int(round(num_frames * factor)))
+    return max(1, round(num_frames * factor))
 
 
 def resample_indices(num_frames: int, length: int) -> np.ndarray:
@@ -116,7 +116,9 @@ class TemporalResample:
 
     def __init__(self, speed_range: tuple[float, float] = (0.8, 1.25)) -> None:
         if not 0 < speed_range[0] <= speed_range[1]:
-            raise ConfigError(f"TemporalResample: need 0 < speed_range[0] <= speed_range[1], got {speed_range}")
+            raise ConfigError(
+                f"TemporalResample: need 0 < speed_range[0] <= speed_range[1], got {speed_range}"
+            )
         self.speed_range = tuple(speed_range)
 
     def __call__(self, keypoints: Keypoints, rng: np.random.Generator) -> Keypoints:
@@ -156,7 +158,9 @@ class HorizontalFlip:
         center_x: mirror axis; 0 for normalised keypoints (centred on the shoulders).
     """
 
-    def __init__(self, layout: KeypointLayout | str = "pose203", p: float = 0.5, center_x: float = 0.0) -> None:
+    def __init__(
+        self, layout: KeypointLayout | str = "pose203", p: float = 0.5, center_x: float = 0.0
+    ) -> None:
         if not 0 <= p <= 1:
             raise ConfigError(f"HorizontalFlip: p must be in [0, 1], got {p}")
         self.layout = get_layout(layout)

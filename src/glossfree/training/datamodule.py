@@ -17,6 +17,13 @@ from glossfree.data.manifest import Record, load_split
 from glossfree.training.recipe import DataConfig
 
 
+class DatasetEpoch(L.Callback):
+    """Forwards the epoch to the training dataset (the batch sampler gets it from Lightning itself)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.datamodule.on_train_epoch_start(trainer.current_epoch)
+
+
 class PoseDataModule(L.LightningDataModule):
     def __init__(
         self,
@@ -47,6 +54,7 @@ class PoseDataModule(L.LightningDataModule):
             transform=build_transforms(self.config.augment) if train and self.config.augment else None,
             fps=self.config.fps,
             cache=self.config.cache,
+            seed=self.seed,
         )
 
     def train_dataset(self) -> PoseDataset:
@@ -74,6 +82,10 @@ class PoseDataModule(L.LightningDataModule):
             rank=trainer.global_rank if trainer else 0,
         )
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose, num_workers=0)
+
+    def on_train_epoch_start(self, epoch: int) -> None:
+        """Augmentations are seeded per (seed, epoch, sample): tell the dataset the epoch."""
+        self.train_dataset().set_epoch(epoch)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_dataset(), batch_size=self.batch_size, shuffle=True)

@@ -39,7 +39,7 @@ from glossfree.checkpoint import export_model, recipe_to_yaml, write_json
 from glossfree.data.manifest import load_split
 from glossfree.errors import ConfigError, DataError
 from glossfree.training.callbacks import StageFreezing
-from glossfree.training.datamodule import PoseDataModule
+from glossfree.training.datamodule import DatasetEpoch, PoseDataModule
 from glossfree.training.module import SLTLightningModule
 from glossfree.training.recipe import RecipeConfig, StageConfig, TokenizerConfig
 
@@ -129,7 +129,7 @@ def run_stage(
         save_top_k=1,
         save_last=True,
     )
-    callbacks: list[L.Callback] = [StageFreezing(stage.train, base_frozen), checkpoint_cb]
+    callbacks: list[L.Callback] = [StageFreezing(stage.train, base_frozen), DatasetEpoch(), checkpoint_cb]
     if launch.progress:
         callbacks.append(RichProgressBar())
     callbacks.extend(launch.extra_callbacks)
