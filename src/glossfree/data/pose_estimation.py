@@ -26,6 +26,7 @@ an all-masked pose, a warning, and an entry in the summary.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from glossfree.data.pose_io import write_pose
 from glossfree.data.video import (
     PHOENIX_FPS,
     VIDEO_EXTENSIONS,
@@ -44,7 +46,6 @@ from glossfree.data.video import (
     iter_video_frames,
     probe_video,
 )
-from glossfree.data.pose_io import write_pose
 from glossfree.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ POSE_SUFFIX = ".pose"
 def _holistic_modules() -> tuple[ModuleType, ModuleType]:
     """``(mediapipe holistic solution, pose_format.utils.holistic)``, imported lazily."""
     try:
-        from mediapipe.python.solutions import holistic as mp_holistic
-        from pose_format.utils import holistic as pf_holistic
+        import mediapipe.python.solutions.holistic as mp_holistic
+        import pose_format.utils.holistic as pf_holistic
     except ImportError as error:
         raise ImportError(
             f"pose estimation needs MediaPipe Holistic ({error}); install it with: {INSTALL_HINT}"
@@ -155,6 +156,75 @@ def has_person(pose: Pose) -> bool:
     return bool(np.any(np.asarray(pose.body.confidence) > 0))
 
 
+class _TimedFrames:
+    """Iterator over frames that adds up the seconds spent producing them (decoding)."""
+
+    def __init__(self, frames: Iterable[np.ndarray]) -> None:
+        self._frames = iter(frames)
+        self.seconds = 0.0
+
+    def __iter__(self) -> _TimedFrames:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return next(self._frames)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def frames_to_pose_timed(
+    path: str | Path,
+    *,
+    fps: float | None = None,
+    progress: bool = False,
+    refine_face_landmarks: bool = False,
+    folder_fps: float = PHOENIX_FPS,
+) -> tuple[Pose, float]:
+    """:func:`video_to_pose`, also returning the seconds spent probing and decoding frames.
+
+    The rest of the wall time is MediaPipe and building the pose (``glossfree translate``
+    reports the two separately).
+    """
+    path = Path(path)
+    start = time.perf_counter()
+    if path.is_dir():
+        images = frame_folder_images(path)
+        from PIL import Image
+
+        try:
+            with Image.open(images[0]) as first:
+                width, height = first.size
+        except OSError as error:
+            raise DataError(f"{images[0]}: cannot read image: {error}") from None
+        frames = _TimedFrames(iter_frame_folder(path, fps=fps, source_fps=folder_fps))
+        out_fps = fps if fps is not None else folder_fps
+        total = len(images) if fps is None else None
+    else:
+        info = probe_video(path)
+        width, height = info.width, info.height
+        frames = _TimedFrames(iter_video_frames(path, fps=fps))
+        out_fps = fps if fps is not None else info.fps
+        total = info.num_frames if fps is None else int(info.duration * fps) or None
+    probe_seconds = time.perf_counter() - start
+    try:
+        pose = estimate_poses(
+            frames, fps=out_fps, width=width, height=height, progress=progress,
+            refine_face_landmarks=refine_face_landmarks, total=total,
+        )  # fmt: skip
+    except DataError as error:
+        message = str(error)
+        raise DataError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    if not has_person(pose):
+        warnings.warn(
+            f"{path}: no person detected in any of {len(pose.body.data)} frames; "
+            "the pose is all masked",
+            stacklevel=3,
+        )
+    return pose, probe_seconds + frames.seconds
+
+
 def video_to_pose(
     path: str | Path,
     *,
@@ -173,39 +243,10 @@ def video_to_pose(
     Raises:
         DataError: the input is missing, empty, unreadable or has no frames.
     """
-    path = Path(path)
-    if path.is_dir():
-        images = frame_folder_images(path)
-        from PIL import Image
-
-        try:
-            with Image.open(images[0]) as first:
-                width, height = first.size
-        except OSError as error:
-            raise DataError(f"{images[0]}: cannot read image: {error}") from None
-        frames: Iterable[np.ndarray] = iter_frame_folder(path, fps=fps, source_fps=folder_fps)
-        out_fps = fps if fps is not None else folder_fps
-        total = len(images) if fps is None else None
-    else:
-        info = probe_video(path)
-        width, height = info.width, info.height
-        frames = iter_video_frames(path, fps=fps)
-        out_fps = fps if fps is not None else info.fps
-        total = info.num_frames if fps is None else int(info.duration * fps) or None
-    try:
-        pose = estimate_poses(
-            frames, fps=out_fps, width=width, height=height, progress=progress,
-            refine_face_landmarks=refine_face_landmarks, total=total,
-        )  # fmt: skip
-    except DataError as error:
-        message = str(error)
-        raise DataError(message if message.startswith(str(path)) else f"{path}: {message}") from None
-    if not has_person(pose):
-        warnings.warn(
-            f"{path}: no person detected in any of {len(pose.body.data)} frames; "
-            "the pose is all masked",
-            stacklevel=2,
-        )
+    pose, _ = frames_to_pose_timed(
+        path, fps=fps, progress=progress, refine_face_landmarks=refine_face_landmarks,
+        folder_fps=folder_fps,
+    )  # fmt: skip
     return pose
 
 
