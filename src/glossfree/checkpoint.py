@@ -24,6 +24,10 @@ import yaml
 from safetensors.torch import load_model, save_model
 
 from glossfree.errors import DataError
+from glossfree.io import atomic_write_json
+
+# Kept importable for ``training/engine.py`` and ``demo.py``; new code imports from glossfree.io.
+write_json = atomic_write_json
 
 MODEL_FILE = "model.safetensors"
 
@@ -35,15 +39,6 @@ class TrainedModel:
     tokenizer: Any
     metadata: dict[str, Any]
     path: Path
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def recipe_to_yaml(recipe: Any) -> str:
@@ -59,7 +54,7 @@ def export_model(model: torch.nn.Module, recipe: Any, tokenizer: Any, out_dir: P
     (tmp / "recipe.yaml").write_text(recipe_to_yaml(recipe), encoding="utf-8")
     tokenizer.save_pretrained(str(tmp / "tokenizer"))
     save_model(model, str(tmp / MODEL_FILE))
-    write_json(tmp / "metadata.json", metadata)
+    atomic_write_json(tmp / "metadata.json", metadata)
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old")
         if old.exists():

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from glossfree.errors import DataError
+from glossfree.io import atomic_write_text
 
 MODALITIES = ("video", "pose", "features")
 _REQUIRED = ("id", "split", "text", "language")
@@ -182,15 +182,7 @@ def write_manifest(path: str | Path, records: list[Record]) -> None:
             raise DataError(f"{path}: refusing to write duplicate id '{record.id}'")
         seen.add(record.id)
         lines.append(json.dumps(record.to_json(), ensure_ascii=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # umask permissions, not mkstemp's 0600
-    try:
-        with tmp.open("x", encoding="utf-8", newline="\n") as handle:
-            handle.write("".join(line + "\n" for line in lines))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
 def load_split(root: str | Path, split: str) -> list[Record]:

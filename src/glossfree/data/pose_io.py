@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +48,7 @@ from glossfree.data.layouts import (
     select_points,
 )
 from glossfree.errors import DataError
+from glossfree.io import atomic_write_bytes
 
 SHOULDERS = ((POSE, "LEFT_SHOULDER"), (POSE, "RIGHT_SHOULDER"))
 _SHOULDER_LAYOUT = KeypointLayout(name="shoulders", points=SHOULDERS, groups={"body": (0, 2)})
@@ -199,22 +198,13 @@ def read_pose_info(path: str | Path) -> PoseInfo:
 
 
 def write_pose(path: str | Path, pose: Pose) -> None:
-    """Write ``pose`` to ``path`` atomically (temp file in the same folder, then ``os.replace``).
+    """Write ``pose`` to ``path`` atomically (:func:`glossfree.io.atomic_write_bytes`).
 
-    The file gets the usual permissions (``0o666`` less the umask), unlike a ``mkstemp`` file.
+    The pose is serialised in memory first, so a pose that pose-format refuses to write leaves no file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     pose.write(buffer)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("xb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def shoulder_frame(pose: Pose, *, source: str = "") -> tuple[np.ndarray, float]:

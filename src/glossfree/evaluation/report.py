@@ -4,16 +4,14 @@ Every evaluation leaves ``hypotheses.txt`` and ``references.txt`` (one sentence 
 order), ``per_sample.tsv`` and ``scores.json`` (numbers, preset, ``append_period`` and the scorer
 signature), so any published number can be re-scored under another preset later, as
 facebookresearch/ssvp_slt writes ``{split}_outputs.tsv`` and ``{split}_results.json``.
-Files are written atomically (temporary file in the same folder, then ``os.replace``).
+Files are written atomically (:mod:`glossfree.io`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from rich.table import Table
 from glossfree.errors import DataError
 from glossfree.evaluation.metrics import Scores, score, sentence_scores
 from glossfree.evaluation.presets import get_preset
+from glossfree.io import atomic_write_json, atomic_write_text
 
 HYPOTHESES_FILE = "hypotheses.txt"
 REFERENCES_FILE = "references.txt"
@@ -29,21 +28,6 @@ PER_SAMPLE_FILE = "per_sample.tsv"
 SCORES_FILE = "scores.json"
 
 _LINE_BREAKS = str.maketrans({"\n": " ", "\r": " "})
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def _one_line(text: str) -> str:
@@ -96,11 +80,11 @@ def write_report(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(out / HYPOTHESES_FILE, _lines_text(hypotheses))
-    _atomic_write_text(out / REFERENCES_FILE, _lines_text(references))
-    _atomic_write_text(out / PER_SAMPLE_FILE, _per_sample_text(ids, hypotheses, references, per_sample))
+    atomic_write_text(out / HYPOTHESES_FILE, _lines_text(hypotheses))
+    atomic_write_text(out / REFERENCES_FILE, _lines_text(references))
+    atomic_write_text(out / PER_SAMPLE_FILE, _per_sample_text(ids, hypotheses, references, per_sample))
     payload = {**scores.as_dict(), "preset_description": get_preset(scores.preset).description}
-    _atomic_write_text(out / SCORES_FILE, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_json(out / SCORES_FILE, payload)
     return out
 
 

@@ -16,10 +16,8 @@ and one written elsewhere holds ``../``-style paths to the release. A record's `
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 
 from glossfree.data.manifest import Record, write_manifest
 from glossfree.errors import ConfigError, DataError
+from glossfree.io import atomic_write_json
 
 MANIFEST_NAME = "manifest.jsonl"
 SUMMARY_NAME = "prepare_summary.json"
@@ -270,16 +269,7 @@ def write_prepared(records: list[Record], summary: PrepareSummary) -> PrepareSum
     for record in unique.values():
         summary.records_per_split[record.split] = summary.records_per_split.get(record.split, 0) + 1
     write_manifest(summary.manifest, list(unique.values()))
-    target = summary.manifest.parent / SUMMARY_NAME
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(summary.to_json(), handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(summary.manifest.parent / SUMMARY_NAME, summary.to_json())
     return summary
 
 

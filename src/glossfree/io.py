@@ -1,0 +1,95 @@
+"""Atomic file writes: the one place glossfree writes a file that a reader may open at any moment.
+
+A file is written to a temporary sibling (same folder, so the rename stays on one file system),
+flushed to disk, then renamed onto the target with ``os.replace``. A reader sees the old file or
+the whole new one, never a half-written one, and a killed run leaves at most a hidden temp file
+``.{name}.{pid}.{random}.tmp{suffix}`` (deleted when the write fails with an exception).
+
+The temp file is created with ``open(tmp, "xb")``, so the result has the permissions of a plainly
+created file (``0o666`` less the umask), not the ``0o600`` a ``tempfile.mkstemp`` file gets. When
+the target already exists its permission bits are kept, as a plain overwrite keeps them. Missing
+parent folders are created.
+
+- :func:`atomic_write_bytes`, :func:`atomic_write_text`, :func:`atomic_write_json` write data held
+  in memory.
+- :func:`atomic_path` is for writers that want a file name (``safetensors.torch.save_model``,
+  ``PIL.Image.save``...): it yields the temp path and renames it onto the target when the block
+  ends without an exception. The temp name ends with the target's suffix, so writers that pick a
+  format from the extension pick the right one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+
+
+def _temp_sibling(path: Path) -> Path:
+    """A fresh hidden name beside ``path``: ``.{name}.{pid}.{random}.tmp{suffix}``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp{path.suffix}")
+
+
+def _keep_mode(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the permission bits of an existing ``path`` (nothing to do when it is new)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, mode)
+
+
+def _fsync(path: Path) -> None:
+    """Flush an already written file to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it is renamed onto ``path``, on error deleted.
+
+    The block must create the file at the yielded path (it does not exist yet, so the writer
+    creates it with the usual permissions). A block that ends without creating it raises
+    ``FileNotFoundError`` naming both paths, and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path)
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise FileNotFoundError(f"{path}: the writer did not create the temporary file {tmp}")
+        _fsync(tmp)
+        _keep_mode(tmp, path)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically, as is (``\\n`` is not translated to the OS's line end)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> None:
+    """Write ``obj`` as UTF-8 JSON (not ASCII-escaped, ``str()`` for other types) plus a final newline."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n")
