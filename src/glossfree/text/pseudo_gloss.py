@@ -3,12 +3,15 @@
 Follows Sign2GPT (Wong et al., ICLR 2024, ``ryanwongsa/Sign2GPT``), HFA (paper 001, Sec. 3
 "Pseudo-Gloss Pretraining") and SAGE (paper 002, Sec. 3.1 "Pseudo-Gloss Extraction"): tag the
 spoken sentence, keep the lemmas of words tagged NOUN, NUM, ADV, PRON, PROPN, ADJ or VERB,
-lowercased, in sentence order. Sign2GPT additionally drops lemmas that occur in at least 40 % of
-the training sentences (``max_doc_freq=0.4``).
+lowercased, in sentence order. Sign2GPT additionally drops frequent lemmas from the targets:
+its ``dataloaders/phoenix_video_dataset.py`` keeps a lemma only if (occurrences of the lemma) /
+(number of distinct sentences) < 0.4 (``filter_mode="occurrences"``); the default here is the
+plainer document frequency, the share of training sentences that contain the lemma
+(``filter_mode="sentences"``).
 
 The vocabulary is built from the *training* split only. Its ids are deterministic: id 0 is the
 blank / non-sign entry (HFA's zero prototype), ids 1.. are the lemmas in sorted order. A
-sentence may have no pseudo-gloss at all (e.g. "und dann ."); its list is empty and the losses
+sentence may have no pseudo-gloss at all (e.g. "und in der"); its list is empty and the losses
 downstream must accept an all-zero target.
 
 Files written next to a dataset manifest by :func:`annotate_manifest`:
@@ -21,16 +24,16 @@ Files written next to a dataset manifest by :func:`annotate_manifest`:
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import torch
 
 from glossfree.config import StrictModel
+from glossfree.data.manifest import Record, read_manifest
 from glossfree.errors import ConfigError, DataError
 from glossfree.text._io import read_json, write_json_atomic
 from glossfree.text.taggers import (
@@ -61,8 +64,10 @@ class PseudoGlossConfig(StrictModel):
         language: target-text language code (``de`` or ``en`` for the built-in tagger).
         spacy_model: name/path of an installed spaCy pipeline to use instead of HanTa.
         keep_upos: UPOS tags whose lemmas become pseudo-glosses.
-        max_doc_freq: drop lemmas found in at least this fraction of training sentences
+        max_doc_freq: drop lemmas whose frequency (see ``filter_mode``) is at least this
             (Sign2GPT: 0.4); ``None`` keeps all (HFA, SAGE).
+        filter_mode: ``sentences`` (share of training sentences containing the lemma) or
+            ``occurrences`` (Sign2GPT: occurrences / number of distinct training sentences).
         min_count: drop lemmas seen in fewer training sentences than this.
     """
 
@@ -70,6 +75,7 @@ class PseudoGlossConfig(StrictModel):
     spacy_model: str | None = None
     keep_upos: list[str] = sorted(CONTENT_UPOS)
     max_doc_freq: float | None = None
+    filter_mode: Literal["sentences", "occurrences"] = "sentences"
     min_count: int = 1
 
 
@@ -160,6 +166,7 @@ class PseudoGlossVocab:
         doc_freq: number of training sentences containing each kept lemma.
         num_sentences: number of training sentences the vocabulary was built from.
         max_doc_freq: the frequency filter used (``None``: none).
+        filter_mode: how the frequency was measured (see :func:`build_vocab`).
         min_count: the minimum document frequency used.
         dropped: lemmas removed by the filters, sorted.
         tagger: name of the tagger that produced the lemmas.
@@ -170,12 +177,13 @@ class PseudoGlossVocab:
     doc_freq: Mapping[str, int]
     num_sentences: int
     max_doc_freq: float | None = None
+    filter_mode: str = "sentences"
     min_count: int = 1
     dropped: tuple[str, ...] = ()
     tagger: str = ""
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
-    blank_id = 0
+    blank_id: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
         if not self.tokens or self.tokens[0] != BLANK:
@@ -230,6 +238,7 @@ class PseudoGlossVocab:
             "blank_id": self.blank_id,
             "num_sentences": self.num_sentences,
             "max_doc_freq": self.max_doc_freq,
+            "filter_mode": self.filter_mode,
             "min_count": self.min_count,
             "tokens": list(self.tokens),
             "doc_freq": {token: int(self.doc_freq[token]) for token in self.tokens[1:]},
@@ -269,6 +278,7 @@ class PseudoGlossVocab:
             doc_freq={t: int(doc_freq[t]) for t in tokens[1:]},
             num_sentences=int(data["num_sentences"]),
             max_doc_freq=data.get("max_doc_freq"),
+            filter_mode=str(data.get("filter_mode", "sentences")),
             min_count=int(data.get("min_count", 1)),
             dropped=tuple(data.get("dropped", ())),
             tagger=str(data.get("tagger", "")),
@@ -280,6 +290,8 @@ def build_vocab(
     *,
     language: str,
     max_doc_freq: float | None = None,
+    filter_mode: Literal["sentences", "occurrences"] = "sentences",
+    num_distinct_sentences: int | None = None,
     min_count: int = 1,
     tagger: str = "",
 ) -> PseudoGlossVocab:
@@ -288,12 +300,19 @@ def build_vocab(
     Args:
         pseudo_glosses: one list per training sentence (empty lists count as sentences).
         language: language code stored with the vocabulary.
-        max_doc_freq: drop lemmas present in ``>= max_doc_freq`` of the sentences (Sign2GPT: 0.4).
+        max_doc_freq: drop lemmas whose frequency is ``>= max_doc_freq`` (Sign2GPT: 0.4).
+        filter_mode: ``"sentences"``: frequency = share of sentences containing the lemma;
+            ``"occurrences"``: Sign2GPT's measure, occurrences of the lemma (repeats and duplicate
+            sentences included) / ``num_distinct_sentences``.
+        num_distinct_sentences: number of distinct training sentence texts (default: the number
+            of lists), used by ``"occurrences"``.
         min_count: drop lemmas present in fewer than ``min_count`` sentences.
         tagger: tagger name stored with the vocabulary.
     """
     if max_doc_freq is not None and not 0.0 < max_doc_freq <= 1.0:
         raise ConfigError(f"max_doc_freq must be in (0, 1], got {max_doc_freq}")
+    if filter_mode not in ("sentences", "occurrences"):
+        raise ConfigError(f"filter_mode must be 'sentences' or 'occurrences', got {filter_mode!r}")
     if min_count < 1:
         raise ConfigError(f"min_count must be >= 1, got {min_count}")
     if not pseudo_glosses:
@@ -301,9 +320,15 @@ def build_vocab(
     num = len(pseudo_glosses)
     doc_freq = Counter(lemma for lemmas in pseudo_glosses for lemma in set(lemmas))
     doc_freq.pop(BLANK, None)
+    if filter_mode == "sentences":
+        share = {lemma: count / num for lemma, count in doc_freq.items()}
+    else:
+        occurrences = Counter(lemma for lemmas in pseudo_glosses for lemma in lemmas)
+        denominator = num_distinct_sentences or num
+        share = {lemma: occurrences[lemma] / denominator for lemma in doc_freq}
     kept, dropped = [], []
     for lemma, count in doc_freq.items():
-        too_frequent = max_doc_freq is not None and count / num >= max_doc_freq
+        too_frequent = max_doc_freq is not None and share[lemma] >= max_doc_freq
         (dropped if too_frequent or count < min_count else kept).append(lemma)
     tokens = (BLANK, *sorted(kept))
     return PseudoGlossVocab(
@@ -312,6 +337,7 @@ def build_vocab(
         doc_freq={t: doc_freq[t] for t in tokens[1:]},
         num_sentences=num,
         max_doc_freq=max_doc_freq,
+        filter_mode=filter_mode,
         min_count=min_count,
         dropped=tuple(sorted(dropped)),
         tagger=tagger,
@@ -320,16 +346,6 @@ def build_vocab(
 
 # --------------------------------------------------------------------------------------------
 # Dataset files
-
-
-@dataclass(frozen=True)
-class TextRecord:
-    """The text side of a manifest record."""
-
-    id: str
-    split: str
-    text: str
-    language: str
 
 
 def _manifest_files(manifest_or_root: Path) -> list[Path]:
@@ -342,44 +358,21 @@ def _manifest_files(manifest_or_root: Path) -> list[Path]:
         return [single]
     files = sorted(manifest_or_root.glob("*.jsonl"))
     if not files:
-        raise DataError(
-            f"{manifest_or_root}: no manifest.jsonl or <split>.jsonl files in this folder"
-        )
+        raise DataError(f"{manifest_or_root}: no manifest.jsonl or <split>.jsonl files in this folder")
     return files
 
 
-def read_text_records(manifest_or_root: str | Path) -> list[TextRecord]:
-    """``id``/``split``/``text``/``language`` of every record of a manifest (file or dataset root).
-
-    Reads ``<root>/manifest.jsonl`` or every ``<root>/*.jsonl`` (the manifest contract of
-    ``glossfree.data.manifest``); other record fields are ignored. Errors name file and line.
-    """
-    records: list[TextRecord] = []
-    seen: dict[str, str] = {}
+def read_text_records(manifest_or_root: str | Path) -> list[Record]:
+    """Every record of a manifest file, or of a dataset root (``manifest.jsonl``, else every
+    ``<split>.jsonl``), read and validated by :func:`glossfree.data.manifest.read_manifest`."""
+    records: list[Record] = []
+    seen: dict[str, Path] = {}
     for path in _manifest_files(Path(manifest_or_root)):
-        for lineno, raw in enumerate(path.read_bytes().splitlines(), start=1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(f"{where}: not valid UTF-8 (byte {error.start})") from None
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not valid JSON: {error.msg}") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(data).__name__}")
-            for key in ("id", "split", "text", "language"):
-                if key not in data:
-                    raise DataError(f"{where}: missing key {key!r}")
-                if not isinstance(data[key], str):
-                    raise DataError(f"{where}: {key!r} must be a string, got {data[key]!r}")
-            if data["id"] in seen:
-                raise DataError(f"{where}: duplicate id {data['id']!r} (first in {seen[data['id']]})")
-            seen[data["id"]] = where
-            records.append(TextRecord(data["id"], data["split"], data["text"], data["language"]))
+        for record in read_manifest(path):
+            if record.id in seen:
+                raise DataError(f"{path}: duplicate id {record.id!r} (also in {seen[record.id]})")
+            seen[record.id] = path
+            records.append(record)
     return records
 
 
@@ -402,6 +395,7 @@ def annotate_manifest(
     tagger: Tagger | None = None,
     keep_upos: Iterable[str] = CONTENT_UPOS,
     max_doc_freq: float | None = None,
+    filter_mode: Literal["sentences", "occurrences"] = "sentences",
     min_count: int = 1,
     train_split: str = "train",
     out_dir: str | Path | None = None,
@@ -413,13 +407,16 @@ def annotate_manifest(
         language: records of other languages are an error unless this is given, in which case
             only records of this language are annotated. Default: the records' single language.
         tagger: default HanTa for ``language``.
+        max_doc_freq, filter_mode, min_count: the vocabulary filters of :func:`build_vocab`.
         out_dir: where to write the files (default: the manifest's folder).
     """
     manifest_or_root = Path(manifest_or_root)
+    keep_upos = frozenset(keep_upos)
     records = read_text_records(manifest_or_root)
     if not records:
         raise DataError(f"{manifest_or_root}: the manifest has no records")
-    records, language = _select_language(records, language, manifest_or_root)
+    # The built-in tagger supports SUPPORTED_LANGUAGES; a user's spaCy pipeline any language.
+    records, language = _select_language(records, language, manifest_or_root, strict=tagger is None)
     train = [r for r in records if r.split == train_split]
     if not train:
         splits = sorted({r.split for r in records})
@@ -435,6 +432,8 @@ def annotate_manifest(
         [by_id[r.id] for r in train],
         language=language,
         max_doc_freq=max_doc_freq,
+        filter_mode=filter_mode,
+        num_distinct_sentences=len({r.text for r in train}),
         min_count=min_count,
         tagger=tagger.name,
     )
@@ -466,10 +465,11 @@ def annotate_manifest(
 
 
 def _select_language(
-    records: list[TextRecord], language: str | None, source: Path
-) -> tuple[list[TextRecord], str]:
+    records: list[Record], language: str | None, source: Path, *, strict: bool
+) -> tuple[list[Record], str]:
+    check = normalize_language if strict else _language_code
     if language is not None:
-        code = normalize_language(language)
+        code = check(language)
         chosen = [r for r in records if _language_code(r.language) == code]
         if not chosen:
             found = sorted({r.language for r in records})
@@ -480,7 +480,7 @@ def _select_language(
         raise DataError(
             f"{source}: records in several languages ({', '.join(found)}); pass language= to pick one"
         )
-    return records, normalize_language(found[0])
+    return records, check(found[0])
 
 
 def _language_code(language: str) -> str:
@@ -513,7 +513,6 @@ __all__ = [
     "PseudoGlossAnnotation",
     "PseudoGlossConfig",
     "PseudoGlossVocab",
-    "TextRecord",
     "annotate_manifest",
     "build_vocab",
     "check_texts",

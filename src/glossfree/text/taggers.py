@@ -138,15 +138,18 @@ class HanTaTagger:
 
     Args:
         language: ``"de"`` or ``"en"``.
-        case_sensitive: passed to HanTa; PHOENIX14T text is all lowercase, where ``True`` (the
-            HanTa default) gives slightly better noun/proper-noun decisions (see
-            ``docs/pseudo_glosses.md``).
+        case_sensitive: passed to HanTa. ``None`` (default) decides per sentence: a sentence with
+            no uppercase letter (PHOENIX14T's text is all lowercase) is tagged case-insensitively,
+            any other case-sensitively, so that German capitalised nouns still help. On PHOENIX14T
+            this matches the glosses slightly better than ``True`` (``docs/pseudo_glosses.md``).
     """
 
-    def __init__(self, language: str = "de", *, case_sensitive: bool = True) -> None:
+    def __init__(self, language: str = "de", *, case_sensitive: bool | None = None) -> None:
         self.language = normalize_language(language)
         self.case_sensitive = case_sensitive
-        self.name = f"hanta-{self.language}"
+        self.name = f"hanta-{self.language}" + (
+            "" if case_sensitive is None else f"-case_sensitive={case_sensitive}"
+        )
         self._table = _TAG_TABLES[self.language]
         self._model = _load_hanta(_HANTA_MODELS[self.language])
 
@@ -154,7 +157,10 @@ class HanTaTagger:
         words = tokenize(sentence, self.language)
         if not words:
             return []
-        tagged = self._model.tag_sent(words, taglevel=1, casesensitive=self.case_sensitive)
+        case_sensitive = self.case_sensitive
+        if case_sensitive is None:
+            case_sensitive = not sentence.islower()
+        tagged = self._model.tag_sent(words, taglevel=1, casesensitive=case_sensitive)
         return [TaggedToken(word, lemma, self._table.get(tag, "X")) for word, lemma, tag in tagged]
 
     def tag(self, sentences: Sequence[str]) -> list[list[TaggedToken]]:
