@@ -1,0 +1,64 @@
+"""``glossfree synth OUT_DIR``: write a synthetic parallel corpus (:mod:`glossfree.data.synth`).
+
+Settings come from ``SynthConfig`` defaults, then ``--config synth.yaml``, then the flags. The
+command calls :func:`glossfree.data.synth.generate_corpus` and prints a one-line summary. Exit
+codes: 0 on success, 2 for a usage, config or data error (message, no traceback).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from glossfree.errors import GlossfreeError
+
+
+def _fail(message: object) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the corpus (must be empty or absent).")],
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
+    num_train: Annotated[Optional[int], typer.Option(help="Training samples (default 1500).")] = None,
+    num_dev: Annotated[Optional[int], typer.Option(help="Dev samples (default 150).")] = None,
+    num_test: Annotated[Optional[int], typer.Option(help="Test samples (default 150).")] = None,
+    language: Annotated[Optional[str], typer.Option(help="Target language: de or en (default de).")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default 25).")] = None,
+    video: Annotated[Optional[bool], typer.Option("--video/--no-video", help="Also write stick-figure .mp4 videos.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML file with SynthConfig keys.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a synthetic corpus already in OUT_DIR.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Generate a seeded synthetic sign language corpus: .pose files, manifest, sign boundaries."""
+    from glossfree.config import load_config, validate
+    from glossfree.data.synth import SynthConfig, generate_corpus
+
+    flags: dict[str, Any] = {
+        "seed": seed, "num_train": num_train, "num_dev": num_dev, "num_test": num_test,
+        "language": language, "fps": fps, "render_video": video,
+    }  # fmt: skip
+    try:
+        base = load_config(SynthConfig, config) if config is not None else SynthConfig()
+        values = {**base.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
+        source = "command line" if config is None else f"{config} with command-line flags"
+        settings = validate(SynthConfig, values, source=source)
+        summary = generate_corpus(out_dir, settings, progress=progress, overwrite=overwrite)
+    except GlossfreeError as error:
+        _fail(error)
+        return
+    samples = ", ".join(f"{split} {count}" for split, count in summary.samples.items())
+    Console().print(
+        f"wrote {summary.total} samples ({samples}) to {summary.out_dir}: {summary.sign_vocabulary} signs, "
+        f"{summary.word_vocabulary} words, {summary.mean_frames:.1f} frames per sample, {summary.seconds:.1f} s",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``synth`` command to ``app``."""
+    app.command("synth")(synth)
