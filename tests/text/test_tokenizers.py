@@ -113,9 +113,8 @@ def test_missing_folder(tmp_path):
         load_tokenizer(tmp_path / "nope")
 
 
-def test_hub_name_not_in_cache_says_to_download(monkeypatch, tmp_path):
+def test_hub_name_not_in_cache_says_to_download(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(
         ConfigError, match=r"'glossfree-test/none'.*never downloads.*hf download glossfree-test/none"
     ):

@@ -1,0 +1,335 @@
+"""Pose backbone of paper 004 ("Lost in Translation, Found in Embeddings", Sec. 3.1, A.1, A.2).
+
+Keypoints ``[B, T, N, 3]`` (MediaPipe, shoulder-normalised) are split into the layout's articulator
+groups (body, face, left hand, right hand). Each group goes through an articulator-specific encoder:
+
+1. ``fc1``: a linear map of each point's coordinates plus its detection flag to ``agcn_channels``;
+2. a stack of adaptive graph convolution layers (2s-AGCN, Shi et al. CVPR 2019, as in its
+   reference code ``model/agcn.py``): graph convolution with adjacency ``A_k + B_k + C_k`` (fixed
+   skeleton + learned + data-dependent), temporal convolution (kernel 7), residual, then
+   squeeze-and-excitation over channels (Hu et al. 2018). Layer ``i`` has
+   ``agcn_channels * agcn_multipliers[i]`` channels;
+3. joint aggregation: the per-point features ``[B, T, N_g, C]`` are reshaped to ``[B, T, N_g * C]``,
+   the detection mask ``[B, T, N_g]`` is appended, and ``fc2`` maps them to ``articulator_dim``
+   (not a mean over joints; the paper's ablation, Tab. 2, loses 2.2 top-1 without it).
+
+The two hands share one encoder; right-hand points are mirrored (x -> -x) first so both hands
+present the same geometry. The four articulator features are concatenated, projected to ``dim``
+and encoded by a Conformer (:mod:`glossfree.models.temporal.conformer`); the per-frame output
+``[B, T, dim]`` feeds the Sliding Perceiver. (The paper's attentive pooling over time is for its
+ISLR pre-training only and is not part of this module.)
+
+Masking. A keypoint with ``keypoint_mask`` False has its coordinates zeroed and its detection flag
+0, so "not detected" is distinguishable from "at the origin". Padded frames (``frame_mask``
+False) never influence real frames: they are zeroed before every temporal convolution, excluded
+from the data-dependent adjacency and from the squeeze-and-excitation statistics, and masked in
+attention. Batch-statistics BatchNorm of 2s-AGCN is replaced by per-position LayerNorm for the
+same reason (a sample's features do not depend on its batch).
+
+Sizes. The paper's text states 4 AGCN layers, temporal kernel 7, a 4-block Conformer (8 heads, FFN
+x4, conv expansion 2, kernel 5); its channel widths and Conformer width did not survive in the
+seed text, so ``agcn_channels=64``, ``agcn_multipliers=[1, 2, 2, 4]``, ``articulator_dim=256`` and
+``dim=512`` are our choices.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glossfree.config import StrictModel
+from glossfree.data.layouts import KeypointLayout, get_layout
+from glossfree.errors import ConfigError
+from glossfree.models.frontends.skeleton_graph import group_adjacency, normalized_subsets
+from glossfree.models.temporal.conformer import Conformer, ConformerConfig
+
+
+class PoseBackboneConfig(StrictModel):
+    """Pose backbone hyper-parameters (paper 004 defaults where the paper states them).
+
+    Attributes:
+        kind: frontend selector (``"pose_backbone"``).
+        dim: per-frame output width (Conformer width).
+        coord_dims: coordinates per keypoint (3 for MediaPipe XYZ).
+        agcn_channels: width after ``fc1``.
+        agcn_multipliers: one entry per AGCN layer; layer width = ``agcn_channels * multiplier``.
+        temporal_kernel: AGCN temporal convolution kernel (odd).
+        se_reduction: squeeze-and-excitation bottleneck ratio.
+        articulator_dim: width of each articulator's feature after joint aggregation (``fc2``).
+        share_hands: one encoder for both hands.
+        mirror_right_hand: negate the right hand's x coordinate before its encoder.
+        dropout: dropout after each AGCN layer and in the Conformer's input projection.
+        conformer: the temporal encoder.
+    """
+
+    kind: Literal["pose_backbone"] = "pose_backbone"
+    dim: int = 512
+    coord_dims: int = 3
+    agcn_channels: int = 64
+    agcn_multipliers: list[int] = [1, 2, 2, 4]
+    temporal_kernel: int = 7
+    se_reduction: int = 4
+    articulator_dim: int = 256
+    share_hands: bool = True
+    mirror_right_hand: bool = True
+    dropout: float = 0.1
+    conformer: ConformerConfig = ConformerConfig()
+
+
+def _zero_padding(x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    """Zero padded frames of a channel-first ``x`` [B, C, T, N] (``frame_mask`` [B, T])."""
+    return x * frame_mask[:, None, :, None].to(x.dtype)
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of ``[B, C, T, N]``, separately for every frame and point."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x - x.mean(dim=1, keepdim=True)
+        scale = torch.rsqrt(centred.pow(2).mean(dim=1, keepdim=True) + self.eps)
+        return centred * scale * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class AdaptiveGraphConv(nn.Module):
+    """Graph convolution with adjacency ``A_k + B_k + C_k`` per subset ``k`` (2s-AGCN ``unit_gcn``).
+
+    ``A_k`` fixed (skeleton), ``B_k`` learned (initialised at 0), ``C_k(x) = softmax_v(theta(x)_v .
+    phi(x)_w / (C_e * T_valid))`` computed from the sample's valid frames only. Node ``w`` receives
+    ``sum_v x_v (A_k + B_k + C_k)[v, w]``; the subsets' outputs are projected and summed (one 1x1
+    convolution over the concatenated subsets). Tensors are channel-first ``[B, C, T, N]``, as in
+    2s-AGCN, so that node aggregation is a plain batched matrix product.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, subsets: torch.Tensor) -> None:
+        super().__init__()
+        self.num_subsets = subsets.shape[0]
+        self.embed_channels = max(out_channels // 4, 1)
+        embed = self.num_subsets * self.embed_channels
+        self.register_buffer("fixed", subsets.clone())  # [K, N, N]
+        self.learned = nn.Parameter(torch.zeros_like(subsets))  # [K, N, N]
+        self.theta = nn.Conv2d(in_channels, embed, kernel_size=1)
+        self.phi = nn.Conv2d(in_channels, embed, kernel_size=1)
+        self.proj = nn.Conv2d(self.num_subsets * in_channels, out_channels, kernel_size=1)
+        self.residual = (
+            nn.Identity()
+            if in_channels == out_channels
+            else nn.Conv2d(in_channels, out_channels, kernel_size=1)
+        )
+        self.norm = ChannelNorm(out_channels)
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """``x`` [B, C_in, T, N], ``frame_mask`` [B, T] -> [B, C_out, T, N]."""
+        batch, channels, frames, points = x.shape
+        subsets, embed = self.num_subsets, self.embed_channels
+        lengths = frame_mask.sum(dim=1).clamp(min=1).to(x.dtype)  # [B]
+        a = _zero_padding(self.theta(x), frame_mask).view(batch, subsets, embed * frames, points)
+        b = _zero_padding(self.phi(x), frame_mask).view(batch, subsets, embed * frames, points)
+        scores = a.transpose(-1, -2) @ b / (embed * lengths)[:, None, None, None]  # [B, K, N, N]
+        adjacency = self.fixed + self.learned + scores.softmax(dim=-2)  # [B, K, N, N]
+        gathered = x.reshape(batch, 1, channels * frames, points) @ adjacency  # [B, K, C_in * T, N]
+        out = self.proj(gathered.view(batch, subsets * channels, frames, points))  # [B, C_out, T, N]
+        return F.relu(self.norm(out + self.residual(x)))
+
+
+class SqueezeExcite(nn.Module):
+    """Channel recalibration from the mean over valid frames and all points."""
+
+    def __init__(self, channels: int, reduction: int) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 1)
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels), nn.Sigmoid()
+        )
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """``x`` [B, C, T, N] -> [B, C, T, N]."""
+        weights = frame_mask.to(x.dtype)  # [B, T]
+        count = (weights.sum(dim=1) * x.shape[-1]).clamp(min=1)  # [B]
+        squeezed = (x.sum(dim=-1) * weights[:, None, :]).sum(dim=-1) / count[:, None]  # [B, C]
+        return x * self.fc(squeezed)[:, :, None, None]
+
+
+class AGCNLayer(nn.Module):
+    """2s-AGCN ``TCN_GCN_unit``: graph conv, temporal conv, residual, ReLU; then SE and dropout.
+
+    Only the operations that mix frames (temporal convolution, data-dependent adjacency, SE
+    statistics) need padded frames zeroed, and each masks its own input; the output of padded
+    frames is left as is (finite) and masked where the articulator feature is formed.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        subsets: torch.Tensor,
+        *,
+        temporal_kernel: int,
+        se_reduction: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.gcn = AdaptiveGraphConv(in_channels, out_channels, subsets)
+        self.tcn = nn.Conv2d(
+            out_channels, out_channels, kernel_size=(temporal_kernel, 1), padding=(temporal_kernel // 2, 0)
+        )
+        self.tcn_norm = ChannelNorm(out_channels)
+        self.residual = (
+            nn.Identity()
+            if in_channels == out_channels
+            else nn.Conv2d(in_channels, out_channels, kernel_size=1)
+        )
+        self.se = SqueezeExcite(out_channels, se_reduction)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """``x`` [B, C_in, T, N] -> [B, C_out, T, N]."""
+        h = _zero_padding(self.gcn(x, frame_mask), frame_mask)  # [B, C_out, T, N]
+        h = F.relu(self.tcn_norm(self.tcn(h)) + self.residual(x))
+        return self.dropout(self.se(h, frame_mask))
+
+
+class ArticulatorEncoder(nn.Module):
+    """fc1 -> AGCN layers -> joint aggregation (reshape + detection mask + fc2) for one articulator."""
+
+    def __init__(self, config: PoseBackboneConfig, subsets: np.ndarray) -> None:
+        super().__init__()
+        num_points = subsets.shape[-1]
+        fixed = torch.tensor(subsets)  # [K, N, N]; a factory call, so it follows the default device
+        self.input = nn.Conv2d(config.coord_dims + 1, config.agcn_channels, kernel_size=1)  # fc1
+        widths = [config.agcn_channels] + [config.agcn_channels * m for m in config.agcn_multipliers]
+        self.layers = nn.ModuleList(
+            AGCNLayer(
+                c_in,
+                c_out,
+                fixed,
+                temporal_kernel=config.temporal_kernel,
+                se_reduction=config.se_reduction,
+                dropout=config.dropout,
+            )
+            for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.aggregate = nn.Linear(num_points * widths[-1] + num_points, config.articulator_dim)  # fc2
+
+    def forward(
+        self, points: torch.Tensor, point_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``points`` [B, T, N, C] (0 where masked), ``point_mask`` [B, T, N] -> [B, T, articulator_dim]."""
+        batch, frames, num_points, _ = points.shape
+        flag = point_mask.unsqueeze(1).to(points.dtype)  # [B, 1, T, N]
+        h = self.input(torch.cat([points.permute(0, 3, 1, 2) * flag, flag], dim=1))  # [B, C0, T, N]
+        for layer in self.layers:
+            h = layer(h, frame_mask)
+        joints = h.permute(0, 2, 3, 1).reshape(batch, frames, -1)  # [B, T, N * C]
+        joints = torch.cat([joints, point_mask.to(h.dtype)], dim=-1)  # [B, T, N * C + N]
+        return self.aggregate(joints) * frame_mask.unsqueeze(-1).to(h.dtype)
+
+
+_HANDS = ("left_hand", "right_hand")
+
+
+class PoseBackbone(nn.Module):
+    """Articulator-specific AGCN encoders, concatenation, projection, Conformer (paper 004).
+
+    Args:
+        config: :class:`PoseBackboneConfig`.
+        layout: the keypoint layout (or its name) of the input; every group gets an encoder
+            (both hands one shared encoder when ``config.share_hands``).
+    """
+
+    def __init__(self, config: PoseBackboneConfig, layout: KeypointLayout | str) -> None:
+        super().__init__()
+        self.config = config
+        self.layout = get_layout(layout)
+        self.output_dim = config.dim
+        self.groups = list(self.layout.groups)
+        share = config.share_hands and all(hand in self.layout.groups for hand in _HANDS)
+        if share:
+            self._check_hands_match()
+        self.encoder_of = {group: ("hand" if share and group in _HANDS else group) for group in self.groups}
+        encoders = {}
+        for group in self.groups:
+            name = self.encoder_of[group]
+            if name not in encoders:
+                subsets = normalized_subsets(group_adjacency(self.layout, group))
+                encoders[name] = ArticulatorEncoder(config, subsets)
+        self.encoders = nn.ModuleDict(encoders)
+        self.fuse = nn.Sequential(
+            nn.Linear(len(self.groups) * config.articulator_dim, config.dim), nn.Dropout(config.dropout)
+        )
+        self.conformer = Conformer(config.dim, config.conformer)
+
+    def _check_hands_match(self) -> None:
+        left, right = (self.layout.groups[hand] for hand in _HANDS)
+        left_names = [name for _, name in self.layout.points[slice(*left)]]
+        right_names = [name for _, name in self.layout.points[slice(*right)]]
+        if left_names != right_names:
+            raise ConfigError(
+                f"layout '{self.layout.name}': share_hands needs the same points in the same order in "
+                f"left_hand ({len(left_names)} points) and right_hand ({len(right_names)} points); "
+                "set frontend.share_hands: false"
+            )
+
+    def _check_inputs(
+        self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> None:
+        expected = (self.layout.num_points, self.config.coord_dims)
+        if keypoints.ndim != 4 or tuple(keypoints.shape[2:]) != expected:
+            raise ConfigError(
+                f"pose backbone (layout '{self.layout.name}') expects keypoints [B, T, "
+                f"{expected[0]}, {expected[1]}], got {list(keypoints.shape)}; does the dataset use "
+                "the same keypoint layout as the model?"
+            )
+        if keypoint_mask.shape != keypoints.shape[:3] or frame_mask.shape != keypoints.shape[:2]:
+            raise ValueError(
+                f"mask shapes {list(keypoint_mask.shape)} / {list(frame_mask.shape)} do not match "
+                f"keypoints {list(keypoints.shape)}"
+            )
+
+    def encode_articulators(
+        self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Per-articulator features ``{group: [B, T, articulator_dim]}`` before fusion."""
+        self._check_inputs(keypoints, keypoint_mask, frame_mask)
+        frame_mask = frame_mask.bool()
+        point_mask = keypoint_mask.bool() & frame_mask.unsqueeze(-1)  # [B, T, N]
+        points = keypoints * point_mask.unsqueeze(-1).to(keypoints.dtype)  # [B, T, N, C]
+        features = {}
+        for group in self.groups:
+            start, stop = self.layout.groups[group]
+            group_points = points[:, :, start:stop]  # [B, T, N_g, C]
+            if group == "right_hand" and self.config.mirror_right_hand:
+                flip = torch.ones(self.config.coord_dims, dtype=points.dtype, device=points.device)
+                flip[0] = -1.0
+                group_points = group_points * flip
+            encoder = self.encoders[self.encoder_of[group]]
+            features[group] = encoder(group_points, point_mask[:, :, start:stop], frame_mask)
+        return features
+
+    def forward(
+        self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Encode a padded batch of keypoint sequences.
+
+        Args:
+            keypoints: ``[B, T, N, C]`` float, padding 0.
+            keypoint_mask: ``[B, T, N]`` bool, True = detected.
+            frame_mask: ``[B, T]`` bool, True = real frame.
+
+        Returns:
+            ``[B, T, dim]`` per-frame features, 0 on padded frames.
+        """
+        features = self.encode_articulators(keypoints, keypoint_mask, frame_mask)
+        fused = torch.cat([features[group] for group in self.groups], dim=-1)  # [B, T, G * articulator_dim]
+        frame_mask = frame_mask.bool()
+        hidden = self.fuse(fused) * frame_mask.unsqueeze(-1).to(fused.dtype)  # [B, T, dim]
+        return self.conformer(hidden, frame_mask)

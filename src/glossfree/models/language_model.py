@@ -1,0 +1,375 @@
+"""Language-model wrapper: a ``transformers`` seq2seq model (T5 / Flan-T5 or mBART) fed visual tokens.
+
+Visual embeddings ``[B, L, D]`` enter the encoder through ``inputs_embeds``; an optional text prompt
+is embedded with the model's own input embedding and placed right after each sample's valid visual
+tokens (SpaMo, ``t5_slt.py`` ``prepare_inputs``; paper 004 Fig. 2), so a sample's encoder input
+never depends on the batch padding. Training uses cross-entropy with label smoothing on the target
+text (label padding = -100); inference is beam search through ``generate`` and returns strings.
+
+The model is built from a pretrained name or local folder (``name_or_path``, never downloaded) or
+from an explicit architecture (``architecture``: keyword arguments of ``T5Config`` /
+``MBartConfig``; the vocabulary comes from the tokenizer). Named Flan-T5 sizes are in
+:data:`FLAN_T5_ARCHITECTURES`. LoRA and DoRA adapters come from ``peft``; with an adapter only the
+adapter weights (and ``adapter.modules_to_save``) are trainable.
+
+Paper 004 (Sec. 3.2, 4.2, Tab. A.8): Flan-T5-XL with DoRA, rank 32, alpha 64, beam search with 5
+beams. The paper does not name DoRA's target modules or dropout; the defaults are ``peft``'s T5
+targets (``q``, ``v``) and SpaMo's LoRA dropout 0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glossfree.config import StrictModel
+from glossfree.errors import ConfigError
+
+# Flan-T5 checkpoints' architectures (their config.json, vocabulary 32128, untied LM head).
+FLAN_T5_ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "small": {"d_model": 512, "d_ff": 1024, "d_kv": 64, "num_heads": 6, "num_layers": 8,
+              "num_decoder_layers": 8, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False},
+    "base": {"d_model": 768, "d_ff": 2048, "d_kv": 64, "num_heads": 12, "num_layers": 12,
+             "num_decoder_layers": 12, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False},
+    "large": {"d_model": 1024, "d_ff": 2816, "d_kv": 64, "num_heads": 16, "num_layers": 24,
+              "num_decoder_layers": 24, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False},
+    "xl": {"d_model": 2048, "d_ff": 5120, "d_kv": 64, "num_heads": 32, "num_layers": 24,
+           "num_decoder_layers": 24, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False},
+}  # fmt: skip
+FLAN_T5_VOCAB_SIZE = 32128
+
+# peft's default LoRA targets per family (attention query and value projections).
+DEFAULT_TARGET_MODULES: dict[str, list[str]] = {"t5": ["q", "v"], "mbart": ["q_proj", "v_proj"]}
+
+# Config fields that are bookkeeping or come from the tokenizer, not architecture choices.
+_NOT_ARCHITECTURE = {
+    "transformers_version", "architectures", "output_hidden_states", "return_dict", "dtype",
+    "torch_dtype", "chunk_size_feed_forward", "id2label", "label2id", "problem_type", "is_decoder",
+    "is_encoder_decoder", "self", "kwargs",
+}  # fmt: skip
+_FROM_TOKENIZER = {
+    "vocab_size", "pad_token_id", "eos_token_id", "bos_token_id", "decoder_start_token_id",
+    "forced_eos_token_id",
+}  # fmt: skip
+
+
+class AdapterConfig(StrictModel):
+    """Parameter-efficient fine-tuning of the language model (``peft``).
+
+    Attributes:
+        kind: ``"none"`` (all LM weights trainable), ``"lora"`` or ``"dora"``.
+        r: adapter rank.
+        alpha: scaling numerator (``alpha / r`` scales the update).
+        dropout: dropout on the adapter input.
+        target_modules: module names to adapt; ``None`` = the family default (q, v projections).
+        modules_to_save: base modules trained in full alongside the adapter (e.g. ``lm_head``).
+    """
+
+    kind: Literal["none", "lora", "dora"] = "dora"
+    r: int = 32
+    alpha: float = 64.0
+    dropout: float = 0.1
+    target_modules: list[str] | None = None
+    modules_to_save: list[str] = []
+
+
+class GenerationSettings(StrictModel):
+    """Beam-search defaults (paper 004 Sec. 4.2: 5 beams)."""
+
+    num_beams: int = 5
+    max_new_tokens: int = 128
+    length_penalty: float = 1.0
+
+
+class LanguageModelConfig(StrictModel):
+    """Seq2seq language model.
+
+    Attributes:
+        family: ``"t5"`` (T5, Flan-T5) or ``"mbart"`` (mBART-cc25, mBART-50).
+        name_or_path: pretrained checkpoint, a local folder or a name in the local Hugging Face
+            cache; ``None`` = build from ``architecture`` with random weights.
+        architecture: ``T5Config`` / ``MBartConfig`` keyword arguments; with ``name_or_path`` they
+            override the checkpoint's config (e.g. dropout). Vocabulary and special-token ids
+            always come from the tokenizer.
+        dtype: weight dtype of the language model.
+        label_smoothing: label smoothing of the cross-entropy (0 = plain cross-entropy).
+        adapter: LoRA / DoRA settings.
+        prompt: text embedded after the visual tokens (``None`` = no prompt).
+        max_target_length: target texts are truncated to this many tokens in training.
+        generation: beam-search defaults.
+        src_lang, tgt_lang: mBART language codes (e.g. ``"de_DE"``); the target code starts
+            decoding. Ignored by T5.
+    """
+
+    family: Literal["t5", "mbart"] = "t5"
+    name_or_path: str | None = "google/flan-t5-xl"
+    architecture: dict[str, Any] = {}
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    label_smoothing: float = 0.1
+    adapter: AdapterConfig = AdapterConfig()
+    prompt: str | None = None
+    max_target_length: int = 128
+    generation: GenerationSettings = GenerationSettings()
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+
+
+def label_smoothed_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float, ignore_index: int = -100
+) -> torch.Tensor:
+    """Mean over non-ignored tokens of ``(1 - eps) * -log p(y) + eps * mean_v(-log p(v))``.
+
+    ``logits`` [B, L, V], ``labels`` [B, L] (``ignore_index`` on padding). Computed in float32.
+    """
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=ignore_index, label_smoothing=smoothing
+    )
+
+
+def concat_valid(
+    first: torch.Tensor, first_mask: torch.Tensor, second: torch.Tensor, second_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, the valid rows of ``first`` then the valid rows of ``second``, left-aligned.
+
+    ``first`` [B, L1, D], ``second`` [B, L2, D], masks bool. Returns ``[B, L, D]`` (0 on padding)
+    and its mask ``[B, L]`` with ``L`` the longest packed sample.
+    """
+    rows = torch.cat([first, second], dim=1)  # [B, L1 + L2, D]
+    mask = torch.cat([first_mask.bool(), second_mask.bool()], dim=1)  # [B, L1 + L2]
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # valid rows first, in order
+    rows = rows.gather(1, order.unsqueeze(-1).expand(-1, -1, rows.shape[-1]))
+    mask = mask.gather(1, order)
+    keep = int(mask.sum(dim=1).max())
+    rows, mask = rows[:, :keep], mask[:, :keep]
+    return rows * mask.unsqueeze(-1).to(rows.dtype), mask
+
+
+def _model_classes(family: str):
+    from transformers import MBartConfig, MBartForConditionalGeneration, T5Config, T5ForConditionalGeneration
+
+    return {
+        "t5": (T5Config, T5ForConditionalGeneration),
+        "mbart": (MBartConfig, MBartForConditionalGeneration),
+    }[family]
+
+
+def architecture_keys(family: str) -> list[str]:
+    """Keys accepted in ``lm.architecture`` for ``family``."""
+    config_class, _ = _model_classes(family)
+    if dataclasses.is_dataclass(config_class):
+        names = {field.name for field in dataclasses.fields(config_class)}
+    else:
+        names = set(inspect.signature(config_class.__init__).parameters)
+    names.add("tie_word_embeddings")
+    return sorted(names - _NOT_ARCHITECTURE - _FROM_TOKENIZER)
+
+
+def _check_architecture(config: LanguageModelConfig) -> None:
+    valid = architecture_keys(config.family)
+    for key in config.architecture:
+        if key in _FROM_TOKENIZER:
+            raise ConfigError(f"lm.architecture.{key}: set from the tokenizer, remove it from the config")
+        if key not in valid:
+            raise ConfigError(
+                f"lm.architecture: unknown key '{key}' for family '{config.family}'; "
+                f"valid keys: {', '.join(valid)}"
+            )
+
+
+def _token_ids(tokenizer) -> dict[str, int]:
+    ids = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    if getattr(tokenizer, "bos_token_id", None) is not None:
+        ids["bos_token_id"] = tokenizer.bos_token_id
+    return ids
+
+
+def build_seq2seq(config: LanguageModelConfig, tokenizer) -> nn.Module:
+    """The bare ``transformers`` model (no adapter): pretrained or from ``config.architecture``."""
+    _check_architecture(config)
+    config_class, model_class = _model_classes(config.family)
+    dtype = getattr(torch, config.dtype)
+    if config.name_or_path:
+        try:
+            model = model_class.from_pretrained(
+                config.name_or_path, local_files_only=True, dtype=dtype, **config.architecture
+            )
+        except OSError as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ConfigError(
+                f"lm.name_or_path '{config.name_or_path}' could not be loaded offline ({reason}). glossfree "
+                f"never downloads weights; fetch them yourself (e.g. `hf download {config.name_or_path}`) "
+                "and pass the local folder"
+            ) from None
+        if len(tokenizer) > model.config.vocab_size:
+            model.resize_token_embeddings(len(tokenizer))
+        return model
+    ids = _token_ids(tokenizer)
+    if config.family == "t5":
+        ids["decoder_start_token_id"] = tokenizer.pad_token_id
+    else:
+        ids["decoder_start_token_id"] = tokenizer.eos_token_id
+    model_config = config_class(**config.architecture, vocab_size=len(tokenizer), **ids)
+    return model_class(model_config).to(dtype)
+
+
+def add_adapter(model: nn.Module, config: LanguageModelConfig) -> nn.Module:
+    """Wrap ``model`` with a LoRA/DoRA adapter (base weights frozen); unchanged for ``kind="none"``."""
+    adapter = config.adapter
+    if adapter.kind == "none":
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets = adapter.target_modules or DEFAULT_TARGET_MODULES[config.family]
+    peft_config = LoraConfig(
+        r=adapter.r,
+        lora_alpha=adapter.alpha,
+        lora_dropout=adapter.dropout,
+        target_modules=list(targets),
+        use_dora=adapter.kind == "dora",
+        modules_to_save=list(adapter.modules_to_save) or None,
+        task_type=TaskType.SEQ_2_SEQ_LM,
+    )
+    try:
+        return get_peft_model(model, peft_config)
+    except ValueError as error:
+        raise ConfigError(f"lm.adapter (target_modules={targets}): {error}") from None
+
+
+class LanguageModel(nn.Module):
+    """A seq2seq LM that reads visual embeddings and writes text.
+
+    Args:
+        config: :class:`LanguageModelConfig`.
+        tokenizer: the model's tokenizer (for mBART, ``src_lang``/``tgt_lang`` from the config are
+            set on it).
+    """
+
+    def __init__(self, config: LanguageModelConfig, tokenizer) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        if config.family == "mbart":
+            if config.src_lang:
+                tokenizer.src_lang = config.src_lang
+            if config.tgt_lang:
+                tokenizer.tgt_lang = config.tgt_lang
+        base = build_seq2seq(config, tokenizer)
+        self.embed_dim: int = base.config.d_model
+        self.model = add_adapter(base, config)
+        self._decoder_start, self._forced_bos = self._decoding_start(base)
+        special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "lang_code_to_id", {}).values())
+        special |= {i for i in (self._decoder_start, self._forced_bos) if i is not None}
+        self._strip_ids = special
+
+    def _decoding_start(self, base: nn.Module) -> tuple[int | None, int | None]:
+        """(decoder start id, forced first token id) for generation."""
+        if self.config.family == "t5":
+            return base.config.decoder_start_token_id, None
+        # mBART: training shifts the labels right, wrapping their last token to the front. The
+        # labels of an empty text show the layout: cc25 [</s>, lang] -> start with lang; mBART-50
+        # [lang, </s>] -> start with </s> and force lang as the first generated token.
+        probe = self.tokenizer(text_target="").input_ids
+        start = probe[-1]
+        forced = probe[0] if len(probe) > 1 and probe[0] != self.tokenizer.eos_token_id else None
+        return start, forced
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def encode_targets(self, texts: list[str]) -> torch.Tensor:
+        """Token ids of the target texts ``[B, L]`` with -100 on padding (truncated to max length)."""
+        encoded = self.tokenizer(
+            text_target=list(texts),
+            max_length=self.config.max_target_length,
+            truncation=True,
+            padding="longest",
+            return_tensors="pt",
+        )
+        return encoded.input_ids.masked_fill(encoded.attention_mask == 0, -100)
+
+    def prepare_inputs(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, prompts: list[str] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder input: each sample's valid visual tokens, then its embedded prompt.
+
+        ``prompts`` (one per sample) overrides ``config.prompt``; with neither, the visual tokens
+        go in alone. Returns ``[B, L, D]`` embeddings and a ``[B, L]`` mask.
+        """
+        batch = inputs_embeds.shape[0]
+        embeds = inputs_embeds.to(self.dtype)
+        mask = attention_mask.bool()
+        if prompts is None and self.config.prompt:
+            prompts = [self.config.prompt] * batch
+        if not prompts:
+            return embeds * mask.unsqueeze(-1).to(embeds.dtype), mask
+        if len(prompts) != batch:
+            raise ValueError(f"{len(prompts)} prompts for a batch of {batch}")
+        encoded = self.tokenizer(list(prompts), padding="longest", return_tensors="pt").to(embeds.device)
+        prompt_embeds = self.model.get_input_embeddings()(encoded.input_ids)  # [B, Lp, D]
+        return concat_valid(embeds, mask, prompt_embeds.to(embeds.dtype), encoded.attention_mask.bool())
+
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor,
+        texts: list[str],
+        *,
+        prompts: list[str] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced loss on ``texts``.
+
+        Args:
+            inputs_embeds: ``[B, L, embed_dim]`` visual tokens.
+            attention_mask: ``[B, L]`` bool, True = valid token.
+            texts: ``B`` target sentences.
+            prompts: optional per-sample prompts (default: ``config.prompt``).
+
+        Returns:
+            ``(loss, logits)``: label-smoothed cross-entropy (mean over target tokens) and
+            ``[B, L_target, vocab]`` logits.
+        """
+        embeds, mask = self.prepare_inputs(inputs_embeds, attention_mask, prompts)
+        labels = self.encode_targets(texts).to(embeds.device)
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        decoder_input_ids = base.prepare_decoder_input_ids_from_labels(labels=labels)
+        output = self.model(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input_ids)
+        loss = label_smoothed_cross_entropy(output.logits, labels, smoothing=self.config.label_smoothing)
+        return loss, output.logits
+
+    @torch.no_grad()
+    def generate(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        prompts: list[str] | None = None,
+        num_beams: int | None = None,
+        max_new_tokens: int | None = None,
+        length_penalty: float | None = None,
+    ) -> list[str]:
+        """Beam-search decode one sentence per sample (``None`` arguments: ``config.generation``)."""
+        settings = self.config.generation
+        embeds, mask = self.prepare_inputs(inputs_embeds, attention_mask, prompts)
+        kwargs: dict[str, Any] = {
+            "num_beams": num_beams if num_beams is not None else settings.num_beams,
+            "max_new_tokens": max_new_tokens if max_new_tokens is not None else settings.max_new_tokens,
+            "length_penalty": length_penalty if length_penalty is not None else settings.length_penalty,
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.tokenizer.eos_token_id,
+            "decoder_start_token_id": self._decoder_start,
+        }
+        if self._forced_bos is not None:
+            kwargs["forced_bos_token_id"] = self._forced_bos
+        sequences = self.model.generate(inputs_embeds=embeds, attention_mask=mask.long(), **kwargs)
+        return [self._decode(row) for row in sequences.tolist()]
+
+    def _decode(self, ids: list[int]) -> str:
+        kept = [i for i in ids if i not in self._strip_ids]
+        return self.tokenizer.decode(kept, skip_special_tokens=True).strip()

@@ -1,0 +1,62 @@
+"""Mappers: per-token maps from visual features to the language model's embedding width.
+
+``linear`` (one projection), ``mlp`` (Linear, GELU, Dropout, Linear, as SpaMo's ``mlp2x_gelu`` and
+the MLP baseline of paper 004, Tab. 3) and ``identity`` (when the compressor already outputs the LM
+width, as the Sliding Perceiver does). Chosen by ``kind`` through :data:`MAPPERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from torch import nn
+
+from glossfree.config import StrictModel
+from glossfree.errors import ConfigError
+
+
+class MapperConfig(StrictModel):
+    """Mapper selection.
+
+    Attributes:
+        kind: ``"linear"``, ``"mlp"`` or ``"identity"``.
+        hidden_dim: MLP hidden width (``None`` = the output width); ignored by other kinds.
+        dropout: MLP dropout between the two layers.
+    """
+
+    kind: Literal["linear", "mlp", "identity"] = "identity"
+    hidden_dim: int | None = None
+    dropout: float = 0.0
+
+
+def _linear(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
+    return nn.Linear(input_dim, output_dim)
+
+
+def _mlp(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
+    hidden = config.hidden_dim or output_dim
+    return nn.Sequential(
+        nn.Linear(input_dim, hidden), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(hidden, output_dim)
+    )
+
+
+def _identity(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
+    if input_dim != output_dim:
+        raise ConfigError(
+            f"mapper.kind 'identity' needs equal widths, but the features are {input_dim}-d and the "
+            f"language model embeds {output_dim}-d; use mapper.kind 'linear' or 'mlp'"
+        )
+    return nn.Identity()
+
+
+MAPPERS: dict[str, Callable[[MapperConfig, int, int], nn.Module]] = {
+    "linear": _linear,
+    "mlp": _mlp,
+    "identity": _identity,
+}
+
+
+def build_mapper(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
+    """Build the mapper named by ``config.kind``: ``[..., input_dim] -> [..., output_dim]``."""
+    return MAPPERS[config.kind](config, input_dim, output_dim)

@@ -1,0 +1,139 @@
+"""The composed sign language translation model: frontend -> compressor -> mapper -> language model.
+
+Each part is chosen by the ``kind`` of its config section through one explicit dict
+(:data:`FRONTENDS`, :data:`COMPRESSORS`, :data:`glossfree.models.mappers.MAPPERS`). The default
+configuration is paper 004's SLT path on poses ("Lost in Translation, Found in Embeddings"):
+
+- Sec. 3.1 / A.1 / A.2: pose backbone (articulator AGCN encoders + SE, joint aggregation,
+  Conformer) on the 203-keypoint layout;
+- Sec. 3.1 / A.5: Sliding Perceiver (window 8, stride 2) to LLM-width tokens, identity mapper;
+- Sec. 3.2 / 4.2: Flan-T5-XL with DoRA (r 32, alpha 64), beam search with 5 beams.
+
+The lip backbone, the ISLR pre-training heads and the SSA task of paper 004 are not part of this
+model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from glossfree.config import StrictModel
+from glossfree.data.layouts import get_layout
+from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
+from glossfree.models.language_model import LanguageModel, LanguageModelConfig
+from glossfree.models.mappers import MapperConfig, build_mapper
+from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
+
+if TYPE_CHECKING:
+    from glossfree.data.datasets import PoseBatch
+
+
+class NoCompressorConfig(StrictModel):
+    """No temporal compression: one token per frame."""
+
+    kind: Literal["none"] = "none"
+
+
+class PassThrough(nn.Module):
+    """Compressor that keeps every frame as a token (``output_dim`` = ``input_dim``)."""
+
+    def __init__(self, config: NoCompressorConfig, input_dim: int, output_dim: int) -> None:
+        super().__init__()
+        self.output_dim = input_dim
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return features, frame_mask.bool()
+
+
+FRONTENDS = {"pose_backbone": PoseBackbone}
+COMPRESSORS = {"sliding_perceiver": SlidingPerceiver, "none": PassThrough}
+
+CompressorConfig = Annotated[SlidingPerceiverConfig | NoCompressorConfig, Field(discriminator="kind")]
+
+
+class SLTModelConfig(StrictModel):
+    """Model section of a recipe. Defaults: paper 004's pose SLT model at paper scale.
+
+    Attributes:
+        layout: keypoint layout of the input (see :func:`glossfree.data.layouts.get_layout`).
+        frontend: per-frame visual encoder (``kind: pose_backbone``).
+        compressor: temporal compression (``kind: sliding_perceiver`` or ``none``).
+        mapper: token map to the LM width (``kind: linear``, ``mlp`` or ``identity``).
+        lm: the language model.
+    """
+
+    layout: str = "pose203"
+    frontend: PoseBackboneConfig = PoseBackboneConfig()
+    compressor: CompressorConfig = SlidingPerceiverConfig()
+    mapper: MapperConfig = MapperConfig()
+    lm: LanguageModelConfig = LanguageModelConfig()
+
+
+@dataclass
+class SLTOutput:
+    """Training output: total loss, the per-objective losses it sums, and the LM logits."""
+
+    loss: torch.Tensor
+    losses: dict[str, torch.Tensor]
+    logits: torch.Tensor
+
+
+class SLTModel(nn.Module):
+    """frontend -> compressor -> mapper -> lm.
+
+    Args:
+        config: :class:`SLTModelConfig`.
+        tokenizer: the language model's tokenizer (see :mod:`glossfree.text.tokenizers`).
+    """
+
+    def __init__(self, config: SLTModelConfig, tokenizer) -> None:
+        super().__init__()
+        self.config = config
+        layout = get_layout(config.layout)
+        # The LM goes first: its embedding width sizes the compressor and the mapper.
+        self.lm = LanguageModel(config.lm, tokenizer)
+        self.frontend = FRONTENDS[config.frontend.kind](config.frontend, layout)
+        self.compressor = COMPRESSORS[config.compressor.kind](
+            config.compressor, self.frontend.output_dim, self.lm.embed_dim
+        )
+        self.mapper = build_mapper(config.mapper, self.compressor.output_dim, self.lm.embed_dim)
+
+    def encode(self, batch: PoseBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Visual tokens for the LM: ``[B, L, embed_dim]`` (0 on padding) and their mask ``[B, L]``."""
+        frame_mask = batch.frame_mask.bool()
+        frames = self.frontend(batch.keypoints, batch.keypoint_mask, frame_mask)  # [B, T, D]
+        tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
+        embeds = self.mapper(tokens) * token_mask.unsqueeze(-1).to(tokens.dtype)  # [B, W, embed_dim]
+        return embeds, token_mask
+
+    def forward(self, batch: PoseBatch, *, prompts: list[str] | None = None) -> SLTOutput:
+        """Teacher-forced translation loss on ``batch.texts``."""
+        embeds, mask = self.encode(batch)
+        loss, logits = self.lm(embeds, mask, batch.texts, prompts=prompts)
+        return SLTOutput(loss=loss, losses={"lm_ce": loss}, logits=logits)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        batch: PoseBatch,
+        *,
+        num_beams: int | None = None,
+        max_new_tokens: int | None = None,
+        length_penalty: float | None = None,
+        prompts: list[str] | None = None,
+    ) -> list[str]:
+        """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``."""
+        embeds, mask = self.encode(batch)
+        return self.lm.generate(
+            embeds,
+            mask,
+            prompts=prompts,
+            num_beams=num_beams,
+            max_new_tokens=max_new_tokens,
+            length_penalty=length_penalty,
+        )

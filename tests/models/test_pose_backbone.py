@@ -1,0 +1,210 @@
+"""Pose backbone (paper 004): shapes, masking contracts, skeleton graphs, paper-size build."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from glossfree.config import validate
+from glossfree.data.layouts import get_layout
+from glossfree.errors import ConfigError
+from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
+from glossfree.models.frontends.skeleton_graph import (
+    face_contour_edges,
+    group_adjacency,
+    group_edges,
+    normalized_subsets,
+)
+
+TINY = {
+    "dim": 32, "agcn_channels": 8, "agcn_multipliers": [1, 2], "articulator_dim": 16, "dropout": 0.0,
+    "conformer": {"num_layers": 2, "num_heads": 4, "dropout": 0.0},
+}  # fmt: skip
+
+
+def tiny_backbone(**override) -> PoseBackbone:
+    torch.manual_seed(0)
+    return PoseBackbone(validate(PoseBackboneConfig, {**TINY, **override}), "pose203").eval()
+
+
+def test_output_shape_and_zero_padding(make_batch):
+    backbone = tiny_backbone()
+    batch = make_batch([12, 20])
+    out = backbone(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+    assert out.shape == (2, 20, 32)
+    assert torch.all(out[0, 12:] == 0)
+    assert out[0, :12].abs().sum() > 0
+
+
+def test_padding_never_changes_a_sample(make_batch):
+    backbone = tiny_backbone()
+    alone = make_batch([13])
+    padded = make_batch([13, 31])
+    with torch.no_grad():
+        a = backbone(alone.keypoints, alone.keypoint_mask, alone.frame_mask)
+        b = backbone(padded.keypoints, padded.keypoint_mask, padded.frame_mask)
+    torch.testing.assert_close(b[0, :13], a[0], atol=1e-5, rtol=0)
+
+
+def test_padded_frame_content_is_ignored(make_batch):
+    """Garbage in padded frames (even with the point mask set) must not reach real frames."""
+    backbone = tiny_backbone()
+    batch = make_batch([10, 16])
+    noisy_points = batch.keypoints.clone()
+    noisy_mask = batch.keypoint_mask.clone()
+    noisy_points[0, 10:] = 100.0
+    noisy_mask[0, 10:] = True
+    with torch.no_grad():
+        clean = backbone(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+        noisy = backbone(noisy_points, noisy_mask, batch.frame_mask)
+    torch.testing.assert_close(noisy[0, :10], clean[0, :10], atol=1e-5, rtol=0)
+
+
+def test_hands_masked_in_every_frame_give_finite_output(make_batch):
+    backbone = tiny_backbone()
+    batch = make_batch([9, 14])
+    layout = get_layout("pose203")
+    mask = batch.keypoint_mask.clone()
+    for hand in ("left_hand", "right_hand"):
+        start, stop = layout.groups[hand]
+        mask[:, :, start:stop] = False
+    out = backbone(batch.keypoints, mask, batch.frame_mask)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in backbone.parameters() if p.grad is not None)
+
+
+def test_masked_point_differs_from_point_at_origin(make_batch):
+    backbone = tiny_backbone()
+    batch = make_batch([8])
+    at_origin = batch.keypoints.clone()
+    at_origin[0, :, 0] = 0.0  # the nose detected at (0, 0, 0)
+    detected = batch.keypoint_mask.clone()
+    detected[0, :, 0] = True
+    missing = detected.clone()
+    missing[0, :, 0] = False
+    with torch.no_grad():
+        seen = backbone(at_origin, detected, batch.frame_mask)
+        unseen = backbone(at_origin, missing, batch.frame_mask)
+    assert (seen - unseen).abs().max() > 1e-4
+
+
+def test_masked_point_coordinates_are_ignored(make_batch):
+    backbone = tiny_backbone()
+    batch = make_batch([8])
+    moved = batch.keypoints.clone()
+    moved[~batch.keypoint_mask] = 50.0
+    with torch.no_grad():
+        a = backbone(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+        b = backbone(moved, batch.keypoint_mask, batch.frame_mask)
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_shared_hand_encoder_sees_mirrored_right_hand(make_batch):
+    backbone = tiny_backbone()
+    assert set(backbone.encoders) == {"body", "face", "hand"}
+    batch = make_batch([10])
+    layout = get_layout("pose203")
+    left, right = (slice(*layout.groups[hand]) for hand in ("left_hand", "right_hand"))
+    points = batch.keypoints.clone()
+    mask = batch.keypoint_mask.clone()
+    points[:, :, right] = points[:, :, left] * torch.tensor([-1.0, 1.0, 1.0])  # mirror image
+    mask[:, :, right] = mask[:, :, left]
+    with torch.no_grad():
+        features = backbone.encode_articulators(points, mask, batch.frame_mask)
+    torch.testing.assert_close(features["right_hand"], features["left_hand"], atol=1e-6, rtol=0)
+
+
+def test_separate_hand_encoders_when_not_shared():
+    backbone = tiny_backbone(share_hands=False)
+    assert set(backbone.encoders) == {"body", "face", "left_hand", "right_hand"}
+
+
+def test_joint_aggregation_is_not_a_mean():
+    backbone = tiny_backbone()
+    face = backbone.encoders["face"]
+    # reshape [N * C] + detection flags [N] -> articulator_dim
+    assert face.aggregate.in_features == 128 * 16 + 128
+    assert face.aggregate.out_features == 16
+
+
+def test_wrong_number_of_points_names_the_layout(make_batch):
+    backbone = tiny_backbone()
+    batch = make_batch([5], num_points=543)
+    with pytest.raises(ConfigError, match=r"pose203.*\[B, T, 203, 3\].*543"):
+        backbone(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError, match=r"tiny: unknown key 'agcn_layers'.*valid keys:.*agcn_multipliers"):
+        validate(PoseBackboneConfig, {"agcn_layers": 4}, source="tiny")
+
+
+def test_even_conformer_kernel_is_rejected():
+    with pytest.raises(ConfigError, match=r"conformer\.kernel_size.*odd"):
+        validate(PoseBackboneConfig, {"conformer": {"kernel_size": 4}})
+
+
+# --- skeleton graphs ------------------------------------------------------------------------------
+
+
+def test_pose203_group_graphs():
+    layout = get_layout("pose203")
+    assert len(group_edges(layout, "body")) == 35
+    assert len(group_edges(layout, "left_hand")) == 21
+    assert group_edges(layout, "left_hand") == group_edges(layout, "right_hand")
+    assert len(group_edges(layout, "face")) == 124  # every contour edge: the 128 points are the contours
+    adjacency = group_adjacency(layout, "face")
+    assert adjacency.shape == (128, 128)
+    assert (adjacency == adjacency.T).all() and adjacency.diagonal().sum() == 0
+    assert (adjacency.sum(axis=1) > 0).all()  # every face point lies on a contour
+
+
+def test_holistic_face_keeps_only_contour_edges():
+    layout = get_layout("holistic")
+    adjacency = group_adjacency(layout, "face")
+    assert adjacency.shape == (468, 468)
+    assert int(adjacency.sum()) == 2 * 124
+    assert (adjacency.sum(axis=1) > 0).sum() == 128
+
+
+def test_normalized_subsets():
+    adjacency = group_adjacency(get_layout("pose203"), "left_hand")
+    subsets = normalized_subsets(adjacency)
+    assert subsets.shape == (2, 21, 21)
+    assert (subsets[0] == torch.eye(21).numpy()).all()
+    # wrist (degree 3) -- thumb CMC (degree 2): 1 / sqrt(3 * 2)
+    assert subsets[1, 0, 1] == pytest.approx(1 / 6**0.5)
+
+
+def test_edges_match_mediapipe():
+    solutions = pytest.importorskip("mediapipe.python.solutions")
+    from glossfree.data.layouts import BODY_LIMBS, HAND_LIMBS
+
+    holistic = solutions.holistic
+    assert {frozenset(e) for e in face_contour_edges()} == {frozenset(e) for e in holistic.FACEMESH_CONTOURS}
+    assert {frozenset(e) for e in BODY_LIMBS} == {frozenset(e) for e in holistic.POSE_CONNECTIONS}
+    assert {frozenset(e) for e in HAND_LIMBS} == {frozenset(e) for e in holistic.HAND_CONNECTIONS}
+
+
+# --- paper size --------------------------------------------------------------------------------
+
+
+def test_paper_size_builds_and_runs_on_meta():
+    config = PoseBackboneConfig()
+    assert (config.conformer.num_layers, config.conformer.num_heads, config.conformer.kernel_size) == (
+        4,
+        8,
+        5,
+    )
+    assert (len(config.agcn_multipliers), config.temporal_kernel) == (4, 7)
+    with torch.device("meta"):
+        backbone = PoseBackbone(config, "pose203")
+        out = backbone(
+            torch.zeros(2, 250, 203, 3),
+            torch.ones(2, 250, 203, dtype=torch.bool),
+            torch.ones(2, 250, dtype=torch.bool),
+        )
+    assert out.shape == (2, 250, 512)
+    count = sum(p.numel() for p in backbone.parameters())
+    assert 40e6 < count < 46e6  # 43.1M: Conformer ~27M, joint aggregation (fc2) ~12M, AGCN ~3M
