@@ -72,3 +72,12 @@ def test_overrides(tmp_path):
         apply_overrides({"s": [{}, {}]}, ["s.7.e=5"])
     with pytest.raises(ConfigError, match="'a' is not a section"):
         apply_overrides({"a": 1}, ["a.b=2"])
+
+
+def test_unknown_key_inside_a_discriminated_union_lists_that_members_keys():
+    from glossfree.models.slt import SLTModelConfig
+
+    with pytest.raises(ConfigError, match=r"unknown key 'compressor\.none\.window'; valid keys: kind"):
+        validate(SLTModelConfig, {"compressor": {"kind": "none", "window": 4}}, source="cfg")
+    with pytest.raises(ConfigError, match=r"compressor\.sliding_perceiver\.windw'; valid keys: .*window"):
+        validate(SLTModelConfig, {"compressor": {"kind": "sliding_perceiver", "windw": 4}}, source="cfg")

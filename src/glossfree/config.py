@@ -26,30 +26,43 @@ class StrictModel(BaseModel):
 
 
 def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Walk ``loc`` through nested model fields and return the valid keys at the last level."""
-    current: Any = model
+    """Walk ``loc`` through nested model fields and return the valid keys at the last level.
+
+    A discriminated union puts its tag in the location (``compressor.none.window``): the walk then
+    steps into the member whose ``kind`` is that tag.
+    """
+    candidates: list[type[BaseModel]] = [model]
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
-        if fields is None or part not in fields:
+        by_kind = {_kind_of(m): m for m in candidates}
+        if part in by_kind and len(candidates) > 1:
+            candidates = [by_kind[part]]
+            continue
+        fields = candidates[0].model_fields if len(candidates) == 1 else {}
+        if part not in fields:
             return None
-        annotation = fields[part].annotation
-        current = _first_model(annotation)
-        if current is None:
+        candidates = _models_in(fields[part].annotation)
+        if not candidates:
             return None
-    fields = getattr(current, "model_fields", None)
-    return sorted(fields) if fields is not None else None
+    if len(candidates) != 1:
+        return None
+    return sorted(candidates[0].model_fields)
 
 
-def _first_model(annotation: Any) -> type[BaseModel] | None:
+def _kind_of(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("kind")
+    return field.default if field is not None else None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (itself, union members, list/dict items)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
+        found += [m for m in _models_in(arg) if m not in found]
+    return found
 
 
 def format_validation_error(error: ValidationError, model: type[BaseModel], source: str) -> str:
