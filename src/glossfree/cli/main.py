@@ -170,3 +170,7 @@ text_commands.register(app)
 
 def main() -> None:  # pragma: no cover - console entry point
     app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # `python -m glossfree.cli.main …` (used by torchrun)
+    main()

@@ -43,9 +43,8 @@ def generate_records(
 ) -> dict[str, str]:
     """Translate every record; returns ``{id: hypothesis}``."""
     recipe = trained.recipe
-    evaluation = recipe.evaluation
-    dataset = PoseDataset(records, root, layout=recipe.data.layout, normalize=recipe.data.normalize, fps=recipe.data.fps)
-    sampler = LengthBucketBatchSampler(dataset.lengths, batch_size=batch_size or evaluation.batch_size, shuffle=False)
+    dataset = PoseDataset(records, root, layout=recipe.model.layout, normalize=recipe.data.normalize, fps=recipe.data.fps)
+    sampler = LengthBucketBatchSampler(dataset.lengths, batch_size=batch_size or recipe.evaluation.batch_size, shuffle=False)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose)
     device = next(trained.model.parameters()).device
     hypotheses: dict[str, str] = {}
@@ -56,12 +55,7 @@ def generate_records(
         iterator = track(loader, description="translating", total=len(loader))
     with torch.inference_mode():
         for batch in iterator:
-            outputs = trained.model.generate(
-                batch.to(device),
-                num_beams=num_beams or evaluation.num_beams,
-                max_new_tokens=max_new_tokens or evaluation.max_new_tokens,
-                length_penalty=evaluation.length_penalty,
-            )
+            outputs = trained.model.generate(batch.to(device), num_beams=num_beams, max_new_tokens=max_new_tokens)
             hypotheses.update(zip(batch.ids, outputs))
     return hypotheses
 

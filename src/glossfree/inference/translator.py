@@ -51,9 +51,8 @@ class Translator:
         max_new_tokens: int | None = None,
     ) -> None:
         self.trained = trained
-        evaluation = trained.recipe.evaluation
-        self.num_beams = num_beams or evaluation.num_beams
-        self.max_new_tokens = max_new_tokens or evaluation.max_new_tokens
+        self.num_beams = num_beams  # None: the model's own generation settings
+        self.max_new_tokens = max_new_tokens
 
     @classmethod
     def from_path(cls, path: str | Path, **kwargs) -> Translator:
@@ -73,10 +72,7 @@ class Translator:
         batch = collate_pose([item]).to(next(self.trained.model.parameters()).device)
         with torch.inference_mode():
             return self.trained.model.generate(
-                batch,
-                num_beams=self.num_beams,
-                max_new_tokens=self.max_new_tokens,
-                length_penalty=self.trained.recipe.evaluation.length_penalty,
+                batch, num_beams=self.num_beams, max_new_tokens=self.max_new_tokens
             )[0]
 
     def translate(self, path: str | Path) -> TranslationResult:
@@ -97,7 +93,7 @@ class Translator:
             )
         start = time.perf_counter()
         data = self.trained.recipe.data
-        keypoints = extract_keypoints(pose, data.layout, normalize=data.normalize, source=str(path), allow_missing=True)
+        keypoints = extract_keypoints(pose, self.trained.recipe.model.layout, normalize=data.normalize, source=str(path), allow_missing=True)
         text = self.translate_keypoints(keypoints, sample_id=path.stem)
         timings["model"] = time.perf_counter() - start
         return TranslationResult(

@@ -26,7 +26,7 @@ from glossfree.config import StrictModel
 from glossfree.data.layouts import get_layout
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
-from glossfree.models.mappers import MapperConfig, build_mapper
+from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ class SLTModelConfig(StrictModel):
         frontend: per-frame visual encoder (``kind: pose_backbone``).
         compressor: temporal compression (``kind: sliding_perceiver`` or ``none``).
         mapper: token map to the LM width (``kind: linear``, ``mlp`` or ``identity``).
+        token_norm: ``batch`` standardises the visual tokens per feature over the batch's valid
+            tokens before the LM (:class:`~glossfree.models.mappers.MaskedBatchNorm`); ``none``
+            leaves them as they are.
         lm: the language model.
     """
 
@@ -71,6 +74,7 @@ class SLTModelConfig(StrictModel):
     frontend: PoseBackboneConfig = PoseBackboneConfig()
     compressor: CompressorConfig = SlidingPerceiverConfig()
     mapper: MapperConfig = MapperConfig()
+    token_norm: Literal["none", "batch"] = "none"
     lm: LanguageModelConfig = LanguageModelConfig()
 
 
@@ -102,13 +106,15 @@ class SLTModel(nn.Module):
             config.compressor, self.frontend.output_dim, self.lm.embed_dim
         )
         self.mapper = build_mapper(config.mapper, self.compressor.output_dim, self.lm.embed_dim)
+        self.token_norm = build_token_norm(config.token_norm, self.lm.embed_dim)
 
     def encode(self, batch: PoseBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Visual tokens for the LM: ``[B, L, embed_dim]`` (0 on padding) and their mask ``[B, L]``."""
         frame_mask = batch.frame_mask.bool()
         frames = self.frontend(batch.keypoints, batch.keypoint_mask, frame_mask)  # [B, T, D]
         tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
-        embeds = self.mapper(tokens) * token_mask.unsqueeze(-1).to(tokens.dtype)  # [B, W, embed_dim]
+        embeds = self.token_norm(self.mapper(tokens), token_mask)  # [B, W, embed_dim]
+        embeds = embeds * token_mask.unsqueeze(-1).to(embeds.dtype)
         return embeds, token_mask
 
     def forward(self, batch: PoseBatch, *, prompts: list[str] | None = None) -> SLTOutput:

@@ -34,7 +34,9 @@ def apply_freezing(model: torch.nn.Module, train_modules: tuple[str, ...], base_
 
 
 def set_frozen_eval(model: torch.nn.Module, train_modules: tuple[str, ...]) -> None:
-    for top in ("frontend", "compressor", "mapper", "lm"):
+    from glossfree.training.recipe import MODULE_NAMES
+
+    for top in MODULE_NAMES:
         module = getattr(model, top, None)
         if isinstance(module, torch.nn.Module) and top not in train_modules:
             # Frozen modules also stop updating running statistics / dropout randomness.

@@ -30,6 +30,7 @@ class PoseDataModule(L.LightningDataModule):
         config: DataConfig,
         root: Path,
         *,
+        layout: str,
         batch_size: int,
         eval_batch_size: int,
         seed: int,
@@ -37,6 +38,7 @@ class PoseDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.config = config
+        self.layout = layout
         self.root = Path(root)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -49,7 +51,7 @@ class PoseDataModule(L.LightningDataModule):
         return PoseDataset(
             records,
             self.root,
-            layout=self.config.layout,
+            layout=self.layout,
             normalize=self.config.normalize,
             transform=build_transforms(self.config.augment) if train and self.config.augment else None,
             fps=self.config.fps,

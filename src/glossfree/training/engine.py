@@ -14,7 +14,8 @@ Run folder::
     <run>/tokenizer/                   trained or copied tokenizer
     <run>/stages/<stage>/checkpoints/  last.ckpt and the best one by generated dev BLEU-4
     <run>/stages/<stage>/done.json     written when the stage finished (its best score and path)
-    <run>/logs/<stage>/                CSV and TensorBoard logs
+    <run>/logs/<stage>/attempt-<n>/    CSV and TensorBoard logs of each attempt (first run, resumes)
+    <run>/curves.png                   loss and generated dev BLEU-4 curves
     <run>/model/                       exported best model of the last stage (see glossfree.checkpoint)
 
 ``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt``.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +34,18 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from glossfree import __version__
 from glossfree.checkpoint import export_model, recipe_to_yaml, write_json
 from glossfree.data.manifest import load_split
 from glossfree.errors import ConfigError, DataError
+from glossfree.io import atomic_write_text
 from glossfree.training.callbacks import StageFreezing
 from glossfree.training.datamodule import DatasetEpoch, PoseDataModule
 from glossfree.training.module import SLTLightningModule
+from glossfree.training.plots import plot_training_curves
 from glossfree.training.recipe import RecipeConfig, StageConfig, TokenizerConfig
 
 log = logging.getLogger(__name__)
@@ -66,14 +71,26 @@ class LaunchConfig:
     extra_callbacks: list[L.Callback] = field(default_factory=list)
 
 
-def prepare_tokenizer(config: TokenizerConfig, train_texts: list[str], out_dir: Path):
-    """Load the pretrained tokenizer, or train one on the training texts (reused if already trained)."""
+def prepare_tokenizer(
+    config: TokenizerConfig, train_texts: list[str], out_dir: Path, *, rank: int = 0, wait_s: float = 600.0
+):
+    """Load the pretrained tokenizer, or train one on the training texts (reused if already trained).
+
+    In a multi-process launch (torchrun, SLURM) only rank 0 trains; the other ranks wait for its files.
+    """
     from glossfree.text.tokenizers import load_tokenizer, train_tokenizer
 
     if config.kind == "pretrained":
         assert config.name_or_path is not None  # validated by TokenizerConfig
         return load_tokenizer(config.name_or_path)
-    if (out_dir / "tokenizer_config.json").is_file():
+    ready = out_dir / "tokenizer_config.json"
+    if rank != 0:
+        deadline = time.monotonic() + wait_s
+        while not ready.is_file():
+            if time.monotonic() > deadline:
+                raise DataError(f"{out_dir}: rank {rank} waited {wait_s:.0f}s for rank 0's tokenizer")
+            time.sleep(0.5)
+    if ready.is_file():
         return load_tokenizer(str(out_dir))
     texts = [text for text in train_texts if text.strip()]
     if not texts:
@@ -89,7 +106,7 @@ def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
 
 def _check_run_dir(run_dir: Path, recipe: RecipeConfig, resume: bool) -> None:
     saved = run_dir / "recipe.yaml"
-    if not saved.exists():
+    if not saved.exists() or rank_zero_only.rank != 0:  # rank 0 checks for all; the others see its file
         return
     if not resume:
         raise ConfigError(
@@ -103,7 +120,7 @@ def _check_run_dir(run_dir: Path, recipe: RecipeConfig, resume: bool) -> None:
 
 
 def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     prefix = "model."
     model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
@@ -134,6 +151,8 @@ def run_stage(
         callbacks.append(RichProgressBar())
     callbacks.extend(launch.extra_callbacks)
     logs = run_dir / "logs"
+    # Each attempt (first run, then every --resume) logs to its own version: nothing is overwritten.
+    attempt = f"attempt-{len(list((logs / stage.name).glob('attempt-*')))}"
     trainer = L.Trainer(
         accelerator=launch.accelerator,
         devices=launch.devices,
@@ -148,8 +167,8 @@ def run_stage(
         num_sanity_val_steps=launch.num_sanity_val_steps,
         callbacks=callbacks,
         logger=[
-            CSVLogger(logs, name=stage.name, version=""),
-            TensorBoardLogger(logs, name=stage.name, version="tensorboard"),
+            CSVLogger(logs, name=stage.name, version=attempt),
+            TensorBoardLogger(logs, name=stage.name, version=attempt),
         ],
         use_distributed_sampler=False,  # our length-bucketed sampler shards by rank itself
         enable_progress_bar=launch.progress,
@@ -160,6 +179,7 @@ def run_stage(
     datamodule = PoseDataModule(
         recipe.data,
         data_root,
+        layout=recipe.model.layout,
         batch_size=stage.batch_size,
         eval_batch_size=recipe.evaluation.batch_size,
         seed=recipe.seed,
@@ -199,12 +219,15 @@ def train(
     recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={"root": Path(root)})})
     run_dir = Path(run_dir)
     _check_run_dir(run_dir, recipe, resume)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "recipe.yaml").write_text(recipe_to_yaml(recipe), encoding="utf-8")
+    rank = rank_zero_only.rank  # from RANK / LOCAL_RANK / SLURM_PROCID, before any process group exists
+    if rank == 0:
+        atomic_write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
 
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     train_records = load_split(Path(root), recipe.data.train_split)
-    tokenizer = prepare_tokenizer(recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer")
+    tokenizer = prepare_tokenizer(
+        recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank
+    )
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_model(recipe, tokenizer)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
@@ -234,7 +257,8 @@ def train(
         result.stages.append(summary)
 
     _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
-    if _is_global_zero():
+    if rank == 0:
+        plot_training_curves(run_dir)
         export_model(
             model,
             recipe,
@@ -243,9 +267,3 @@ def train(
             {"glossfree_version": __version__, "stages": result.stages},
         )
     return result
-
-
-def _is_global_zero() -> bool:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank() == 0
-    return True

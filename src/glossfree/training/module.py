@@ -62,12 +62,7 @@ class SLTLightningModule(L.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         output = self.model(batch)
         self.log("dev/loss", self._weighted_loss(output.losses), batch_size=len(batch), sync_dist=True)
-        hypotheses = self.model.generate(
-            batch,
-            num_beams=self.evaluation.num_beams,
-            max_new_tokens=self.evaluation.max_new_tokens,
-            length_penalty=self.evaluation.length_penalty,
-        )
+        hypotheses = self.model.generate(batch)  # decoding settings: model.lm.generation
         self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts))
 
     def on_validation_epoch_end(self) -> None:
@@ -104,19 +99,31 @@ class SLTLightningModule(L.LightningModule):
 
     # ------------------------------------------- exact resume: RNG in the checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["glossfree_rng"] = {
-            "torch": torch.get_rng_state(),
-            "numpy": np.random.get_state(),
-            "python": random.getstate(),
-        }
         checkpoint["glossfree_stage"] = self.stage.name
+        checkpoint["glossfree_rng"] = rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved_stage = checkpoint.get("glossfree_stage")
         if saved_stage is not None and saved_stage != self.stage.name:
             raise ValueError(f"checkpoint belongs to stage '{saved_stage}', not '{self.stage.name}'")
-        state = checkpoint.get("glossfree_rng")
-        if state is not None:
-            torch.set_rng_state(state["torch"])
-            np.random.set_state(state["numpy"])
-            random.setstate(state["python"])
+        if "glossfree_rng" in checkpoint:
+            set_rng_state(checkpoint["glossfree_rng"])
+
+
+def rng_state() -> dict[str, Any]:
+    """torch, numpy and Python RNG states as tensors and plain numbers (loadable with weights_only)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(int(v) for v in internal.tolist()), gauss))

@@ -9,14 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from glossfree.config import StrictModel, load_config
+from glossfree.errors import ConfigError, GlossfreeError
 from glossfree.models.slt import SLTModelConfig
 from glossfree.training.optim import OptimizerConfig, ScheduleConfig
 
 # Top-level modules of SLTModel that a stage can train or freeze.
-MODULE_NAMES = ("frontend", "compressor", "mapper", "lm")
+MODULE_NAMES = ("frontend", "compressor", "mapper", "token_norm", "lm")
 
 # Objectives a stage can weight. Recipes of later issues add theirs here (pseudo_gloss_bce, clip_global,
 # clcl_token, vt_align, islr_ce, ssa_soft_digits); SLTModel reports each under the same name in
@@ -27,9 +28,10 @@ OBJECTIVES = ("lm_ce",)
 class DataConfig(StrictModel):
     """Where samples come from and how they are turned into tensors.
 
+    The keypoint layout is the model's (``model.layout``): one source of truth.
+
     Args:
         root: dataset root (``manifest.jsonl`` or ``{split}.jsonl``); usually given on the command line.
-        layout: keypoint layout (``pose203`` = paper 004's 33 body + 128 face + 2×21 hands).
         normalize: centre on the shoulders and scale shoulder length to 1.
         fps: resample poses to this frame rate (None keeps the file's rate).
         train_split / dev_split / test_split: split names in the manifest.
@@ -40,7 +42,6 @@ class DataConfig(StrictModel):
     """
 
     root: Path | None = None
-    layout: str = "pose203"
     normalize: bool = True
     fps: float | None = Field(None, gt=0)
     train_split: str = "train"
@@ -49,6 +50,17 @@ class DataConfig(StrictModel):
     max_dev_samples: int | None = Field(None, gt=0)
     cache: bool = False
     augment: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("augment")
+    @classmethod
+    def _known_transforms(cls, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from glossfree.data.transforms import build_transforms
+
+        try:
+            build_transforms(specs)
+        except GlossfreeError as error:
+            raise ValueError(str(error)) from None
+        return specs
 
 
 class TokenizerConfig(StrictModel):
@@ -66,13 +78,13 @@ class TokenizerConfig(StrictModel):
 
 
 class EvaluationConfig(StrictModel):
-    """How generated translations are decoded and scored (see ``glossfree.evaluation``)."""
+    """How generated translations are scored (see ``glossfree.evaluation``).
+
+    Decoding settings (beams, length) live with the model: ``model.lm.generation``.
+    """
 
     preset: Literal["signjoey", "spamo", "sacrebleu"] = "signjoey"
     append_period: bool = False
-    num_beams: int = Field(4, ge=1)
-    max_new_tokens: int = Field(64, ge=1)
-    length_penalty: float = 1.0
     batch_size: int = Field(16, ge=1)
 
 
@@ -87,7 +99,7 @@ class StageConfig(StrictModel):
     Args:
         name: folder name of the stage's checkpoints and logs (unique within the recipe).
         train: top-level modules whose parameters train (``frontend``, ``compressor``, ``mapper``,
-            ``lm``); all others are frozen. Parameters an adapter froze (the LM base weights under
+            ``token_norm``, ``lm``); all others are frozen. Parameters an adapter froze (the LM base weights under
             LoRA/DoRA) stay frozen.
         objectives: weighted objectives summed into the loss.
         max_epochs / max_steps: stage length (at least one).
@@ -99,7 +111,7 @@ class StageConfig(StrictModel):
     """
 
     name: str
-    train: list[Literal["frontend", "compressor", "mapper", "lm"]] = Field(
+    train: list[Literal["frontend", "compressor", "mapper", "token_norm", "lm"]] = Field(
         default_factory=lambda: list(MODULE_NAMES)
     )
     objectives: list[ObjectiveConfig] = Field(default_factory=lambda: [ObjectiveConfig()])
@@ -171,6 +183,4 @@ def resolve_recipe_path(path: str | Path) -> Path:
     available = sorted(
         str(p.relative_to(builtin_configs_dir()).with_suffix("")) for p in builtin_configs_dir().rglob("*.yaml")
     )
-    from glossfree.errors import ConfigError
-
     raise ConfigError(f"{path}: no such recipe file; built-in recipes: {', '.join(available) or 'none'}")

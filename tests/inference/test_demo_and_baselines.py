@@ -1,0 +1,48 @@
+"""The demo driver on a tiny corpus, and the two baselines it prints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+
+from glossfree.data.manifest import Record
+from glossfree.data.synth import SynthConfig
+from glossfree.demo import run_demo
+from glossfree.inference.evaluate import most_frequent_sentence_baseline
+from tiny import FAST_RECIPE
+
+
+def _record(i: int, text: str, split: str) -> Record:
+    return Record(id=f"{split}-{i}", split=split, text=text, language="de", pose=f"poses/{i}.pose")
+
+
+def test_most_frequent_sentence_baseline_predicts_the_mode():
+    train = [_record(0, "es regnet", "train"), _record(1, "es schneit", "train"), _record(2, "es regnet", "train")]
+    test = [_record(3, "es regnet", "test"), _record(4, "die sonne scheint", "test")]
+    result = most_frequent_sentence_baseline(train, test, preset="signjoey")
+    assert result.hypotheses == ["es regnet", "es regnet"]
+    # BLEU-1: 2 of 4 hypothesis unigrams match; BP = 1 (4 hyp tokens vs 5 ref tokens -> exp(1 - 5/4)).
+    assert result.scores.bleu1 == pytest.approx(100 * 0.5 * 2.718281828 ** (1 - 5 / 4), rel=1e-6)
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_resumes(tmp_path):
+    synth = SynthConfig(seed=5, num_train=24, num_dev=4, num_test=4, fps=12.5, face_points="contours")
+    console = Console(record=True, width=160)
+    result = run_demo(tmp_path, synth=synth, recipe_overrides=FAST_RECIPE, console=console, progress=False)
+    output = console.export_text()
+    for expected in ("baseline: most frequent training sentence", "another sample's poses", "glossfree translate"):
+        assert expected in output
+    saved = json.loads((tmp_path / "demo_results.json").read_text())
+    assert saved["test"]["bleu4"] == pytest.approx(result.scores.bleu4)
+    assert saved["test"]["num_sentences"] == 4
+    assert (tmp_path / "eval_test" / "hypotheses.txt").is_file()
+    assert set(result.timings_s) == {"synth", "train", "evaluate", "translate"}
+
+    # A second run reuses the corpus and the finished training.
+    console = Console(record=True, width=160)
+    again = run_demo(tmp_path, synth=synth, recipe_overrides=FAST_RECIPE, console=console, progress=False)
+    assert "reusing the synthetic corpus" in console.export_text()
+    assert again.scores.bleu4 == pytest.approx(result.scores.bleu4)
