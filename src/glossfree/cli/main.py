@@ -29,7 +29,7 @@ console = Console(stderr=True)
 
 def fail(error: Exception) -> None:
     """Print a user error (bad file, config, flag) without a traceback, and exit 2."""
-    console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

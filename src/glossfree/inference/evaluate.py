@@ -50,9 +50,11 @@ def generate_records(
     hypotheses: dict[str, str] = {}
     iterator = loader
     if progress:
+        from rich.console import Console
         from rich.progress import track
 
-        iterator = track(loader, description="translating", total=len(loader))
+        # stderr: stdout stays clean for `glossfree evaluate --json`.
+        iterator = track(loader, description="translating", total=len(loader), console=Console(stderr=True))
     with torch.inference_mode():
         for batch in iterator:
             outputs = trained.model.generate(batch.to(device), num_beams=num_beams, max_new_tokens=max_new_tokens)
