@@ -35,7 +35,7 @@ import torch
 from glossfree.config import StrictModel
 from glossfree.data.manifest import Record, read_manifest
 from glossfree.errors import ConfigError, DataError
-from glossfree.text._io import read_json, write_json_atomic
+from glossfree.io import atomic_write_json, read_json
 from glossfree.text.taggers import (
     SUPPORTED_LANGUAGES,
     HanTaTagger,
@@ -248,7 +248,7 @@ class PseudoGlossVocab:
     def save(self, path: str | Path) -> Path:
         """Write the vocabulary as JSON, atomically."""
         path = Path(path)
-        write_json_atomic(path, self.to_dict())
+        atomic_write_json(path, self.to_dict(), indent=1)
         return path
 
     @classmethod
@@ -442,7 +442,7 @@ def annotate_manifest(
     )
     vocab_path = vocab.save(folder / VOCAB_FILE)
     glosses_path = folder / GLOSSES_FILE
-    write_json_atomic(
+    atomic_write_json(
         glosses_path,
         {
             "format": _GLOSSES_FORMAT,
@@ -452,6 +452,7 @@ def annotate_manifest(
             "vocab": VOCAB_FILE,
             "samples": by_id,
         },
+        indent=1,
     )
     split_counts = dict(Counter(r.split for r in records))
     return PseudoGlossAnnotation(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from glossfree.errors import DataError
-from glossfree.text._io import write_text_atomic
+from glossfree.io import atomic_write_text
 from glossfree.text.pseudo_gloss import CONTENT_UPOS, PseudoGlossVocab, build_vocab, pseudo_glosses_from_tags
 from glossfree.text.taggers import HanTaTagger, Tagger, upos_histogram
 
@@ -536,5 +536,5 @@ def write_pseudo_gloss_report(
 ) -> PhoenixReport:
     """Build the report and write it as Markdown to ``out`` (atomically)."""
     report = build_phoenix_report(phoenix_dir, tagger=tagger, limit=limit, variants=variants)
-    write_text_atomic(out, render_markdown(report, command=command))
+    atomic_write_text(out, render_markdown(report, command=command))
     return report

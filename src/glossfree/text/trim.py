@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from glossfree.errors import ConfigError, DataError
-from glossfree.text._io import read_json, write_json_atomic
+from glossfree.io import atomic_write_json, read_json
 
 TRIMMED_VOCAB_FILE = "trimmed_vocab.json"
 _FORMAT = "glossfree.trimmed_vocab/1"
@@ -128,9 +128,10 @@ class TrimmedVocab:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        write_json_atomic(
+        atomic_write_json(
             path,
             {"format": _FORMAT, "full_size": self.full_size, "unk_id": self.unk_id, "mapping": list(self.mapping)},
+            indent=1,
         )
         return path
 
