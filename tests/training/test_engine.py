@@ -71,6 +71,8 @@ def test_recipe_errors(tmp_path):
         load_recipe("pose_perceiver/nope")
     with pytest.raises(ConfigError, match="needs max_epochs or max_steps"):
         load_recipe("pose_perceiver/tiny", ["stages.0.max_epochs=null"])
+    with pytest.raises(ConfigError, match="max_epochs 5 is not a multiple of val_every_n_epochs 2"):
+        load_recipe("pose_perceiver/tiny", ["stages.0.max_epochs=5", "stages.0.val_every_n_epochs=2"])
     with pytest.raises(ConfigError, match="init_from 'later' is not an earlier stage"):
         load_recipe("pose_perceiver/tiny", ["stages.0.init_from=later"])
     with pytest.raises(ConfigError, match="unknown kind 'Warp'"):

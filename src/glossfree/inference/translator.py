@@ -80,7 +80,8 @@ class Translator:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
-            pose, decode_s = _estimate_poses(path)
+            # MediaPipe runs only on the frames the model will see (its training frame rate).
+            pose, decode_s = _estimate_poses(path, fps=self.trained.recipe.data.fps)
             timings["decode"] = decode_s
             timings["poses"] = time.perf_counter() - start - decode_s
         elif path.suffix.lower() == ".pose":
@@ -106,8 +107,8 @@ class Translator:
         )
 
 
-def _estimate_poses(path: Path):
-    """Decode a video or frame folder and run MediaPipe holistic; returns (pose, decode seconds)."""
+def _estimate_poses(path: Path, *, fps: float | None):
+    """Decode a video or frame folder at ``fps`` and run MediaPipe holistic; returns (pose, decode seconds)."""
     from glossfree.data.pose_estimation import frames_to_pose_timed
 
-    return frames_to_pose_timed(path)
+    return frames_to_pose_timed(path, fps=fps)

@@ -132,6 +132,12 @@ class StageConfig(StrictModel):
             raise ValueError(f"stage '{self.name}' needs max_epochs or max_steps")
         if not self.train:
             raise ValueError(f"stage '{self.name}' trains nothing: list modules in `train`")
+        if self.max_epochs is not None and self.max_epochs % self.val_every_n_epochs:
+            raise ValueError(
+                f"stage '{self.name}': max_epochs {self.max_epochs} is not a multiple of "
+                f"val_every_n_epochs {self.val_every_n_epochs}, so the last epoch would never be "
+                "scored and could not become the best checkpoint"
+            )
         return self
 
 
