@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,15 @@ def _examples_table(ids: list[str], hyps: list[str], refs: list[str], count: int
     return table
 
 
+def _quiet_lightning() -> None:
+    """The demo prints its own story: drop Lightning's start-up banner and tips, keep its warnings."""
+    import logging
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec.*")
+
+
 def run_demo(
     out: str | Path = "demo_run",
     *,
@@ -98,6 +108,7 @@ def run_demo(
     progress: bool = True,
 ) -> DemoResult:
     console = console or Console()
+    _quiet_lightning()
     out = Path(out)
     if fresh and out.exists():
         shutil.rmtree(out)
@@ -108,7 +119,11 @@ def run_demo(
     if not (data_dir / "manifest.jsonl").is_file():
         console.rule("1/4 synthesising a corpus")
         summary = generate_corpus(data_dir, synth or demo_synth_config(seed), progress=progress)
-        console.print(summary)
+        splits = ", ".join(f"{split} {count}" for split, count in summary.samples.items())
+        console.print(
+            f"{splits} samples; {summary.sign_vocabulary} signs, {summary.word_vocabulary} words, "
+            f"{summary.mean_frames:.0f} frames per sample on average; {summary.seconds:.1f}s -> {data_dir}"
+        )
     else:
         console.print(f"reusing the synthetic corpus in {data_dir}")
     timings["synth"] = time.perf_counter() - start
