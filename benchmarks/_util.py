@@ -9,7 +9,6 @@ never a pass/fail on an absolute duration.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import resource
@@ -18,6 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from glossfree.io import atomic_write_json
 
 
 def cpu_model() -> str:
@@ -65,12 +66,8 @@ def median(values: Sequence[float]) -> float:
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    """Write a results file atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write a results file atomically."""
+    atomic_write_json(path, data)
 
 
 def goal(value: float, limit: float, *, at_most: bool) -> str:

@@ -27,7 +27,6 @@ from glossfree.errors import DataError
 from glossfree.io import atomic_write_json
 
 # Kept importable for ``training/engine.py`` and ``demo.py``; new code imports from glossfree.io.
-write_json = atomic_write_json
 
 MODEL_FILE = "model.safetensors"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from glossfree.checkpoint import load_trained, write_json
+from glossfree.checkpoint import load_trained
 from glossfree.data.manifest import load_split
 from glossfree.data.synth import SynthConfig, generate_corpus
 from glossfree.evaluation import Scores
@@ -31,6 +31,7 @@ from glossfree.inference.evaluate import (
     shuffled_input_baseline,
 )
 from glossfree.inference.translator import Translator
+from glossfree.io import atomic_write_json
 from glossfree.training.engine import LaunchConfig, train
 from glossfree.training.recipe import load_recipe
 
@@ -166,7 +167,7 @@ def run_demo(
     )
 
     demo = DemoResult(test.scores, frequent.scores, shuffled.scores, timings, translation.text)
-    write_json(out / "demo_results.json", {
+    atomic_write_json(out / "demo_results.json", {
         "test": test.scores.as_dict(),
         "baseline_most_frequent": frequent.scores.as_dict(),
         "baseline_shuffled_inputs": shuffled.scores.as_dict(),

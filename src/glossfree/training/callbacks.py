@@ -5,6 +5,8 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from glossfree.training.recipe import MODULE_NAMES
+
 
 class StageFreezing(L.Callback):
     """Trains exactly the stage's modules; everything else is frozen (Lightning ``BaseFinetuning`` style).
@@ -34,8 +36,6 @@ def apply_freezing(model: torch.nn.Module, train_modules: tuple[str, ...], base_
 
 
 def set_frozen_eval(model: torch.nn.Module, train_modules: tuple[str, ...]) -> None:
-    from glossfree.training.recipe import MODULE_NAMES
-
     for top in MODULE_NAMES:
         module = getattr(model, top, None)
         if isinstance(module, torch.nn.Module) and top not in train_modules:

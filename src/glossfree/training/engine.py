@@ -38,10 +38,10 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from glossfree import __version__
-from glossfree.checkpoint import export_model, recipe_to_yaml, write_json
+from glossfree.checkpoint import export_model, recipe_to_yaml
 from glossfree.data.manifest import load_split
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import atomic_write_text
+from glossfree.io import atomic_write_json, atomic_write_text
 from glossfree.training.callbacks import StageFreezing
 from glossfree.training.datamodule import DatasetEpoch, PoseDataModule
 from glossfree.training.module import SLTLightningModule
@@ -92,10 +92,7 @@ def prepare_tokenizer(
             time.sleep(0.5)
     if ready.is_file():
         return load_tokenizer(str(out_dir))
-    texts = [text for text in train_texts if text.strip()]
-    if not texts:
-        raise DataError("cannot train a tokenizer: the training split has no non-empty text")
-    return train_tokenizer(texts, out_dir, vocab_size=config.vocab_size)
+    return train_tokenizer(train_texts, out_dir, vocab_size=config.vocab_size)
 
 
 def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
@@ -199,7 +196,7 @@ def run_stage(
         "steps": trainer.global_step,
     }
     if trainer.is_global_zero:
-        write_json(stage_dir / "done.json", summary)
+        atomic_write_json(stage_dir / "done.json", summary)
     return summary
 
 

@@ -30,7 +30,6 @@ class SLTLightningModule(L.LightningModule):
         self.stage = stage
         self.evaluation = evaluation
         self._dev_outputs: list[tuple[str, str, str]] = []
-        self.last_dev_scores: dict[str, float] = {}
 
     # ---------------------------------------------------------------- training
     def _weighted_loss(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -77,7 +76,6 @@ class SLTLightningModule(L.LightningModule):
         hyps = [hyp for hyp, _ in unique.values()]
         refs = [ref for _, ref in unique.values()]
         scores = score(hyps, refs, preset=self.evaluation.preset, append_period=self.evaluation.append_period)
-        self.last_dev_scores = scores.as_dict()
         # Every rank computed the same numbers from the same gathered list: no further sync needed.
         self.log("dev/bleu4", scores.bleu4, prog_bar=True)
         self.log("dev/bleu1", scores.bleu1)
