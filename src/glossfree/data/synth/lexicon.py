@@ -16,12 +16,23 @@ A sign is described the way sign linguistics does (Stokoe's parameters plus non-
 
 Pronouns point (index finger to the chest, forward, or to the sides), numbers show their count of
 fingers, NICHT wags the index finger; every other sign is drawn by :func:`generate_lexicon` from a
-seeded generator so that no two signs share a handshape at the same location.
+seeded generator. While the (handshape, location) pairs last, no two drawn signs share one; a
+larger lexicon (the ~1,100 PHOENIX-2014-T glosses, :mod:`.phoenix`) then reuses pairs, as real
+sign languages reuse handshapes and places, and signs differ by movement, orientation or hands:
+every sign's :attr:`Sign.form` is unique. Gloss conventions of the PHOENIX annotation get forms
+that follow them:
+
+- ``neg-X`` / ``negalp-X`` (X negated by a headshake) is X's manual sign with a headshake;
+- ``A+B+C`` (fingerspelling) is a one-handed movement to the dominant side at chest height,
+  longer the more letters it spells (one handshape: a sign has no handshape changes);
+- ``X-Y`` compounds (``HEUTE-ABEND``) are one sign, longer the more parts they have;
+- ``IX`` (index) points into the signing space and ``__PU__`` is the palm-up gesture
+  (:data:`GESTURE_SIGNS`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -128,6 +139,13 @@ class Sign:
     def to_json(self) -> dict:
         return asdict(self)
 
+    @property
+    def form(self) -> tuple[str, str, str, str, str, str, str]:
+        """What tells two signs apart at a glance: (hands, handshape, location, movement,
+        orientation, base handshape, non-manual). No two signs of a lexicon share it."""
+        return (self.hands, self.handshape, self.location, self.movement, self.orientation,
+                self.base_handshape, self.nonmanual)  # fmt: skip
+
 
 def _fixed(gloss: str, handshape: str, orientation: str, location: str, movement: str,
            direction: str, bulge: str = "up", amplitude: float | None = None, *, hands: str = "one",
@@ -162,17 +180,50 @@ _BASE_SHAPES = ("B", "5", "S", "1")
 _BASE_ORIENTATIONS = ("fwd_up", "in_back", "fwd_in", "up_in")
 
 
-def _draw_sign(rng: np.random.Generator, gloss: str, used: set[tuple[str, str]]) -> Sign:
+# Conventional gestures of the PHOENIX-2014-T vocabulary. Kept out of FIXED_SIGNS, whose
+# (handshape, location) pairs steer the draws of the demo grammar's signs.
+GESTURE_SIGNS: dict[str, Sign] = {
+    sign.gloss: sign
+    for sign in (
+        _fixed("IX", "1", "fwd_down", "neutral_dom", "tap", "fwd"),  # index: points into space
+        _fixed("__PU__", "5", "fwd_up", "neutral", "hold", "fwd", hands="symmetric"),  # palm up
+    )
+}
+NEGATION_PREFIXES: tuple[str, ...] = ("neg-", "negalp-")
+# Tries at a (handshape, location) pair not yet used before a sign shares one (only when most
+# pairs are taken: the demo grammar's 61 signs never get near this).
+_PAIR_ATTEMPTS = 64
+
+
+def negated_base(gloss: str) -> str | None:
+    """``X`` for a negated gloss ``neg-X`` / ``negalp-X``, else None."""
+    for prefix in NEGATION_PREFIXES:
+        if gloss.startswith(prefix) and len(gloss) > len(prefix):
+            return gloss[len(prefix) :]
+    return None
+
+
+def is_fingerspelled(gloss: str) -> bool:
+    """``A+B+C``: letters (or letter groups such as ``SCH``) joined by ``+``."""
+    parts = gloss.split("+")
+    return len(parts) > 1 and all(part.isalpha() for part in parts)
+
+
+def _pair(sign: Sign) -> tuple[str, str]:
+    return sign.handshape, sign.location + sign.base_handshape
+
+
+def _draw_candidate(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, str]]) -> Sign:
+    """One random sign, at a (handshape, location) pair not in ``used_pairs`` if one is found in
+    :data:`_PAIR_ATTEMPTS` tries."""
     hands = HANDS[int(rng.choice(4, p=[0.6, 0.2, 0.1, 0.1]))]
     locations = [loc for loc in LOCATIONS if loc != "base"]
     shapes = list(HANDSHAPES)
-    while True:
+    for _attempt in range(_PAIR_ATTEMPTS):
         location = "base" if hands == "base" else locations[int(rng.integers(len(locations)))]
         handshape = shapes[int(rng.integers(len(shapes)))]
         base_shape = _BASE_SHAPES[int(rng.integers(len(_BASE_SHAPES)))] if hands == "base" else ""
-        key = (handshape, location + base_shape)
-        if key not in used:
-            used.add(key)
+        if (handshape, location + base_shape) not in used_pairs:
             break
     if hands == "alternating":
         movement = ("repeat", "circle")[int(rng.integers(2))]
@@ -199,15 +250,85 @@ def _draw_sign(rng: np.random.Generator, gloss: str, used: set[tuple[str, str]])
     )
 
 
+def _draw_sign(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, str]],
+               used_forms: set[tuple[str, ...]]) -> Sign:  # fmt: skip
+    """A random sign whose form no other sign has (its pair is new while new pairs are found)."""
+    while True:
+        sign = _draw_candidate(rng, gloss, used_pairs)
+        if sign.form not in used_forms:
+            used_pairs.add(_pair(sign))
+            used_forms.add(sign.form)
+            return sign
+
+
+def _draw_fingerspelled(rng: np.random.Generator, gloss: str, used_forms: set[tuple[str, ...]]) -> Sign:
+    """Fingerspelling: the hand moves to the dominant side at chest height, 0.12 s per letter."""
+    letters = len(gloss.split("+"))
+    shapes = list(HANDSHAPES)
+    orientations = ("up_fwd", "up_in", "diag_fwd", "fwd_down", "fwd_in")
+    while True:
+        sign = Sign(
+            gloss=gloss,
+            hands="one",
+            handshape=shapes[int(rng.integers(len(shapes)))],
+            orientation=orientations[int(rng.integers(len(orientations)))],
+            location="neutral_dom",
+            movement="line",
+            direction="out",
+            bulge="up",
+            amplitude=round(min(0.45, 0.08 * letters) * float(rng.uniform(0.9, 1.1)), 4),
+            duration=round(min(1.2, 0.16 + 0.12 * letters), 4),
+            mouthing=gloss.replace("+", "").lower(),
+        )
+        if sign.form not in used_forms:
+            used_forms.add(sign.form)
+            return sign
+
+
+def _own_sign(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, str]],
+              used_forms: set[tuple[str, ...]]) -> Sign:  # fmt: skip
+    """A conventional sign, or a drawn one (fingerspelled; compounds last longer)."""
+    if gloss in FIXED_SIGNS:
+        return FIXED_SIGNS[gloss]
+    if gloss in GESTURE_SIGNS:
+        return GESTURE_SIGNS[gloss]
+    if is_fingerspelled(gloss):
+        return _draw_fingerspelled(rng, gloss, used_forms)
+    sign = _draw_sign(rng, gloss, used_pairs, used_forms)
+    parts = len([part for part in gloss.split("-") if part])
+    if parts > 1:  # a compound such as HEUTE-ABEND: one sign, with the time of its parts
+        sign = replace(sign, duration=round(sign.duration * min(2.0, 1.0 + 0.5 * (parts - 1)), 4))
+    return sign
+
+
 def generate_lexicon(glosses: tuple[str, ...] | list[str], *, seed: int = 0) -> dict[str, Sign]:
     """One sign per gloss, in the given order; the same seed and glosses give the same signs.
 
-    Conventional signs come from :data:`FIXED_SIGNS`; the others are drawn so that no two share a
-    (handshape, location) pair (for base signs: handshape and base handshape).
+    Conventional signs come from :data:`FIXED_SIGNS` and :data:`GESTURE_SIGNS`; the others are
+    drawn in the given order, so a list that starts with another list keeps that list's signs
+    (the demo grammar's signs stay as they are when PHOENIX glosses follow them). While pairs are
+    available no two drawn signs share a (handshape, location) pair (for base signs: handshape and
+    base handshape); every sign's :attr:`Sign.form` is unique. Negated glosses (``neg-X``) come
+    last: X's manual form with a headshake (X is drawn, unlisted, if it is not a gloss itself).
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x51C0]))
-    used = {(sign.handshape, sign.location) for sign in FIXED_SIGNS.values()}
+    used_pairs = {(sign.handshape, sign.location) for sign in FIXED_SIGNS.values()}
+    used_forms = {sign.form for sign in (*FIXED_SIGNS.values(), *GESTURE_SIGNS.values())}
     lexicon: dict[str, Sign] = {}
     for gloss in glosses:
-        lexicon[gloss] = FIXED_SIGNS[gloss] if gloss in FIXED_SIGNS else _draw_sign(rng, gloss, used)
-    return lexicon
+        if gloss not in lexicon and negated_base(gloss) is None:
+            lexicon[gloss] = _own_sign(rng, gloss, used_pairs, used_forms)
+    unlisted: dict[str, Sign] = {}
+    for gloss in glosses:
+        base_gloss = negated_base(gloss)
+        if base_gloss is None or gloss in lexicon:
+            continue
+        base = lexicon.get(base_gloss) or unlisted.get(base_gloss)
+        if base is None:
+            base = unlisted[base_gloss] = _own_sign(rng, base_gloss, used_pairs, used_forms)
+        sign = replace(base, gloss=gloss, nonmanual="headshake")
+        if sign.form in used_forms:  # the base already has a non-manual (NICHT): a sign of its own
+            sign = replace(_draw_sign(rng, gloss, used_pairs, used_forms), nonmanual="headshake")
+        used_forms.add(sign.form)
+        lexicon[gloss] = sign
+    return {gloss: lexicon[gloss] for gloss in glosses}
