@@ -13,6 +13,12 @@ trajectory exactly (:func:`sign_tracks`); a transition interpolates, with smooth
 the last pose of one sign to the first pose of the next (hand centre linearly, orientation by
 normalised quaternion interpolation, handshape by joint angles), so signs co-articulate and the
 stored boundaries are where the lexical movement starts and ends.
+
+With ``num_frames`` (a PHOENIX-2014-T clip's length) :func:`plan_sample` fits the timeline to
+exactly that many frames: every sign, transition, rise and fall is stretched by one per-sample
+tempo factor (clipped to :data:`TEMPO_RANGE`), the rest before and after signing takes what is
+left; a sentence too long for its clip even at the fastest tempo is compressed further, down to
+:data:`MIN_SIGN_SECONDS` per sign (then one frame per sign, and no transition frames).
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ class SamplePlan:
     sway_freq: np.ndarray  # [3] head sway frequencies (Hz) for yaw, pitch, roll
     sway_phase: np.ndarray  # [3]
     blinks: tuple[int, ...]  # frames where a blink starts
+    tempo: float = 1.0  # signing frames / natural signing frames (fitted plans; below 1: faster)
 
     @property
     def boundaries(self) -> list[tuple[int, int]]:
@@ -271,15 +278,67 @@ def _frames(seconds: float, fps: float, minimum: int) -> int:
     return max(minimum, int(round(seconds * fps)))
 
 
-def plan_sample(rng: np.random.Generator, signs: list[Sign], signer: Signer, fps: float) -> SamplePlan:
-    """Draw one performance of ``signs`` by ``signer``."""
+# Range of the per-sample time stretch of a fitted plan (0.5: twice the natural speed).
+TEMPO_RANGE: tuple[float, float] = (0.5, 2.0)
+# Shortest sign when a sentence is compressed beyond the fastest tempo (then 1 frame).
+MIN_SIGN_SECONDS = 0.12
+
+
+def allocate_frames(weights: np.ndarray, minimums: np.ndarray, total: int) -> np.ndarray:
+    """Integers [n] >= ``minimums`` [n] that sum to ``total``, proportional to ``weights`` [n]
+    where above the minimum (water filling, then largest remainders; ties to the earlier part)."""
+    weights, minimums = np.asarray(weights, dtype=np.float64), np.asarray(minimums, dtype=np.int64)
+    if minimums.sum() > total:
+        raise ValueError(f"cannot fit minimums summing to {int(minimums.sum())} into {total} frames")
+    fixed = np.zeros(len(weights), dtype=bool)
+    while True:
+        free = weights[~fixed].sum()
+        scale = (total - minimums[fixed].sum()) / free if free > 0 else 0.0
+        values = np.where(fixed, minimums, weights * scale)
+        below = ~fixed & (values < minimums)
+        if not below.any():
+            break
+        fixed |= below
+    frames = np.floor(values).astype(np.int64)  # >= minimums: free values are not below them
+    missing = total - int(frames.sum())  # 0 <= missing < n: the fractional parts sum to it
+    order = np.argsort(-(values - frames), kind="stable")
+    frames[order[:missing]] += 1
+    return frames
+
+
+def _fit(lead: float, tail: float, signing: np.ndarray, fps: float, num_frames: int) -> tuple[int, int, np.ndarray, float]:
+    """Frames of lead, tail and the signing parts ``signing`` [2n + 1] (seconds: rise, sign,
+    transition, sign, ..., sign, fall) so that all sum to ``num_frames``; and the tempo."""
+    natural = signing * fps  # [2n + 1] frames
+    stretch = float(np.clip((num_frames - (lead + tail) * fps) / natural.sum(), *TEMPO_RANGE))
+    budget = min(num_frames, int(round(stretch * natural.sum())))  # signing frames; the rest goes first
+    is_sign = np.arange(len(signing)) % 2 == 1
+    minimums = np.where(is_sign, max(1, int(round(MIN_SIGN_SECONDS * fps))), 1)
+    if minimums.sum() > num_frames:  # compressed to the bone: one frame per sign, no transitions
+        minimums = is_sign.astype(np.int64)
+    if minimums.sum() > num_frames:
+        raise ValueError(f"{int(is_sign.sum())} signs do not fit into {num_frames} frames at {fps:g} fps")
+    budget = max(budget, int(minimums.sum()))
+    frames = allocate_frames(natural, minimums, budget)
+    rest = num_frames - budget
+    lead_frames = int(np.floor(rest * lead / (lead + tail) + 0.5))
+    return lead_frames, rest - lead_frames, frames, budget / natural.sum()
+
+
+def plan_sample(rng: np.random.Generator, signs: list[Sign], signer: Signer, fps: float, *,
+                num_frames: int | None = None) -> SamplePlan:  # fmt: skip
+    """Draw one performance of ``signs`` by ``signer``; with ``num_frames``, fitted to exactly
+    that many frames (see the module docstring; ``ValueError`` if fewer frames than signs)."""
+    if not signs:
+        raise ValueError("a performance needs at least one sign")
     places = anchors(signer)
-    tokens = []
+    tokens, seconds = [], []
     for sign in signs:
         quat_axis = rng.normal(size=3)
+        seconds.append(sign.duration * signer.speed * rng.uniform(0.94, 1.06))
         tokens.append(SignToken(
             sign=sign,
-            frames=_frames(sign.duration * signer.speed * rng.uniform(0.94, 1.06), fps, 4),
+            frames=_frames(seconds[-1], fps, 4),
             offset=rng.normal(0.0, 0.025, size=3),
             amplitude=float(rng.uniform(0.92, 1.08)),
             shape_noise=rng.normal(0.0, 0.05, size=HANDSHAPE_DIM),
@@ -287,16 +346,27 @@ def plan_sample(rng: np.random.Generator, signs: list[Sign], signer: Signer, fps
             mouthed=bool(rng.random() < 0.95),
         ))  # fmt: skip
     tracks = [sign_tracks(token, signer, places, endpoints=True) for token in tokens]
-    transitions = []
+    gaps = []  # seconds
     for (a_dom, a_nd, _), (b_dom, b_nd, _) in zip(tracks[:-1], tracks[1:], strict=True):
         distance = max(np.linalg.norm(b_dom.center[0] - a_dom.center[-1]), np.linalg.norm(b_nd.center[0] - a_nd.center[-1]))
-        transitions.append(_frames((0.12 + 0.08 * distance) * signer.speed, fps, 2))
+        gaps.append((0.12 + 0.08 * distance) * signer.speed)
     rest = places["rest"]
-    rise = _frames((0.2 + 0.08 * np.linalg.norm(tracks[0][0].center[0] - rest)) * signer.speed, fps, 3)
-    fall = _frames((0.2 + 0.08 * np.linalg.norm(tracks[-1][0].center[-1] - rest)) * signer.speed, fps, 3)
-    lead, tail = _frames(rng.uniform(0.08, 0.3), fps, 1), _frames(rng.uniform(0.08, 0.3), fps, 1)
-    plan = SamplePlan(tuple(tokens), lead, rise, tuple(transitions), fall, tail,
-                      rng.uniform(0.2, 0.6, size=3), rng.uniform(0, 2 * np.pi, size=3), ())  # fmt: skip
+    rise = (0.2 + 0.08 * np.linalg.norm(tracks[0][0].center[0] - rest)) * signer.speed
+    fall = (0.2 + 0.08 * np.linalg.norm(tracks[-1][0].center[-1] - rest)) * signer.speed
+    lead_s, tail_s = rng.uniform(0.08, 0.3), rng.uniform(0.08, 0.3)
+    if num_frames is None:
+        transitions = tuple(_frames(gap, fps, 2) for gap in gaps)
+        rise_f, fall_f = _frames(rise, fps, 3), _frames(fall, fps, 3)
+        lead, tail = _frames(lead_s, fps, 1), _frames(tail_s, fps, 1)
+        tempo = 1.0
+    else:
+        signing = np.array([rise] + [x for pair in zip(seconds, [*gaps, fall]) for x in pair])  # rise, s, t, ..., s, fall
+        lead, tail, frames, tempo = _fit(lead_s, tail_s, signing, fps, num_frames)
+        rise_f, fall_f = int(frames[0]), int(frames[-1])
+        transitions = tuple(int(f) for f in frames[2:-1:2])
+        tokens = [dataclasses.replace(token, frames=int(f)) for token, f in zip(tokens, frames[1::2], strict=True)]
+    plan = SamplePlan(tuple(tokens), lead, rise_f, transitions, fall_f, tail,
+                      rng.uniform(0.2, 0.6, size=3), rng.uniform(0, 2 * np.pi, size=3), (), tempo)  # fmt: skip
     count = rng.poisson(signer.blink_rate * plan.num_frames / fps)
     blinks = tuple(sorted(int(b) for b in rng.integers(0, plan.num_frames, size=count)))
     return dataclasses.replace(plan, blinks=blinks)
@@ -320,15 +390,16 @@ def _manual_timeline(plan: SamplePlan, signer: Signer, places: dict[str, np.ndar
     tracks = [sign_tracks(token, signer, places) for token in plan.tokens]
     rest_lead, rest_tail = _rest_track(places, plan.lead), _rest_track(places, plan.tail)
     dom, nd, mouth = [rest_lead], [rest_lead], [np.zeros((plan.lead, 2))]
-    previous = (rest_lead, rest_lead)
+    at_rest = _rest_track(places, 1)  # the end points of rise and fall (lead and tail may be empty)
+    previous = (at_rest, at_rest)
     gaps = [plan.rise, *plan.transitions]
     for (s_dom, s_nd, s_mouth), gap in zip(tracks, gaps, strict=True):
         dom += [_transition(previous[0], s_dom, gap), s_dom]
         nd += [_transition(previous[1], s_nd, gap), s_nd]
         mouth += [np.zeros((gap, 2)), s_mouth]
         previous = (s_dom, s_nd)
-    dom += [_transition(previous[0], rest_tail, plan.fall), rest_tail]
-    nd += [_transition(previous[1], rest_tail, plan.fall), rest_tail]
+    dom += [_transition(previous[0], at_rest, plan.fall), rest_tail]
+    nd += [_transition(previous[1], at_rest, plan.fall), rest_tail]
     mouth += [np.zeros((plan.fall, 2)), np.zeros((plan.tail, 2))]
     return _concat(dom), _concat(nd), np.concatenate(mouth)
 
