@@ -1,5 +1,12 @@
 """``glossfree synth OUT_DIR``: write a synthetic parallel corpus (:mod:`glossfree.data.synth`).
 
+``glossfree synth OUT --from-phoenix DIR`` performs the PHOENIX-2014-T samples of
+``DIR/{train,dev,test}.jsonl`` (texts, glosses, clip lengths, signers) instead of drawing sentences
+from the grammar: the synthetic benchmark (``docs/synthetic_benchmark.md``), e.g.::
+
+    glossfree synth /work/bench_data/phoenix_synth --from-phoenix /work/shared/data/phoenix14t \\
+        --face-points contours [--fps 12.5] [--limit 200]
+
 Settings come from ``SynthConfig`` defaults, then ``--config synth.yaml``, then the flags. The
 command calls :func:`glossfree.data.synth.generate_corpus` and prints a one-line summary. Exit
 codes: 0 on success, 2 for a usage, config or data error (message, no traceback).
@@ -30,6 +37,12 @@ def synth(
     language: Annotated[Optional[str], typer.Option(help="Target language: de or en (default de).")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frames per second (default 25).")] = None,
     video: Annotated[Optional[bool], typer.Option("--video/--no-video", help="Also write stick-figure .mp4 videos.")] = None,
+    from_phoenix: Annotated[Optional[Path], typer.Option(
+        "--from-phoenix", help="Perform the PHOENIX-2014-T samples of this folder's train/dev/test.jsonl "
+        "(source: phoenix14t) instead of grammar sentences.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="With --from-phoenix: at most N samples per split (the first).")] = None,
+    face_points: Annotated[Optional[str], typer.Option(
+        help="full (468-point face mesh, default) or contours (the 128 points pose203 reads; 2.4x smaller files).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML file with SynthConfig keys.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a synthetic corpus already in OUT_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -40,8 +53,10 @@ def synth(
 
     flags: dict[str, Any] = {
         "seed": seed, "num_train": num_train, "num_dev": num_dev, "num_test": num_test,
-        "language": language, "fps": fps, "render_video": video,
+        "language": language, "fps": fps, "render_video": video, "limit": limit, "face_points": face_points,
     }  # fmt: skip
+    if from_phoenix is not None:
+        flags.update(source="phoenix14t", source_dir=str(from_phoenix))
     try:
         base = load_config(SynthConfig, config) if config is not None else SynthConfig()
         values = {**base.model_dump(), **{k: v for k, v in flags.items() if v is not None}}

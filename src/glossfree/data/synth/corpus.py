@@ -15,6 +15,15 @@ streams are derived from the seed with ``np.random.SeedSequence`` per purpose (s
 signers) and per sample, so a sample does not depend on how many came before it. With
 ``split_disjoint`` no dev or test gloss sequence occurs in train, so the test set measures
 translation of unseen sentences (built from seen signs).
+
+With ``source: phoenix14t`` (``glossfree synth OUT --from-phoenix DIR``) the sentences are not
+drawn from the grammar: every sample of PHOENIX-2014-T's ``{train,dev,test}.jsonl`` in
+``source_dir`` is performed with its split, German text, official glosses (``gloss_orth``) and
+clip length (:mod:`.phoenix`), by the synthetic signer its PHOENIX signer maps to (sorted PHOENIX
+signer names -> ``synth-00``, ``synth-01``, ...). Ids are the PHOENIX names with ``/`` replaced
+by ``-`` (``train-11August_2010_Wednesday_tagesschau-1``); the manifest also keeps the original
+``name`` and ``source_signer``. ``limit`` renders only the first N samples of each split: a
+prefix of the full corpus, byte for byte, with the full lexicon.
 """
 
 from __future__ import annotations
@@ -26,12 +35,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pose_format import Pose
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from glossfree.config import StrictModel
 from glossfree.data.manifest import Record, write_manifest
@@ -45,6 +55,13 @@ from glossfree.data.synth.grammar import (
     vocabulary,
 )
 from glossfree.data.synth.lexicon import HANDSHAPES, ORIENTATIONS, Sign, generate_lexicon
+from glossfree.data.synth.phoenix import (
+    PhoenixSample,
+    phoenix_glosses,
+    phoenix_lexicon,
+    read_phoenix,
+    target_frames,
+)
 from glossfree.data.synth.render import SamplePlan, plan_sample, pose_bytes, render_plan, to_pose
 from glossfree.data.synth.video import render_video
 from glossfree.errors import DataError
@@ -77,6 +94,14 @@ class SynthConfig(StrictModel):
             on top of hands that leave the frame.
         split_disjoint: no dev/test gloss sequence appears in train.
         render_video: also write a stick-figure ``videos/<id>.mp4`` per sample.
+        source: ``grammar`` (sentences drawn from the synthetic grammar) or ``phoenix14t`` (the
+            PHOENIX-2014-T samples in ``source_dir``, see :mod:`.phoenix`). With ``phoenix14t``
+            the splits, texts and signers come from the files: ``num_train``, ``num_dev``,
+            ``num_test``, ``num_signers``, ``lexicon_size``, ``split_disjoint`` and
+            ``text_style`` must stay at their defaults and ``language`` is ``de``.
+        source_dir: folder with PHOENIX-2014-T ``{train,dev,test}.jsonl`` (``phoenix14t`` only).
+        limit: at most this many samples per split, the first of each file (``phoenix14t``
+            only; None: all).
     """
 
     seed: int = 0
@@ -96,12 +121,41 @@ class SynthConfig(StrictModel):
     hand_drop_rate: float = Field(0.05, ge=0.0, le=0.9)
     split_disjoint: bool = True
     render_video: bool = False
+    source: Literal["grammar", "phoenix14t"] = "grammar"
+    source_dir: str | None = Field(None, validate_default=True)
+    limit: int | None = Field(None, ge=1, validate_default=True)
 
     @field_validator("lexicon_size")
     @classmethod
     def _check_lexicon_size(cls, value: int | None) -> int | None:
         if value is not None and not MIN_LEXICON_SIZE <= value <= FULL_LEXICON_SIZE:
             raise ValueError(f"must be between {MIN_LEXICON_SIZE} and {FULL_LEXICON_SIZE} (or null for all)")
+        return value
+
+    # Field validators run in field order, so these see every key above them in ``info.data``.
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str, info: ValidationInfo) -> str:
+        if value != "phoenix14t":
+            return value
+        if info.data.get("language", "de") != "de":
+            raise ValueError(f"phoenix14t has German texts: language must be de, got {info.data['language']!r}")
+        for key in ("num_train", "num_dev", "num_test", "num_signers", "lexicon_size", "split_disjoint", "text_style"):
+            if key in info.data and info.data[key] != cls.model_fields[key].default:
+                raise ValueError(
+                    f"{key} is for source: grammar; with phoenix14t the splits, texts, signers and glosses "
+                    f"come from the files (leave {key} at its default; limit gives fewer samples)"
+                )
+        return value
+
+    @field_validator("source_dir", "limit")
+    @classmethod
+    def _check_phoenix_only(cls, value: object, info: ValidationInfo) -> object:
+        source = info.data.get("source")
+        if source == "grammar" and value is not None:
+            raise ValueError("only for source: phoenix14t (source is grammar)")
+        if source == "phoenix14t" and info.field_name == "source_dir" and not value:
+            raise ValueError("source: phoenix14t needs source_dir, the folder with train/dev/test.jsonl")
         return value
 
     def split_sizes(self) -> dict[str, int]:
@@ -184,6 +238,79 @@ def synthesize_sample(config: SynthConfig, signs: dict[str, Sign], signers: list
     return signer, plan, pose
 
 
+def phoenix_signers(config: SynthConfig, names: list[str]) -> dict[str, Signer]:
+    """Synthetic signers of the PHOENIX signers ``names``: sorted, the k-th is ``synth-{k:02d}``,
+    drawn from the seed as :func:`make_signers` draws them (its first signers are the same)."""
+    rng = _rng(config.seed, 2)
+    return {name: sample_signer(rng, k, width=config.width, height=config.height) for k, name in enumerate(sorted(names))}
+
+
+def synthesize_phoenix_sample(config: SynthConfig, signs: dict[str, Sign], signer: Signer,
+                              sample: PhoenixSample) -> tuple[SamplePlan, Pose]:  # fmt: skip
+    """A PHOENIX sample performed by ``signer`` in exactly ``target_frames(sample.length, fps)``
+    frames; its random stream depends only on the seed, its split and its index in the file."""
+    rng = _rng(config.seed, 4, SPLITS.index(sample.split), sample.index)
+    frames = target_frames(sample.length, config.fps)
+    try:
+        plan = plan_sample(rng, [signs[g] for g in sample.signs], signer, config.fps, num_frames=frames)
+    except ValueError as error:
+        raise DataError(f"{sample.name}: {error}; use a higher fps") from None
+    pose = to_pose(render_plan(plan, signer, config.fps), signer, rng, width=config.width, height=config.height,
+                   fps=config.fps, jitter_std=config.jitter_std, hand_drop_rate=config.hand_drop_rate,
+                   face_points=config.face_points)  # fmt: skip
+    return plan, pose
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One sample to write: its manifest fields, the glosses it performs and how to make it."""
+
+    split: str
+    id: str
+    text: str
+    gloss: str  # for the manifest
+    signs: tuple[str, ...]  # performed, one segment each
+    extra: dict
+    synthesize: Callable[[], tuple[Signer, SamplePlan, Pose]]
+
+
+def _grammar_script(config: SynthConfig) -> tuple[dict[str, Sign], list[_Item]]:
+    vocab, signs = build_lexicon(config)
+    sentences = sample_sentences(config, vocab)
+    signers = make_signers(config)
+    items = []
+    for split in SPLITS:
+        for index, sentence in enumerate(sentences[split]):
+            make = partial(synthesize_sample, config, signs, signers, sentence, split, index)
+            items.append(_Item(split, f"{split}-{index:05d}", sentence.text, " ".join(sentence.glosses),
+                               sentence.glosses, {}, make))  # fmt: skip
+    return signs, items
+
+
+def _phoenix_script(config: SynthConfig) -> tuple[dict[str, Sign], list[_Item]]:
+    """Read (and check) every split in full: lexicon and signers do not depend on ``limit``."""
+    splits = read_phoenix(config.source_dir)
+    everything = [sample for split in SPLITS for sample in splits[split]]
+    signs = phoenix_lexicon(phoenix_glosses(everything), seed=config.lexicon_seed)
+    signers = phoenix_signers(config, sorted({sample.signer for sample in everything}))
+    items = []
+    for split in SPLITS:
+        for sample in splits[split][: config.limit]:
+            if len(sample.signs) > target_frames(sample.length, config.fps):
+                raise DataError(
+                    f"{config.source_dir}/{split}.jsonl:{sample.line}: {len(sample.signs)} glosses do not fit into "
+                    f"{target_frames(sample.length, config.fps)} frames at {config.fps:g} fps; use a higher fps"
+                )
+            signer = signers[sample.signer]
+
+            def make(sample: PhoenixSample = sample, signer: Signer = signer) -> tuple[Signer, SamplePlan, Pose]:
+                return (signer, *synthesize_phoenix_sample(config, signs, signer, sample))
+
+            extra = {"name": sample.name, "source_signer": sample.signer}
+            items.append(_Item(split, sample.id, sample.text, " ".join(sample.glosses), sample.signs, extra, make))
+    return signs, items
+
+
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir}: exists and is not a folder")
@@ -214,41 +341,36 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, p
     """Generate the corpus described by ``config`` into ``out_dir`` (see the module docstring).
 
     ``out_dir`` must be empty or absent; with ``overwrite`` a previous synthetic corpus there
-    (recognised by its ``synth_config.json``) is replaced.
+    (recognised by its ``synth_config.json``) is replaced. Sources are read and checked before
+    anything is written.
     """
     config = config or SynthConfig()
     out_dir = Path(out_dir)
     started = time.perf_counter()
+    signs, items = _phoenix_script(config) if config.source == "phoenix14t" else _grammar_script(config)
     _prepare_out_dir(out_dir, overwrite)
     # Written first: it marks the folder as a synthetic corpus, so an interrupted run can be overwritten.
     atomic_write_text(out_dir / "synth_config.json", json.dumps(config.model_dump(), indent=1) + "\n")
-    vocab, signs = build_lexicon(config)
-    sentences = sample_sentences(config, vocab)
-    signers = make_signers(config)
 
     records: list[Record] = []
     segments: list[str] = []
     frames_total = 0
-    total = sum(len(s) for s in sentences.values())
-    with _progress(progress, total) as advance:
-        for split in SPLITS:
-            for index, sentence in enumerate(sentences[split]):
-                sample_id = f"{split}-{index:05d}"
-                signer, plan, pose = synthesize_sample(config, signs, signers, sentence, split, index)
-                atomic_write_bytes(out_dir / "poses" / f"{sample_id}.pose", pose_bytes(pose, face_points=config.face_points))
-                video = None
-                if config.render_video:
-                    video = f"videos/{sample_id}.mp4"
-                    render_video(pose, out_dir / video, fps=config.fps)
-                records.append(Record(
-                    id=sample_id, split=split, text=sentence.text, language=config.language,
-                    video=video, pose=f"poses/{sample_id}.pose", signer=signer.name,
-                    gloss=" ".join(sentence.glosses),
-                ))  # fmt: skip
-                spans = [{"gloss": g, "start": s, "end": e} for g, (s, e) in zip(sentence.glosses, plan.boundaries, strict=True)]
-                segments.append(json.dumps({"id": sample_id, "fps": config.fps, "num_frames": plan.num_frames, "signs": spans}))
-                frames_total += plan.num_frames
-                advance()
+    with _progress(progress, len(items)) as advance:
+        for item in items:
+            signer, plan, pose = item.synthesize()
+            atomic_write_bytes(out_dir / "poses" / f"{item.id}.pose", pose_bytes(pose, face_points=config.face_points))
+            video = None
+            if config.render_video:
+                video = f"videos/{item.id}.mp4"
+                render_video(pose, out_dir / video, fps=config.fps)
+            records.append(Record(
+                id=item.id, split=item.split, text=item.text, language=config.language,
+                video=video, pose=f"poses/{item.id}.pose", signer=signer.name, gloss=item.gloss, extra=item.extra,
+            ))  # fmt: skip
+            spans = [{"gloss": g, "start": s, "end": e} for g, (s, e) in zip(item.signs, plan.boundaries, strict=True)]
+            segments.append(json.dumps({"id": item.id, "fps": config.fps, "num_frames": plan.num_frames, "signs": spans}))
+            frames_total += plan.num_frames
+            advance()
 
     write_manifest(out_dir / "manifest.jsonl", records)
     atomic_write_text(out_dir / "segments.jsonl", "".join(line + "\n" for line in segments))
@@ -257,7 +379,7 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, p
     used = {g for record in records for g in (record.gloss or "").split()}
     return SynthSummary(
         out_dir=out_dir,
-        samples={split: len(sentences[split]) for split in SPLITS},
+        samples={split: sum(record.split == split for record in records) for split in SPLITS},
         num_frames=frames_total,
         mean_frames=frames_total / max(1, len(records)),
         sign_vocabulary=len(used),
