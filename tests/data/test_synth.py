@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -177,6 +178,16 @@ def test_lexicon_is_seeded_and_signs_are_distinct() -> None:
     assert len(set(pairs)) == len(pairs)
     assert {s.handshape for s in first.values()} <= set(HANDSHAPES)
     assert first["NICHT"].nonmanual == "headshake" and first["FRAGE"].nonmanual == "brows"
+
+
+def test_grammar_signs_are_the_demos() -> None:
+    """Growing the lexicon (PHOENIX glosses drawn after the grammar's) left the demo's signs as they
+    were when the demo figures were measured: same draws, same parameters (digest of commit ea6acc8)."""
+    signs = generate_lexicon(Vocabulary().glosses, seed=0)
+    digest = hashlib.sha256(json.dumps([sign.to_json() for sign in signs.values()]).encode()).hexdigest()
+    assert digest == "9956e87bc75762efc5b95503de95a71fc26aefbefe4fd9d26234c66b308c5450"
+    longer = generate_lexicon([*Vocabulary().glosses, "WETTER", "neg-WETTER", "A+B"], seed=0)
+    assert all(longer[gloss] == sign for gloss, sign in signs.items())
 
 
 def test_hand_kinematics() -> None:
