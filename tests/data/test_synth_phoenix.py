@@ -326,6 +326,7 @@ def test_cli_from_phoenix(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "out" / "synth_config.json").read_text())
     assert (saved["source"], saved["source_dir"], saved["limit"], saved["fps"], saved["face_points"]) == (
         "phoenix14t", str(source), 1, 12.5, "contours")
+    assert "num_train" not in saved and SynthConfig(**saved).source_dir == str(source)  # grammar keys do not apply
     segments = (tmp_path / "out" / "segments.jsonl").read_text().splitlines()
     assert [json.loads(line)["num_frames"] for line in segments] == [30, 30, 20]
     result = CliRunner().invoke(_cli(), ["synth", str(tmp_path / "bad"), "--from-phoenix", str(tmp_path / "nowhere")])

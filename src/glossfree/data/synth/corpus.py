@@ -70,6 +70,9 @@ from glossfree.io import atomic_write_bytes, atomic_write_text
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 _OUTPUT_FILES = ("manifest.jsonl", "segments.jsonl", "lexicon.json", "synth_config.json")
 _OUTPUT_DIRS = ("poses", "videos")
+# Settings of grammar sentences; with source: phoenix14t they stay at their defaults (the files
+# give splits, texts and signers) and synth_config.json leaves them out.
+_GRAMMAR_ONLY = ("num_train", "num_dev", "num_test", "num_signers", "lexicon_size", "split_disjoint", "text_style")
 
 
 class SynthConfig(StrictModel):
@@ -140,7 +143,7 @@ class SynthConfig(StrictModel):
             return value
         if info.data.get("language", "de") != "de":
             raise ValueError(f"phoenix14t has German texts: language must be de, got {info.data['language']!r}")
-        for key in ("num_train", "num_dev", "num_test", "num_signers", "lexicon_size", "split_disjoint", "text_style"):
+        for key in _GRAMMAR_ONLY:
             if key in info.data and info.data[key] != cls.model_fields[key].default:
                 raise ValueError(
                     f"{key} is for source: grammar; with phoenix14t the splits, texts, signers and glosses "
@@ -336,6 +339,14 @@ def _lexicon_json(config: SynthConfig, signs: dict[str, Sign]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
 
+def config_json(config: SynthConfig) -> str:
+    """``synth_config.json``: every setting, less the grammar-only ones of a phoenix14t corpus."""
+    data = config.model_dump()
+    if config.source == "phoenix14t":
+        data = {key: value for key, value in data.items() if key not in _GRAMMAR_ONLY}
+    return json.dumps(data, indent=1) + "\n"
+
+
 def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, progress: bool = True,
                     overwrite: bool = False) -> SynthSummary:  # fmt: skip
     """Generate the corpus described by ``config`` into ``out_dir`` (see the module docstring).
@@ -350,7 +361,7 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, p
     signs, items = _phoenix_script(config) if config.source == "phoenix14t" else _grammar_script(config)
     _prepare_out_dir(out_dir, overwrite)
     # Written first: it marks the folder as a synthetic corpus, so an interrupted run can be overwritten.
-    atomic_write_text(out_dir / "synth_config.json", json.dumps(config.model_dump(), indent=1) + "\n")
+    atomic_write_text(out_dir / "synth_config.json", config_json(config))
 
     records: list[Record] = []
     segments: list[str] = []
