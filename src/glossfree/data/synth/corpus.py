@@ -273,7 +273,7 @@ class _Item:
     text: str
     gloss: str  # for the manifest
     signs: tuple[str, ...]  # performed, one segment each
-    extra: dict
+    extra: dict[str, str]  # more manifest keys
     synthesize: Callable[[], tuple[Signer, SamplePlan, Pose]]
 
 
@@ -365,6 +365,7 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, p
 
     records: list[Record] = []
     segments: list[str] = []
+    performed: set[str] = set()
     frames_total = 0
     with _progress(progress, len(items)) as advance:
         for item in items:
@@ -381,19 +382,19 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, p
             spans = [{"gloss": g, "start": s, "end": e} for g, (s, e) in zip(item.signs, plan.boundaries, strict=True)]
             segments.append(json.dumps({"id": item.id, "fps": config.fps, "num_frames": plan.num_frames, "signs": spans}))
             frames_total += plan.num_frames
+            performed.update(item.signs)
             advance()
 
     write_manifest(out_dir / "manifest.jsonl", records)
     atomic_write_text(out_dir / "segments.jsonl", "".join(line + "\n" for line in segments))
     atomic_write_text(out_dir / "lexicon.json", _lexicon_json(config, signs))
     words = Counter(word for record in records for word in record.text.lower().strip(".?").split())
-    used = {g for record in records for g in (record.gloss or "").split()}
     return SynthSummary(
         out_dir=out_dir,
         samples={split: sum(record.split == split for record in records) for split in SPLITS},
         num_frames=frames_total,
         mean_frames=frames_total / max(1, len(records)),
-        sign_vocabulary=len(used),
+        sign_vocabulary=len(performed),
         word_vocabulary=len(words),
         videos=len(records) if config.render_video else 0,
         seconds=time.perf_counter() - started,
