@@ -33,7 +33,8 @@ from glossfree.data.synth import (
     target_frames,
 )
 from glossfree.data.synth.corpus import phoenix_signers
-from glossfree.data.synth.lexicon import HANDSHAPES, LOCATIONS
+from glossfree.data.synth.grammar import Vocabulary
+from glossfree.data.synth.lexicon import HANDSHAPES, LOCATIONS, generate_lexicon
 from glossfree.data.synth.render import MIN_SIGN_SECONDS, TEMPO_RANGE, allocate_frames
 from glossfree.errors import ConfigError, DataError
 
@@ -177,6 +178,18 @@ def test_full_lexicon_has_one_distinct_sign_per_gloss() -> None:
     spelled = lexicon["M+A+R+T+I+N"]
     assert (spelled.location, spelled.movement) == ("neutral_dom", "line") and spelled.duration > lexicon["A+Z"].duration
     assert lexicon["IX"].handshape == "1"
+
+
+def test_lexicon_forms_stay_unique_past_the_conventions_capacity() -> None:
+    """More fingerspelled glosses than spelling has forms, and negations of signs that already carry
+    a headshake, still get signs of their own."""
+    spelled = [f"{a}+{b}" for a in "ABCDEFGHIJKLM" for b in "ABCDEFGHIJKLMNOP"][:200]
+    lexicon = generate_lexicon([*Vocabulary().glosses, *spelled, "neg-NICHT", "neg-ICH", "neg-WETTER", "WETTER"])
+    forms = [sign.form for sign in lexicon.values()]
+    assert len(set(forms)) == len(forms) == 61 + 200 + 4
+    assert lexicon["neg-ICH"].form[:-1] == lexicon["ICH"].form[:-1] and lexicon["neg-NICHT"].nonmanual == "headshake"
+    assert lexicon["neg-WETTER"].form[:-1] == lexicon["WETTER"].form[:-1]  # order-free: negations come last
+    assert all(lexicon[g].duration == round(0.16 + 0.12 * 2, 4) for g in spelled)
 
 
 # ---------------------------------------------------------------------------------------------

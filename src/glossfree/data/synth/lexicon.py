@@ -261,12 +261,15 @@ def _draw_sign(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, 
             return sign
 
 
-def _draw_fingerspelled(rng: np.random.Generator, gloss: str, used_forms: set[tuple[str, ...]]) -> Sign:
-    """Fingerspelling: the hand moves to the dominant side at chest height, 0.12 s per letter."""
+def _draw_fingerspelled(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, str]],
+                        used_forms: set[tuple[str, ...]]) -> Sign:  # fmt: skip
+    """Fingerspelling: the hand moves to the dominant side at chest height, 0.12 s per letter
+    (once the 95 handshape x orientation forms of spelling run out: a drawn sign of that length)."""
     letters = len(gloss.split("+"))
+    duration = round(min(1.2, 0.16 + 0.12 * letters), 4)
     shapes = list(HANDSHAPES)
     orientations = ("up_fwd", "up_in", "diag_fwd", "fwd_down", "fwd_in")
-    while True:
+    for _attempt in range(256):
         sign = Sign(
             gloss=gloss,
             hands="one",
@@ -277,12 +280,13 @@ def _draw_fingerspelled(rng: np.random.Generator, gloss: str, used_forms: set[tu
             direction="out",
             bulge="up",
             amplitude=round(min(0.45, 0.08 * letters) * float(rng.uniform(0.9, 1.1)), 4),
-            duration=round(min(1.2, 0.16 + 0.12 * letters), 4),
+            duration=duration,
             mouthing=gloss.replace("+", "").lower(),
         )
         if sign.form not in used_forms:
             used_forms.add(sign.form)
             return sign
+    return replace(_draw_sign(rng, gloss, used_pairs, used_forms), duration=duration)
 
 
 def _own_sign(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, str]],
@@ -293,7 +297,7 @@ def _own_sign(rng: np.random.Generator, gloss: str, used_pairs: set[tuple[str, s
     if gloss in GESTURE_SIGNS:
         return GESTURE_SIGNS[gloss]
     if is_fingerspelled(gloss):
-        return _draw_fingerspelled(rng, gloss, used_forms)
+        return _draw_fingerspelled(rng, gloss, used_pairs, used_forms)
     sign = _draw_sign(rng, gloss, used_pairs, used_forms)
     parts = len([part for part in gloss.split("-") if part])
     if parts > 1:  # a compound such as HEUTE-ABEND: one sign, with the time of its parts
@@ -327,7 +331,7 @@ def generate_lexicon(glosses: tuple[str, ...] | list[str], *, seed: int = 0) -> 
         if base is None:
             base = unlisted[base_gloss] = _own_sign(rng, base_gloss, used_pairs, used_forms)
         sign = replace(base, gloss=gloss, nonmanual="headshake")
-        if sign.form in used_forms:  # the base already has a non-manual (NICHT): a sign of its own
+        while sign.form in used_forms:  # the base already has a non-manual (NICHT): a sign of its own
             sign = replace(_draw_sign(rng, gloss, used_pairs, used_forms), nonmanual="headshake")
         used_forms.add(sign.form)
         lexicon[gloss] = sign
