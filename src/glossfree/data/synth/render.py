@@ -360,7 +360,8 @@ def plan_sample(rng: np.random.Generator, signs: list[Sign], signer: Signer, fps
         lead, tail = _frames(lead_s, fps, 1), _frames(tail_s, fps, 1)
         tempo = 1.0
     else:
-        signing = np.array([rise] + [x for pair in zip(seconds, [*gaps, fall]) for x in pair])  # rise, s, t, ..., s, fall
+        pairs = zip(seconds, [*gaps, fall], strict=True)
+        signing = np.array([rise] + [x for pair in pairs for x in pair])  # rise, sign, transition, ..., sign, fall
         lead, tail, frames, tempo = _fit(lead_s, tail_s, signing, fps, num_frames)
         rise_f, fall_f = int(frames[0]), int(frames[-1])
         transitions = tuple(int(f) for f in frames[2:-1:2])
