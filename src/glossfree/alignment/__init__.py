@@ -1,0 +1,1 @@
+"""Sign-subtitle alignment (SSA, paper 004): subtitle files, metrics, DTW post-processing, windows."""
