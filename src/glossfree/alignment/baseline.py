@@ -41,7 +41,9 @@ def score_audio_baseline(root: str | Path, *, shift: float = 0.0) -> SSAScores:
         truth = read_subtitles(root / entry["signing"])
         audio = read_subtitles(root / entry["audio"])
         if [c.text for c in audio] != [c.text for c in truth]:
-            raise DataError(f"{root / entry['audio']}: subtitles differ from {entry['signing']} (same texts, same order expected)")
+            raise DataError(
+                f"{root / entry['audio']}: subtitles differ from {entry['signing']} (same texts, same order expected)"
+            )
         fps, frames = float(entry["fps"]), int(entry["num_frames"])
         stats.add(shifted(audio, shift, frames / fps), truth, num_frames=frames, fps=fps)
     return stats.scores()

@@ -201,7 +201,8 @@ def dtw_align(spans: Any, num_frames: int, *, rho: float = RHO) -> np.ndarray:
     return out
 
 
-def align_subtitles(predicted: Sequence[Any], *, num_frames: int, fps: float, rho: float = RHO) -> list[tuple[float, float]]:
+def align_subtitles(predicted: Sequence[Any], *, num_frames: int, fps: float,
+                    rho: float = RHO) -> list[tuple[float, float]]:  # fmt: skip
     """:func:`dtw_align` on ``(start, end)`` seconds (or objects with ``start``/``end``), back in seconds."""
     if fps <= 0:
         raise DataError(f"fps must be positive, got {fps}")

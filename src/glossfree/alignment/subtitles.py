@@ -159,7 +159,8 @@ def parse_srt(data: str | bytes, *, source: str = "<srt>") -> list[Cue]:
         match = _SRT_TIMING.match(block[timing_at])
         if not match:
             raise DataError(
-                f"{where}: expected a cue number or 'hh:mm:ss,mmm --> hh:mm:ss,mmm', got {block[timing_at].strip()[:60]!r}"
+                f"{where}: expected a cue number or 'hh:mm:ss,mmm --> hh:mm:ss,mmm', "
+                f"got {block[timing_at].strip()[:60]!r}"
             )
         groups = match.groups()
         start = _seconds(*groups[0:4], where=where)

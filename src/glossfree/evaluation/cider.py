@@ -35,7 +35,9 @@ MAX_ORDER = 4
 SIGMA = 6.0
 
 # coco-caption ptbtokenizer.py PUNCTUATIONS, removed after tokenising.
-_PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"])  # fmt: skip
+_PUNCTUATIONS = frozenset(
+    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"]
+)
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]+")
 
 

@@ -46,7 +46,9 @@ from pydantic import Field, model_validator
 from glossfree.alignment.subtitles import Cue, write_subtitles
 from glossfree.config import StrictModel
 from glossfree.data.synth.corpus import SynthConfig, build_lexicon, make_signers
-from glossfree.data.synth.grammar import sample_sentence
+from glossfree.data.synth.body import Signer
+from glossfree.data.synth.grammar import Vocabulary, sample_sentence
+from glossfree.data.synth.lexicon import Sign
 from glossfree.data.synth.render import Rendering, plan_sample, pose_bytes, render_plan, to_pose
 from glossfree.errors import DataError
 from glossfree.io import atomic_write_bytes, atomic_write_text
@@ -155,8 +157,11 @@ def _audio_cues(signing: list[Cue], lag: float, config: BroadcastConfig, rng: np
     return [Cue(round(s, 3), round(e, 3), cue.text) for s, e, cue in zip(starts, ends, signing, strict=True)]
 
 
-def synthesize_stream(config: BroadcastConfig, index: int, *, lexicon=None, signers=None) -> tuple[BroadcastStream, bytes]:
-    """Stream ``index``: its subtitles and its ``.pose`` bytes."""
+def synthesize_stream(config: BroadcastConfig, index: int, *, lexicon: tuple[Vocabulary, dict[str, Sign]] | None = None,
+                      signers: list[Signer] | None = None) -> tuple[BroadcastStream, bytes]:  # fmt: skip
+    """Stream ``index``: its subtitles and its ``.pose`` bytes (``lexicon`` and ``signers``, from
+    :func:`build_lexicon` and :func:`make_signers` of :meth:`BroadcastConfig.synth_config`, can be
+    passed to skip rebuilding them)."""
     synth = config.synth_config()
     vocab, signs = lexicon if lexicon is not None else build_lexicon(synth)
     signers = signers if signers is not None else make_signers(synth)
@@ -183,7 +188,8 @@ def synthesize_stream(config: BroadcastConfig, index: int, *, lexicon=None, sign
         renderings.append(render_plan(plan, signer, fps))
         offset += plan.num_frames
 
-    joined = Rendering(*(np.concatenate([getattr(r, f.name) for r in renderings]) for f in dataclasses.fields(Rendering)))
+    fields = [f.name for f in dataclasses.fields(Rendering)]
+    joined = Rendering(**{name: np.concatenate([getattr(r, name) for r in renderings]) for name in fields})
     pose = to_pose(joined, signer, rng, width=config.width, height=config.height, fps=fps,
                    jitter_std=config.jitter_std, hand_drop_rate=config.hand_drop_rate,
                    face_points=config.face_points)  # fmt: skip
@@ -199,7 +205,9 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise DataError(f"{out_dir}: folder is not empty (pass overwrite=True to replace broadcast streams)")
         if not (out_dir / "broadcast_config.json").is_file():
-            raise DataError(f"{out_dir}: not empty and not a broadcast set (no broadcast_config.json); refusing to overwrite")
+            raise DataError(
+                f"{out_dir}: not empty and not a broadcast set (no broadcast_config.json); refusing to overwrite"
+            )
         shutil.rmtree(out_dir / "streams", ignore_errors=True)
         for name in _OUTPUT_FILES:
             (out_dir / name).unlink(missing_ok=True)
