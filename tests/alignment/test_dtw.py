@@ -125,3 +125,31 @@ def test_blockwise_profile_gives_the_same_path(monkeypatch):
     expected = dtw_align(spans, 200)
     monkeypatch.setattr(dtw, "_BLOCK", 7)
     assert dtw_align(spans, 200).tolist() == expected.tolist()
+
+
+def _full_dp_best(score: np.ndarray) -> float:
+    """Best total by the plain, unbanded DP over all 2K + 1 states at every frame."""
+    k, length = score.shape
+    best = np.full(2 * k + 1, -np.inf)
+    best[0], best[1] = 0.0, score[0, 0]
+    for t in range(1, length):
+        stay, prev = best, np.concatenate([[-np.inf], best[:-1]])
+        skip = np.concatenate([[-np.inf, -np.inf], best[:-2]])
+        skip[0::2] = -np.inf  # only a subtitle may follow the previous subtitle directly
+        best = np.maximum(np.maximum(stay, prev), skip)
+        best[1::2] += score[:, t]
+    return max(best[-1], best[-2])
+
+
+def test_banded_dp_equals_the_full_dp_on_larger_cases():
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        k, num_frames = int(rng.integers(2, 25)), int(rng.integers(30, 250))
+        centres = np.sort(rng.uniform(-10, num_frames + 10, size=k)) + rng.normal(0, 8, size=k)
+        lengths = rng.uniform(1, 40, size=k)
+        spans = np.stack([centres - lengths / 2, centres + lengths / 2], axis=1)
+        out = dtw_align(spans, num_frames)
+        _check_clean(out, num_frames)
+        score = probability_map(spans, num_frames) - 1e-9
+        got = sum(score[i, a:b].sum() for i, (a, b) in enumerate(out))
+        assert got == pytest.approx(_full_dp_best(score), abs=1e-6)

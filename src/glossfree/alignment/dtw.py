@@ -25,9 +25,10 @@ non-overlapping predictions come back unchanged (up to rounding to frames).
 Speed: the chain splits into independent groups wherever every earlier prediction ends before
 every later one starts (and the groups are far enough apart, see :func:`_groups`); a group of one
 subtitle is its own span, and only groups of overlapping, touching or out-of-order predictions run
-the DP, vectorised over states with numpy (one step per frame; one byte of back-pointer per state
-and frame, ``2 K_g L_g`` bytes for a group of ``K_g`` subtitles over ``L_g`` frames). The result is
-the exact optimum of the whole-video DP (tested against brute force).
+the DP. The DP keeps, at each frame, only the states of subtitles that can be there in an optimal
+path (:func:`_bands`), vectorised with numpy, so a step costs the band's width rather than the
+group's size, and back-pointers take one byte per banded state and frame. The result is the exact
+optimum of the whole-video DP (tested against brute force and against the unbanded DP).
 """
 
 from __future__ import annotations
@@ -133,46 +134,86 @@ def _group_score(spans: np.ndarray, f0: int, f1: int, rho: float) -> np.ndarray:
     return plateau_decay(u, rho) - _TIE
 
 
-def _dp(spans: np.ndarray, f0: int, f1: int, rho: float) -> np.ndarray:
+def _bands(first: np.ndarray, stop: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``[lo_k, hi_k)`` that hold subtitle ``k`` in some optimal path, from the supports
+    ``[first_k, stop_k)`` (frames outside its support score the minimum, ``-_TIE``, for a subtitle).
+
+    ``hi_k = max(stop_k, hi_{k-1} + 1)``: a subtitle reaching past its support can be cut back to it,
+    or, if wholly past it, shrunk to one frame right after its predecessor (or at ``stop_k - 1``),
+    without losing score; symmetrically ``lo_k = min(first_k, lo_{k+1} - 1)``. Applying the first
+    rule for k = 0, 1, ... and then the second for k = K-1, ..., 0 turns any optimal path into one
+    inside the bands, so the banded DP finds the unbanded optimum.
+    """
+    k = np.arange(len(first))
+    lo = np.minimum.accumulate((first - k)[::-1])[::-1] + k
+    hi = np.maximum.accumulate(stop - k) + k
+    return np.clip(lo, 0, length), np.clip(hi, 0, length)
+
+
+def _dp(spans: np.ndarray, support: np.ndarray, rho: float, f0: int, f1: int) -> np.ndarray:
     """Best monotonic path through ``gap_0, sub_0, ..., sub_{K-1}, gap_K`` over frames ``[f0, f1)``
-    for a group's prepared ``[K, 2]`` spans (a subtitle frame scores its profile, a gap frame 0).
-    Returns ``[K, 2]`` ``[first, stop)`` per subtitle, relative to ``f0``."""
+    for a group's prepared ``[K, 2]`` spans and their ``[K, 2]`` supports (a subtitle frame scores
+    its profile minus ``_TIE``, a gap frame 0). Returns ``[K, 2]`` ``[first, stop)`` per subtitle,
+    relative to ``f0``.
+
+    Only states inside the bands of :func:`_bands` are kept at each frame; they form one run of
+    states (``gap_{k_first} .. gap_{k_last + 1}``), so a step costs O(band), not O(K).
+    """
     k, length = len(spans), f1 - f0
-    states = 2 * k + 1
-    back = np.zeros((length, states), dtype=np.int8)  # 0: stay, 1: from the previous state, 2: skip a gap
-    skip_ok = np.zeros(states, dtype=bool)
-    skip_ok[3::2] = True  # sub_k may follow sub_{k-1} directly (empty gap)
-    score = _group_score(spans, f0, min(f1, f0 + _BLOCK), rho)
-    best = np.full(states, -np.inf)
-    best[:2] = (0.0, score[0, 0])
-    candidates = np.full((3, states), -np.inf)
-    index = np.arange(states)
+    lo_sub, hi_sub = _bands(support[:, 0] - f0, support[:, 1] - f0, length)
+    frames = np.arange(length)
+    k_first = np.searchsorted(hi_sub, frames, side="right")  # first subtitle with hi > t
+    k_last = np.searchsorted(lo_sub, frames, side="right") - 1  # last subtitle with lo <= t
+    lo, hi = 2 * k_first, 2 * k_last + 3  # states [lo, hi) at frame t: gap_{k_first} .. gap_{k_last + 1}
+    offsets = np.concatenate([[0], np.cumsum(hi - lo)])
+    back = np.zeros(int(offsets[-1]), dtype=np.int8)  # 0: stay, 1: from the previous state, 2: skip a gap
+    best = np.full(2 * k + 3, -np.inf)  # best[j + 2] is state j; two -inf in front for the shifts
+
+    def block(t: int) -> tuple[int, np.ndarray]:
+        """Scores of the subtitles banded in frames ``[t, t + _BLOCK)``: (first subtitle, [n, frames])."""
+        t1 = min(length, t + _BLOCK)
+        ks, ke = int(k_first[t]), int(k_last[t1 - 1]) + 1
+        return ks, _group_score(spans[ks:ke], f0 + t, f0 + t1, rho)
+
+    lo_l, hi_l, first_l, last_l, off_l = lo.tolist(), hi.tolist(), k_first.tolist(), k_last.tolist(), offsets.tolist()
+    width = max(b - a for a, b in zip(lo_l, hi_l))
+    candidates = np.empty((3, width))
+    columns = np.arange(width)
+    ks, score = block(0)
+    best[2] = 0.0  # gap_0
+    if hi_l[0] > 1:
+        best[3] = score[0, 0]  # sub_0
     for t in range(1, length):
         if t % _BLOCK == 0:
-            score = _group_score(spans, f0 + t, min(f1, f0 + t + _BLOCK), rho)
-        candidates[0] = best
-        candidates[1, 1:] = best[:-1]
-        candidates[2, 2:] = np.where(skip_ok[2:], best[:-2], -np.inf)
-        step = candidates.argmax(axis=0)
-        back[t] = step
-        best = candidates[step, index]
-        best[1::2] += score[:, t % _BLOCK]
-    state = states - 1 if best[-1] >= best[-2] else states - 2
-    if not np.isfinite(best[state]):
+            ks, score = block(t)
+        a, b = lo_l[t], hi_l[t]
+        n = b - a
+        cand = candidates[:, :n]
+        cand[0] = best[a + 2 : b + 2]  # stay
+        cand[1] = best[a + 1 : b + 1]  # from the previous state
+        cand[2] = best[a:b]  # skip an empty gap: only into a subtitle state (a is even, so odd columns)
+        cand[2, ::2] = -np.inf
+        step = cand.argmax(axis=0)
+        new = cand[step, columns[:n]]
+        new[1::2] += score[first_l[t] - ks : last_l[t] + 1 - ks, t % _BLOCK]
+        best[lo_l[t - 1] + 2 : hi_l[t - 1] + 2] = -np.inf
+        best[a + 2 : b + 2] = new
+        back[off_l[t] : off_l[t + 1]] = step
+    state = 2 * k if best[2 * k + 2] >= best[2 * k + 1] else 2 * k - 1
+    if not np.isfinite(best[state + 2]):
         raise DataError(f"no alignment: {k} subtitles need at least {k} frames, got {length}")
     path = np.empty(length, dtype=np.int64)
-    for t in range(length - 1, -1, -1):
+    for t in range(length - 1, 0, -1):
         path[t] = state
-        state -= int(back[t, state])
-    spans = np.zeros((k, 2), dtype=np.int64)
-    subtitle = (path - 1) // 2
+        state -= int(back[off_l[t] + state - lo_l[t]])
+    path[0] = state
+    out = np.zeros((k, 2), dtype=np.int64)
     is_sub = path % 2 == 1
-    frames = np.flatnonzero(is_sub)
-    ids = subtitle[is_sub]
-    spans[:, 0] = np.full(k, length)
-    np.minimum.at(spans[:, 0], ids, frames)
-    np.maximum.at(spans[:, 1], ids, frames + 1)
-    return spans
+    ids, where = (path[is_sub] - 1) // 2, np.flatnonzero(is_sub)
+    out[:, 0] = length
+    np.minimum.at(out[:, 0], ids, where)
+    np.maximum.at(out[:, 1], ids, where + 1)
+    return out
 
 
 def dtw_align(spans: Any, num_frames: int, *, rho: float = RHO) -> np.ndarray:
@@ -197,7 +238,7 @@ def dtw_align(spans: Any, num_frames: int, *, rho: float = RHO) -> np.ndarray:
             first, stop = (positive[0], positive[-1] + 1) if positive.size else (score.argmax(), score.argmax() + 1)
             out[k0] = (f0 + first, f0 + stop)
         else:
-            out[k0:k1] = _dp(prepared[k0:k1], f0, f1, rho) + f0
+            out[k0:k1] = _dp(prepared[k0:k1], support[k0:k1], rho, f0, f1) + f0
     return out
 
 
