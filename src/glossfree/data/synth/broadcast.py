@@ -11,7 +11,8 @@ rest pauses between them, written as one long ``.pose`` file. Each sentence has
   ``L ~ U(lag_s)``, and each subtitle's start and end are moved earlier by ``L + U(-jitter_s,
   jitter_s)`` (drawn separately for start and end). Audio subtitles are then made sequential and
   non-overlapping, as broadcast subtitles are: each lasts at least ``min_subtitle_s`` and ends no
-  later than the next one starts. The lag and jitter ranges are glossfree's choice, not measured
+  later than the next one starts (a start's jitter is drawn from the part of the range that keeps
+  the starts ``min_subtitle_s`` apart, so every start shift stays within ``lag +- jitter_s``). The lag and jitter ranges are glossfree's choice, not measured
   BOBSL statistics (paper 004 gives none); How2Sign's lag can exceed 20 s (paper 004 Sec. 4.4).
 
 Output (``out_dir``)::
