@@ -206,3 +206,24 @@ def test_evaluate_out_under_a_file(tiny_run, tmp_path):
     result = invoke("evaluate", tiny_run, "--out", blocker / "eval")
     assert result.exit_code == 2
     assert "eval: cannot create the --out folder: " in result.output and "report.txt is a file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--accelerator", "tpu9"], "--accelerator tpu9: unknown accelerator"),
+        (["--devices", "abc"], "--devices abc: expected a number of devices per node"),
+        (["--strategy", "bogus"], "--strategy bogus: unknown strategy"),
+        (["--num-nodes", "0"], "--num-nodes 0: must be at least 1"),
+    ],
+)
+def test_train_checks_launch_options_first(tiny_corpus, tmp_path, flags, message):
+    result = invoke("train", "pose_perceiver/tiny", "--data", tiny_corpus, "--out", tmp_path / "r", *flags)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_resume_with_nothing_to_resume(tiny_corpus, tmp_path):
+    result = invoke("train", "pose_perceiver/tiny", "--data", tiny_corpus, "--out", tmp_path / "typo", "--resume")
+    assert result.exit_code == 2
+    assert "typo: nothing to resume: the folder does not exist; check --out, or drop --resume" in result.output

@@ -66,8 +66,18 @@ def train(
         fail(error)
         return
     for stage in result.stages:
-        console.print(f"stage {stage['stage']}: best dev BLEU-4 {stage['best_dev_bleu4']}")
+        skipped = stage.get("skipped_samples", {})
+        note = f"; unreadable samples left out: {_counts(skipped)}" if any(skipped.values()) else ""
+        console.print(f"stage {stage['stage']}: best dev BLEU-4 {stage['best_dev_bleu4']}{note}")
+    if result.data.get("empty_text_left_out"):
+        console.print(f"training records with empty text left out: {result.data['empty_text_left_out']}")
+    if result.data.get("ignored_splits"):
+        console.print(f"manifest records in splits the recipe does not read: {_counts(result.data['ignored_splits'])}")
     console.print(f"model exported to {result.model_dir}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
 
 
 @app.command()

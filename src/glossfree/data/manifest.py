@@ -214,6 +214,25 @@ def load_split(root: str | Path, split: str) -> list[Record]:
     raise DataError(f"{root}: no manifest for split '{split}' (looked for {split_file} and {manifest})")
 
 
+def unread_splits(root: str | Path, used: list[str]) -> list[tuple[Path, str, int]]:
+    """Records of ``<root>/manifest.jsonl`` that no split in ``used`` reads: ``(file, split, count)``
+    per split, e.g. a misspelt ``"split": "trian"``. Per-split files (``{split}.jsonl``) are not
+    looked at: other ``.jsonl`` files may sit beside them (the synthetic corpus's ``segments.jsonl``).
+
+    Corpora may hold splits a recipe does not use on purpose; callers report them, never fail.
+    """
+    root = Path(root)
+    found: list[tuple[Path, str, int]] = []
+    manifest = root / "manifest.jsonl"
+    if manifest.is_file() and not all((root / f"{split}.jsonl").is_file() for split in used):
+        counts: dict[str, int] = {}
+        for record in read_manifest(manifest):
+            if record.split not in used:
+                counts[record.split] = counts.get(record.split, 0) + 1
+        found += [(manifest, split, count) for split, count in sorted(counts.items())]
+    return found
+
+
 def resolve(root: str | Path, record: Record) -> RecordPaths:
     """Absolute paths of a record's video/pose/features under ``root`` (absolute paths kept)."""
     root = Path(root)
