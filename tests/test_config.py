@@ -81,3 +81,22 @@ def test_unknown_key_inside_a_discriminated_union_lists_that_members_keys():
         validate(SLTModelConfig, {"compressor": {"kind": "none", "window": 4}}, source="cfg")
     with pytest.raises(ConfigError, match=r"compressor\.sliding_perceiver\.windw'; valid keys: .*window"):
         validate(SLTModelConfig, {"compressor": {"kind": "sliding_perceiver", "windw": 4}}, source="cfg")
+
+
+def test_a_bad_override_is_blamed_not_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  depth: 3\n")
+    with pytest.raises(ConfigError, match=r"^--set inner\.width=abc: inner\.width: Input should be a valid integer"):
+        load_config(Outer, path, ["inner.width=abc"])
+    with pytest.raises(ConfigError, match=r"^--set inner\.wdth=3: unknown key 'inner\.wdth'; valid keys: depth, width"):
+        load_config(Outer, path, ["inner.wdth=3"])
+    path.write_text("inner:\n  width: -1\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: inner\.width: .*greater than 0"):  # the file's own value
+        load_config(Outer, path, ["name=run"])
+
+
+def test_a_bad_override_inside_a_discriminated_union_is_blamed(tmp_path):
+    from glossfree.training.recipe import load_recipe
+
+    with pytest.raises(ConfigError, match=r"^--set model\.compressor\.window=x: model\.compressor\.sliding_perceiver\.window: "):
+        load_recipe("pose_perceiver/tiny", ["model.compressor.window=x"])

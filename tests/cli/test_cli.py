@@ -50,6 +50,10 @@ def test_train_errors(tmp_path, tiny_corpus):
     result = invoke("train", "pose_perceiver/tiny", "--data", tiny_corpus, "--out", tmp_path / "r", "--set", "stages.0.max_epoch=1")
     assert result.exit_code == 2
     assert "unknown key 'stages.0.max_epoch'" in result.output and "max_epochs" in result.output
+    result = invoke("train", "pose_perceiver/tiny", "--data", tiny_corpus, "--out", tmp_path / "r", "--set", "stages.0.max_epochs=abc")
+    assert result.exit_code == 2
+    assert "--set stages.0.max_epochs=abc: stages.0.max_epochs: Input should be a valid integer" in result.output
+    assert "tiny.yaml" not in result.output  # the recipe file is not at fault
     result = invoke("train", "nope/recipe", "--data", tiny_corpus, "--out", tmp_path / "r")
     assert result.exit_code == 2 and "built-in recipes" in result.output
     result = invoke("train", "pose_perceiver/tiny", "--data", tmp_path / "empty", "--out", tmp_path / "r")

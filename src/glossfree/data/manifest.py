@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from glossfree.errors import DataError
-from glossfree.io import atomic_write_text
+from glossfree.io import atomic_write_text, describe_json_error
 
 MODALITIES = ("video", "pose", "features")
 _REQUIRED = ("id", "split", "text", "language")
@@ -147,7 +147,7 @@ def _read_lines(path: Path) -> list[tuple[int, Record]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
-            problems.append(f"{path}:{lineno}: invalid JSON ({error.msg} at column {error.colno})")
+            problems.append(f"{path}:{lineno}: invalid JSON ({describe_json_error(error)})")
             continue
         if not isinstance(obj, dict):
             problems.append(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
