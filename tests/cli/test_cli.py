@@ -231,3 +231,16 @@ def test_train_resume_with_nothing_to_resume(tiny_corpus, tmp_path):
     result = invoke("train", "pose_perceiver/tiny", "--data", tiny_corpus, "--out", tmp_path / "typo", "--resume")
     assert result.exit_code == 2
     assert "typo: nothing to resume: the folder does not exist; check --out, or drop --resume" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["synth", "{out}"], ["prepare", "youtube_sl_25", "{root}", "--out", "{out}"], ["demo", "--out", "{out}"]],
+    ids=["synth", "prepare", "demo"],
+)
+def test_output_folder_under_a_file(tmp_path, args):
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "out"
+    result = invoke(*[a.format(out=out, root=tmp_path) for a in args])
+    assert result.exit_code == 2
+    assert f"{out}: cannot create the" in result.output and "file is a file, not a folder" in result.output

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from glossfree.errors import GlossfreeError
+from glossfree.io import check_output_dir
 
 _SHOWN_FAILURES = 20
 
@@ -94,6 +95,7 @@ def prepare(
     }  # fmt: skip
     options = {key: value for key, value in given.items() if value is not None}
     try:
+        check_output_dir(out, what="--out folder")
         summary = run_prepare(dataset, root, out, **options)
     except GlossfreeError as error:
         _fail(error)

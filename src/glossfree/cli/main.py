@@ -190,6 +190,7 @@ def demo(
     from glossfree.demo import run_demo
 
     try:
+        check_output_dir(out, what="--out folder")
         run_demo(out, seed=seed, fresh=fresh)
     except GlossfreeError as error:
         fail(error)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from glossfree.errors import GlossfreeError
+from glossfree.io import check_output_dir
 
 
 def _fail(message: object) -> None:
@@ -43,6 +44,7 @@ def synth(
         "language": language, "fps": fps, "render_video": video,
     }  # fmt: skip
     try:
+        check_output_dir(out_dir, what="corpus folder")
         base = load_config(SynthConfig, config) if config is not None else SynthConfig()
         values = {**base.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
         source = "command line" if config is None else f"{config} with command-line flags"
