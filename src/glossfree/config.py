@@ -66,14 +66,19 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _blame(loc: tuple[Any, ...], source: str, overrides: list[str]) -> str:
-    """``--set KEY=VALUE`` when the error lies at or under an override's key, else ``source``.
+    """Who gave the value at ``loc``: ``--set KEY=VALUE`` when the error lies at or under an
+    override's key; ``source with --set ...`` when a check of a whole section fails and overrides
+    changed keys inside it; else ``source``.
 
     Discriminated unions add their tag to the location (``model.compressor.none.window`` for the
     override ``model.compressor.window``): location parts that do not match are skipped.
     """
     parts = [str(p) for p in loc]
+    inside = []
     for item in reversed(overrides):  # the last override of a key is the one that counts
         key = item.split("=", 1)[0].strip().split(".")
+        if key[: len(parts)] == parts and len(key) > len(parts):
+            inside.insert(0, item)
         if not parts or parts[0] != key[0]:
             continue
         matched = 0
@@ -82,6 +87,8 @@ def _blame(loc: tuple[Any, ...], source: str, overrides: list[str]) -> str:
                 matched += 1
         if matched == len(key):
             return f"--set {item}"
+    if inside:
+        return f"{source} with " + ", ".join(f"--set {item}" for item in inside)
     return source
 
 
@@ -102,7 +109,9 @@ def format_validation_error(
             hint = f"; valid keys: {', '.join(valid)}" if valid else ""
             lines.append(f"{blamed}: unknown key '{dotted}'{hint}")
         else:
-            lines.append(f"{blamed}: {dotted}: {item['msg']} (got {item.get('input')!r})")
+            value = item.get("input")
+            got = "" if isinstance(value, (dict, list)) else f" (got {value!r})"  # a whole section: too long
+            lines.append(f"{blamed}: {dotted}: {item['msg']}{got}")
     return "\n".join(lines)
 
 
@@ -140,15 +149,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like key.path=value")
         key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            reason = str(error).splitlines()[0]
+            raise ConfigError(f"--set {item}: the value is not valid YAML ({reason})") from None
         parts = key.strip().split(".")
         node: Any = out
         for part in parts[:-1]:
             node = _child(node, part, item)
         last = parts[-1]
         if isinstance(node, list):
-            node[_index(node, last, item)] = yaml.safe_load(raw)
+            node[_index(node, last, item)] = value
         else:
-            node[last] = yaml.safe_load(raw)
+            node[last] = value
     return out
 
 
