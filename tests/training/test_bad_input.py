@@ -151,3 +151,14 @@ def test_lightning_tip_and_pytree_warning_are_dropped(caplog):
         _quiet_lightning_noise()
         warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", DeprecationWarning, stacklevel=1)
     assert not caught
+
+
+def test_a_training_split_without_any_text(tiny_corpus, tiny_recipe, tmp_path):
+    def edit(record):
+        if record["split"] == "train":
+            record["text"] = " "
+
+    data = _corpus_copy(tiny_corpus, tmp_path / "data", edit=edit)
+    with pytest.raises(DataError, match="data: all 24 records of split 'train' have empty text"):
+        train(tiny_recipe, data_root=data, run_dir=tmp_path / "run", launch=_launch())
+    assert not (tmp_path / "run").exists()

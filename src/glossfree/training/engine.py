@@ -270,8 +270,9 @@ def _resume_checkpoint(checkpoints: Path, stage: str) -> Path | None:
         problem = _checkpoint_problem(path)
         if problem is None:
             for bad, reason in damaged:
-                bad.rename(bad.with_name(f"{bad.name}.damaged"))
-                log.warning("%s: %s; renamed to %s.damaged", bad, reason, bad.name)
+                if rank_zero_only.rank == 0:  # every rank picks the same file; one renames
+                    bad.rename(bad.with_name(f"{bad.name}.damaged"))
+                    log.warning("%s: %s; renamed to %s.damaged", bad, reason, bad.name)
             if damaged:
                 log.warning("resuming stage '%s' from %s", stage, path)
             return path
@@ -296,6 +297,8 @@ def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record],
     records = load_split(root, data.train_split)
     load_split(root, data.dev_split)  # read again by the data module; a bad dev manifest fails here, early
     empty = [record.id for record in records if not record.text.strip()]
+    if not records:
+        raise DataError(f"{root}: split '{data.train_split}' has no records to train on")
     if len(empty) == len(records):
         raise DataError(f"{root}: all {len(records)} records of split '{data.train_split}' have empty text")
     if empty:
