@@ -157,7 +157,7 @@ def translate(
     for path in inputs:
         try:
             result = translator.translate(path)
-        except GlossfreeError as error:
+        except (GlossfreeError, ImportError) as error:  # ImportError: a video without MediaPipe installed
             failed += 1
             console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             if as_json:
