@@ -81,3 +81,35 @@ def test_unknown_key_inside_a_discriminated_union_lists_that_members_keys():
         validate(SLTModelConfig, {"compressor": {"kind": "none", "window": 4}}, source="cfg")
     with pytest.raises(ConfigError, match=r"compressor\.sliding_perceiver\.windw'; valid keys: .*window"):
         validate(SLTModelConfig, {"compressor": {"kind": "sliding_perceiver", "windw": 4}}, source="cfg")
+
+
+def test_a_bad_override_is_blamed_not_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  depth: 3\n")
+    with pytest.raises(ConfigError, match=r"^--set inner\.width=abc: inner\.width: Input should be a valid integer"):
+        load_config(Outer, path, ["inner.width=abc"])
+    with pytest.raises(ConfigError, match=r"^--set inner\.wdth=3: unknown key 'inner\.wdth'; valid keys: depth, width"):
+        load_config(Outer, path, ["inner.wdth=3"])
+    path.write_text("inner:\n  width: -1\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: inner\.width: .*greater than 0"):  # the file's own value
+        load_config(Outer, path, ["name=run"])
+    with pytest.raises(ConfigError, match=r"^--set inner\.width=\[1: the value is not valid YAML"):
+        load_config(Outer, path, ["inner.width=[1"])
+
+
+def test_a_section_check_names_the_overrides_inside_it():
+    from glossfree.training.recipe import load_recipe
+
+    with pytest.raises(ConfigError) as caught:
+        load_recipe("pose_perceiver/tiny", ["stages.0.max_epochs=5", "stages.0.val_every_n_epochs=2", "seed=1"])
+    message = str(caught.value)
+    assert "tiny.yaml with --set stages.0.max_epochs=5, --set stages.0.val_every_n_epochs=2: stages.0: " in message
+    assert "max_epochs 5 is not a multiple of val_every_n_epochs 2" in message
+    assert "seed=1" not in message and "(got {" not in message
+
+
+def test_a_bad_override_inside_a_discriminated_union_is_blamed(tmp_path):
+    from glossfree.training.recipe import load_recipe
+
+    with pytest.raises(ConfigError, match=r"^--set model\.compressor\.window=x: model\.compressor\.sliding_perceiver\.window: "):
+        load_recipe("pose_perceiver/tiny", ["model.compressor.window=x"])

@@ -12,7 +12,6 @@ The folder is written to a temporary sibling and renamed, so a killed export nev
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -21,10 +20,11 @@ from typing import Any
 
 import torch
 import yaml
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from glossfree.errors import DataError
-from glossfree.io import atomic_write_json
+from glossfree.io import atomic_write_json, read_json
 
 # Kept importable for ``training/engine.py`` and ``demo.py``; new code imports from glossfree.io.
 
@@ -86,9 +86,26 @@ def load_trained(path: str | Path, *, device: str | torch.device = "cpu") -> Tra
 
     model_dir = find_model_dir(path)
     recipe = load_recipe(model_dir / "recipe.yaml")
-    tokenizer = load_tokenizer(str(model_dir / "tokenizer"))
+    # Checked here: load_tokenizer would take a missing local folder for a Hugging Face Hub id.
+    tokenizer_dir = model_dir / "tokenizer"
+    if not (tokenizer_dir / "tokenizer_config.json").is_file():
+        raise DataError(
+            f"{tokenizer_dir}: the model folder has no tokenizer (expected the files "
+            "`glossfree train` saves there, tokenizer_config.json and the vocabulary); copy the "
+            "whole model folder again"
+        )
+    tokenizer = load_tokenizer(str(tokenizer_dir))
+    metadata = read_json(model_dir / "metadata.json", what="model metadata file")
     model = SLTModel(recipe.model, tokenizer)
-    load_model(model, str(model_dir / MODEL_FILE), strict=True)
+    weights = model_dir / MODEL_FILE
+    try:
+        load_model(model, str(weights), strict=True)
+    except (SafetensorError, OSError, RuntimeError) as error:
+        size = weights.stat().st_size
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DataError(
+            f"{weights}: cannot load the model weights ({size} bytes; {reason}); the file is "
+            "truncated, corrupt or from another model: copy or export it again"
+        ) from None
     model.to(device).eval()
-    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
     return TrainedModel(model=model, recipe=recipe, tokenizer=tokenizer, metadata=metadata, path=model_dir)

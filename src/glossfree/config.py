@@ -65,27 +65,63 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def format_validation_error(error: ValidationError, model: type[BaseModel], source: str) -> str:
-    """Turn a pydantic error into lines of ``source: key.path: message`` (with valid keys listed)."""
+def _blame(loc: tuple[Any, ...], source: str, overrides: list[str]) -> str:
+    """Who gave the value at ``loc``: ``--set KEY=VALUE`` when the error lies at or under an
+    override's key; ``source with --set ...`` when a check of a whole section fails and overrides
+    changed keys inside it; else ``source``.
+
+    Discriminated unions add their tag to the location (``model.compressor.none.window`` for the
+    override ``model.compressor.window``): location parts that do not match are skipped.
+    """
+    parts = [str(p) for p in loc]
+    inside = []
+    for item in reversed(overrides):  # the last override of a key is the one that counts
+        key = item.split("=", 1)[0].strip().split(".")
+        if key[: len(parts)] == parts and len(key) > len(parts):
+            inside.insert(0, item)
+        if not parts or parts[0] != key[0]:
+            continue
+        matched = 0
+        for part in parts:
+            if matched < len(key) and part == key[matched]:
+                matched += 1
+        if matched == len(key):
+            return f"--set {item}"
+    if inside:
+        return f"{source} with " + ", ".join(f"--set {item}" for item in inside)
+    return source
+
+
+def format_validation_error(
+    error: ValidationError, model: type[BaseModel], source: str, overrides: list[str] | None = None
+) -> str:
+    """Turn a pydantic error into lines of ``source: key.path: message`` (with valid keys listed).
+
+    An error in a value given by an override names the override (``--set a.b=x``), not ``source``.
+    """
     lines = []
     for item in error.errors():
         loc = tuple(item["loc"])
         dotted = ".".join(str(p) for p in loc) or "<root>"
+        blamed = _blame(loc, source, overrides or [])
         if item["type"] == "extra_forbidden":
             valid = _valid_keys(model, loc)
             hint = f"; valid keys: {', '.join(valid)}" if valid else ""
-            lines.append(f"{source}: unknown key '{dotted}'{hint}")
+            lines.append(f"{blamed}: unknown key '{dotted}'{hint}")
         else:
-            lines.append(f"{source}: {dotted}: {item['msg']} (got {item.get('input')!r})")
+            value = item.get("input")
+            got = "" if isinstance(value, (dict, list)) else f" (got {value!r})"  # a whole section: too long
+            lines.append(f"{blamed}: {dotted}: {item['msg']}{got}")
     return "\n".join(lines)
 
 
-def validate(model: type[T], data: Any, source: str = "<config>") -> T:
-    """Validate ``data`` against ``model``; raise :class:`ConfigError` naming ``source`` and keys."""
+def validate(model: type[T], data: Any, source: str = "<config>", overrides: list[str] | None = None) -> T:
+    """Validate ``data`` against ``model``; raise :class:`ConfigError` naming ``source`` (or the
+    override at fault) and keys."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, model, source)) from None
+        raise ConfigError(format_validation_error(error, model, source, overrides)) from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -113,15 +149,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like key.path=value")
         key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            reason = str(error).splitlines()[0]
+            raise ConfigError(f"--set {item}: the value is not valid YAML ({reason})") from None
         parts = key.strip().split(".")
         node: Any = out
         for part in parts[:-1]:
             node = _child(node, part, item)
         last = parts[-1]
         if isinstance(node, list):
-            node[_index(node, last, item)] = yaml.safe_load(raw)
+            node[_index(node, last, item)] = value
         else:
-            node[last] = yaml.safe_load(raw)
+            node[last] = value
     return out
 
 
@@ -146,4 +187,4 @@ def _child(node: Any, part: str, item: str) -> Any:
 def load_config(model: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
     """Load and validate a YAML config file, with optional dotted ``key=value`` overrides."""
     data = apply_overrides(read_yaml(path), overrides or [])
-    return validate(model, data, source=str(path))
+    return validate(model, data, source=str(path), overrides=overrides)

@@ -132,7 +132,8 @@ def run_demo(
     console.rule("2/4 training the tiny pose recipe (paper 004 SLT path)")
     start = time.perf_counter()
     recipe = load_recipe(DEMO_RECIPE, [f"seed={seed}", *(recipe_overrides or [])])
-    result = train(recipe, data_root=data_dir, run_dir=run_dir, resume=True, launch=LaunchConfig(accelerator="cpu", progress=progress))
+    resume = (run_dir / "recipe.yaml").is_file()  # an earlier demo started this run: continue it
+    result = train(recipe, data_root=data_dir, run_dir=run_dir, resume=resume, launch=LaunchConfig(accelerator="cpu", progress=progress))
     timings["train"] = time.perf_counter() - start
 
     console.rule("3/4 evaluating on the test split")

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "check_output_dir"]
 
 
 def _temp_sibling(path: Path) -> Path:
@@ -95,6 +95,13 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | N
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n")
 
 
+def describe_json_error(error: json.JSONDecodeError) -> str:
+    """``"Expecting value at column 5"``; json's own text ends some messages in "at" already
+    ("Unterminated string starting at"), so the column is not preceded by a second "at"."""
+    joiner = " column" if error.msg.endswith(" at") else " at column"
+    return f"{error.msg}{joiner} {error.colno}"
+
+
 def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
     """Read a JSON file; missing file, bad UTF-8 or bad JSON raise :class:`DataError` naming it."""
     from glossfree.errors import DataError
@@ -107,4 +114,23 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not valid UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:
-        raise DataError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+        raise DataError(f"{path}:{error.lineno}: not valid JSON: {describe_json_error(error)}") from None
+
+
+def check_output_dir(path: str | os.PathLike[str], *, what: str = "output folder") -> Path:
+    """Check that ``path`` is, or can be created as, a folder; raise :class:`DataError` if not.
+
+    Called before any work, so that ``--out`` under a regular file fails at once with a message
+    naming that file instead of a ``NotADirectoryError`` traceback after the work is done.
+    """
+    from glossfree.errors import DataError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: cannot use as the {what}: it is a file, not a folder")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(f"{path}: cannot create the {what}: {parent} is a file, not a folder")
+            break
+    return path

@@ -149,7 +149,7 @@ def test_select_points_names_missing_components():
     assert "LEFT_HAND_LANDMARKS (21 of 21 points missing, component absent)" in message
     assert "RIGHT_HAND" not in message.split("Components in the file")[0]
     assert "Components in the file: RIGHT_HAND_LANDMARKS (21 points), POSE_LANDMARKS (1 points)" in message
-    assert "allow_missing=True" in message
+    assert "Re-estimate the poses with `glossfree poses`" in message and "allow_missing=True" in message
 
 
 def test_select_points_allow_missing_masks_and_zeroes():

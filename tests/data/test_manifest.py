@@ -63,6 +63,7 @@ def test_round_trip_is_atomic_and_unicode(tmp_path):
     ("line", "message"),
     [
         ('{"id": "a", "split": ', "invalid JSON (Expecting value at column 22)"),
+        ('{"id": "a', "invalid JSON (Unterminated string starting at column 8)"),  # not "at at"
         ("[1, 2]", "expected a JSON object, got list"),
         ({k: v for k, v in GOOD.items() if k != "language"}, "missing required key 'language'"),
         ({**GOOD, "id": 7}, "'id' must be a string, got int 7"),

@@ -257,14 +257,47 @@ def test_cli_poses(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         result = runner.invoke(app, ["poses", str(blank), str(bad), "--out", str(tmp_path / "out"),
                                      "--no-progress"])  # fmt: skip
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a partial failure shows in the exit code
     assert "no person detected" in result.output and "bad.mp4: video file is empty" in result.output
+    assert "1 of 2 inputs failed" in result.output
     assert (tmp_path / "out" / "blank.pose").is_file()
 
+    result = runner.invoke(app, ["poses", str(blank), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 0, result.output  # already there
+
     result = runner.invoke(app, ["poses", str(bad), "--out", str(tmp_path / "out2"), "--no-progress"])
-    assert result.exit_code == 1 and "all 1 inputs failed" in result.output
+    assert result.exit_code == 1 and "1 of 1 inputs failed" in result.output
+
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["poses", str(blank), "--out", str(tmp_path / "file" / "out")])
+    assert result.exit_code == 2
+    assert "file/out: cannot create the --out folder: " in result.output and "is a file" in result.output
 
     result = runner.invoke(app, ["poses", str(blank), "--out", str(tmp_path / "out"), "--num-shards", "2",
                                  "--shard-index", "5"])  # fmt: skip
     assert result.exit_code == 2 and "--shard-index must be in [0, 1], got 5" in result.output
     shutil.rmtree(tmp_path / "out")
+
+
+@needs_mediapipe
+def test_cli_poses_counts_a_truncated_video_as_failed(tmp_path: Path, sample_video: Path) -> None:
+    truncated = tmp_path / "trunc.mp4"  # `head -c 170000 test_video.mp4`: 22 of 58 frames decode
+    truncated.write_bytes(sample_video.read_bytes()[:170_000])
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["poses", str(truncated), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "trunc.mp4: the video is truncated or corrupt: decoding stopped at 0.74 s of the 1.94 s" in result.output
+    assert not (tmp_path / "out" / "trunc.pose").exists()
+
+
+@needs_mediapipe
+def test_mediapipe_log_noise_is_dropped(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    video = write_black_video(tmp_path / "black.mp4", frames=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        video_to_pose(video)
+        print("kept", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "W0000" not in err and "Feedback manager" not in err and "XNNPACK" not in err
+    assert "kept" in err

@@ -335,6 +335,17 @@ def test_youtube_sl_25_layout_errors(tmp_path: Path) -> None:
         prepare("youtube_sl_25", root, tmp_path / "out")
 
 
+def test_cli_prepare_non_utf8_metadata(tmp_path: Path) -> None:
+    root = youtube_tree(tmp_path / "ysl")
+    (root / "youtube-sl-25-metadata.csv").write_bytes(b"abcdefghijk,ase\nbbbbbbbbbbb,b\xe9f\n")  # Latin-1
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["prepare", "youtube_sl_25", str(root), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "youtube-sl-25-metadata.csv:2: the YouTube-SL-25 id list is not valid UTF-8 (byte 0xe9" in result.output
+    assert "Traceback" not in result.output
+
+
 # -------------------------------------------------------------------------------------- CLI
 
 

@@ -175,6 +175,21 @@ def test_missing_empty_and_corrupt_files(tmp_path: Path) -> None:
         probe_video(tmp_path)
 
 
+def test_truncated_video_is_an_error_not_a_shorter_video(samples_dir: Path, tmp_path: Path) -> None:
+    # FFmpeg stops quietly at the cut (the demuxer only logs "partial file"); the stream's declared
+    # duration shows that frames are missing. `head -c 170000 test_video.mp4` keeps 22 of 58 frames.
+    path = samples_dir / "pose-format" / "tests" / "test_video.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    truncated = tmp_path / "trunc.mp4"
+    truncated.write_bytes(path.read_bytes()[:170_000])
+    message = r"trunc.mp4: the video is truncated or corrupt: decoding stopped at 0.74 s of the 1.94 s"
+    for fps in (None, 12.5):
+        with pytest.raises(DataError, match=message):
+            read_video(truncated, fps=fps)
+    assert len(read_video(truncated, start=0.2, end=0.6)[0]) == 12  # the range before the cut is intact
+
+
 def test_bad_ranges(clip: Path) -> None:
     with pytest.raises(DataError, match="clip.mp4: no frame in the requested range start=5"):
         read_video(clip, start=5.0)

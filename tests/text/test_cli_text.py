@@ -47,7 +47,14 @@ def test_errors_exit_2_with_one_line(app, tmp_path, tiny_manifest):
     result = runner.invoke(app, ["prototypes", str(tiny_manifest.parent)])
     assert result.exit_code == 2 and "run `glossfree pseudo-glosses" in result.output
     result = runner.invoke(app, ["prototypes", str(tiny_manifest.parent), "--source", "word2vec"])
-    assert result.exit_code == 2 and "command line: source" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--source'" in result.output
+    result = runner.invoke(app, ["prototypes", str(tiny_manifest.parent), "--on-missing", "maybe"])
+    assert result.exit_code == 2 and "Invalid value for '--on-missing'" in result.output
+    result = runner.invoke(app, ["prototypes", str(tiny_manifest.parent), "--source", "vectors"])
+    assert result.exit_code == 2 and "--source vectors needs --vectors FILE" in result.output
+    assert "prototypes.vectors" not in result.output
+    result = runner.invoke(app, ["prototypes", str(tiny_manifest.parent), "--source", "lm"])
+    assert result.exit_code == 2 and "--source lm needs --lm FOLDER" in result.output
 
 
 def test_report_command_on_a_small_phoenix_copy(app, tmp_path, phoenix_rows):

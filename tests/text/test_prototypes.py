@@ -76,8 +76,9 @@ def test_vec_file_with_capitalised_keys(tmp_path, vocab):
 
 def test_vec_missing_words(tmp_path, vocab):
     path = _write_vec(tmp_path / "v.vec", {"morgen": [3.0, 4.0], "sonne": [0.0, 5.0]})
-    with pytest.raises(DataError, match=r"no vector for 2 of 4 pseudo-glosses, e.g. \['frost', 'wolkenfeld'\]"):
+    with pytest.raises(DataError, match=r"no vector for 2 of 4 pseudo-glosses, e.g. \['frost', 'wolkenfeld'\]") as caught:
         load_vector_prototypes(vocab, path)
+    assert "--on-missing random (on_missing='random' from Python or a recipe)" in str(caught.value)
     protos = load_vector_prototypes(vocab, path, on_missing="random", seed=1)
     assert torch.allclose(protos[1:].norm(dim=1), torch.full((4,), 5.0))  # random rows get the mean norm
     assert torch.equal(protos, load_vector_prototypes(vocab, path, on_missing="random", seed=1))

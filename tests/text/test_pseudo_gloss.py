@@ -218,7 +218,7 @@ def test_annotate_errors(tmp_path, make_manifest):
             {"id": "2", "split": "train", "language": "en", "text": "sun"},
         ],
     )
-    with pytest.raises(DataError, match=r"several languages \(de, en\); pass language="):
+    with pytest.raises(DataError, match=r"several languages \(de, en\); pick one with --language \(language= from Python\)"):
         annotate_manifest(mixed)
     assert annotate_manifest(mixed, language="en").vocab.tokens == (BLANK, "sun")
     french = make_manifest(tmp_path / "c" / "manifest.jsonl", [{"id": "1", "split": "train", "language": "fr", "text": "x"}])

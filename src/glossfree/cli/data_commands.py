@@ -2,8 +2,9 @@
 
 Each command parses its arguments, calls one library function
 (:func:`glossfree.data.pose_estimation.extract_poses`, :func:`glossfree.data.prepare.prepare`)
-and prints its summary with rich. Exit codes: 0 when something was produced (or was already
-there), 1 when every input failed, 2 for a usage or data error (message, no traceback).
+and prints its summary with rich. Exit codes of ``poses``: 0 when every input was written (or was
+already there), 1 when some or all inputs failed (each failure is listed), 2 for a usage or data
+error (message, no traceback).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from glossfree.errors import GlossfreeError
+from glossfree.io import check_output_dir
 
 _SHOWN_FAILURES = 20
 
@@ -63,8 +65,8 @@ def poses(
         console.print(f"[red]... and {len(summary.failed) - _SHOWN_FAILURES} more failures[/]")
     if summary.total == 0:
         console.print("nothing to do in this shard")
-    elif summary.done + summary.skipped_existing == 0:
-        _fail(f"all {len(summary.failed)} inputs failed", code=1)
+    elif summary.failed:
+        _fail(f"{len(summary.failed)} of {summary.total} inputs failed", code=1)
 
 
 def prepare(
@@ -93,6 +95,7 @@ def prepare(
     }  # fmt: skip
     options = {key: value for key, value in given.items() if value is not None}
     try:
+        check_output_dir(out, what="--out folder")
         summary = run_prepare(dataset, root, out, **options)
     except GlossfreeError as error:
         _fail(error)

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from glossfree.cli import data_commands, synth_command, text_commands
 from glossfree.errors import GlossfreeError
+from glossfree.io import check_output_dir
 
 app = typer.Typer(
     name="glossfree",
@@ -65,8 +66,18 @@ def train(
         fail(error)
         return
     for stage in result.stages:
-        console.print(f"stage {stage['stage']}: best dev BLEU-4 {stage['best_dev_bleu4']}")
+        skipped = stage.get("skipped_samples", {})
+        note = f"; unreadable samples left out: {_counts(skipped)}" if any(skipped.values()) else ""
+        console.print(f"stage {stage['stage']}: best dev BLEU-4 {stage['best_dev_bleu4']}{note}")
+    if result.data.get("empty_text_left_out"):
+        console.print(f"training records with empty text left out: {result.data['empty_text_left_out']}")
+    if result.data.get("ignored_splits"):
+        console.print(f"manifest records in splits the recipe does not read: {_counts(result.data['ignored_splits'])}")
     console.print(f"model exported to {result.model_dir}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
 
 
 @app.command()
@@ -78,7 +89,7 @@ def evaluate(
     ref: Annotated[Optional[Path], typer.Option(help="Reference file for --hyp.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="signjoey, spamo or sacrebleu (default: the recipe's).")] = None,
     append_period: Annotated[Optional[bool], typer.Option("--append-period/--no-append-period", help="Append ' .' to both sides (signjoey annotation files).")] = None,
-    num_beams: Annotated[Optional[int], typer.Option(help="Beam size (default: the recipe's).")] = None,
+    num_beams: Annotated[Optional[int], typer.Option(min=1, help="Beam size (default: the recipe's).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for hypotheses, references, per-sample scores and signature.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
@@ -86,6 +97,8 @@ def evaluate(
     from glossfree.evaluation.report import evaluate_files, format_scores_table
 
     try:
+        if out is not None:
+            check_output_dir(out, what="--out folder")
         if hyp is not None or ref is not None:
             if hyp is None or ref is None:
                 raise typer.BadParameter("--hyp and --ref go together")
@@ -125,27 +138,46 @@ def evaluate(
 def translate(
     inputs: Annotated[list[Path], typer.Argument(help=".pose files, videos or frame folders.")],
     model: Annotated[Path, typer.Option(help="Run or model folder written by `glossfree train`.")] = Path("demo_run/run"),
-    num_beams: Annotated[Optional[int], typer.Option(help="Beam size (default: the recipe's).")] = None,
+    num_beams: Annotated[Optional[int], typer.Option(min=1, help="Beam size (default: the recipe's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout.")] = False,
 ) -> None:
-    """Translate signing to text, with a timing breakdown (decode, poses, model)."""
+    """Translate signing to text, with a timing breakdown (decode, poses, model).
+
+    Every input is tried; an input that cannot be translated is reported (with --json as an object
+    with an "error" key) and the command exits 2 at the end.
+    """
     from glossfree.inference.translator import Translator
 
     try:
         translator = Translator.from_path(model, num_beams=num_beams)
-        for path in inputs:
-            result = translator.translate(path)
-            if as_json:
-                typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-            else:
-                typer.echo(result.text)
-                timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings_s.items())
-                console.print(
-                    f"[dim]{path}: {result.num_frames} frames ({result.duration_s:.1f}s); {timings}; "
-                    f"real-time factor {result.real_time_factor:.2f}[/]"
-                )
     except GlossfreeError as error:
         fail(error)
+        return
+    failed = 0
+    for path in inputs:
+        try:
+            result = translator.translate(path)
+        except (GlossfreeError, ImportError) as error:  # ImportError: a video without MediaPipe installed
+            failed += 1
+            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            if as_json:
+                typer.echo(json.dumps({"input": str(path), "error": str(error)}, ensure_ascii=False))
+            continue
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        else:
+            typer.echo(result.text)
+            timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings_s.items())
+            console.print(
+                f"[dim]{path}: {result.num_frames} frames ({result.duration_s:.1f}s); {timings}; "
+                f"real-time factor {result.real_time_factor:.2f}[/]"
+            )
+    if failed:
+        if len(inputs) > 1:
+            console.print(f"[bold red]error:[/] {failed} of {len(inputs)} inputs could not be translated")
+        raise typer.Exit(code=2)
 
 
 @app.command()
@@ -158,6 +190,7 @@ def demo(
     from glossfree.demo import run_demo
 
     try:
+        check_output_dir(out, what="--out folder")
         run_demo(out, seed=seed, fresh=fresh)
     except GlossfreeError as error:
         fail(error)

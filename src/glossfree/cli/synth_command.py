@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 
 from glossfree.errors import GlossfreeError
+from glossfree.io import check_output_dir
 
 
 def _fail(message: object) -> None:
@@ -58,6 +59,7 @@ def synth(
     if from_phoenix is not None:
         flags.update(source="phoenix14t", source_dir=str(from_phoenix))
     try:
+        check_output_dir(out_dir, what="corpus folder")
         base = load_config(SynthConfig, config) if config is not None else SynthConfig()
         values = {**base.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
         source = "command line" if config is None else f"{config} with command-line flags"

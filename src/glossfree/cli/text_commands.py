@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
-from glossfree.errors import GlossfreeError
+from glossfree.errors import ConfigError, GlossfreeError
 
 
 def _fail(error: GlossfreeError) -> typer.Exit:
@@ -82,20 +82,30 @@ def pseudo_gloss_report(
 
 def prototypes(
     root: Annotated[Path, typer.Argument(help="Dataset root annotated by `glossfree pseudo-glosses`.")],
-    source: Annotated[str, typer.Option(help="fasttext (train on the training texts), vectors (.bin/.vec) or lm.")] = "fasttext",
+    source: Annotated[
+        Literal["fasttext", "vectors", "lm"],
+        typer.Option(help="fasttext (train on the training texts), vectors (.bin/.vec) or lm."),
+    ] = "fasttext",
     vectors: Annotated[Optional[Path], typer.Option(help="fastText .bin or word2vec .vec file (source=vectors).")] = None,
     lm: Annotated[Optional[Path], typer.Option(help="Local seq2seq LM folder whose input embeddings to use (source=lm).")] = None,
     dim: Annotated[int, typer.Option(help="fastText vector size.")] = 300,
     epochs: Annotated[int, typer.Option(help="fastText epochs.")] = 10,
     buckets: Annotated[int, typer.Option(help="fastText hashed character n-gram buckets.")] = 2_000_000,
     seed: Annotated[int, typer.Option(help="fastText seed.")] = 0,
-    on_missing: Annotated[str, typer.Option(help="For .vec files: error or random for lemmas without a vector.")] = "error",
+    on_missing: Annotated[
+        Literal["error", "random"], typer.Option(help="For .vec files: error or random for lemmas without a vector.")
+    ] = "error",
     out: Annotated[Optional[Path], typer.Option(help="Output file (default: <root>/pseudo_gloss_prototypes.safetensors).")] = None,
 ) -> None:
     """Prototype vectors for the pseudo-gloss head (row 0 = zero blank prototype)."""
     from glossfree.config import validate
     from glossfree.text.prototypes import PrototypeConfig, build_dataset_prototypes
 
+    # Checked here, so that the message names the flags (the library names recipe keys).
+    if source == "vectors" and vectors is None:
+        raise _fail(ConfigError("--source vectors needs --vectors FILE (a fastText .bin or word2vec .vec file)"))
+    if source == "lm" and lm is None:
+        raise _fail(ConfigError("--source lm needs --lm FOLDER (a local seq2seq language model)"))
     try:
         config = validate(
             PrototypeConfig,

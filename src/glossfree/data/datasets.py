@@ -133,6 +133,10 @@ class PoseDataset(Dataset):
             self.records.append(record)
             lengths.append(keypoints.num_frames)
         self._lengths = lengths
+        if records and not self.records:
+            raise DataError(
+                f"all {len(records)} samples have missing or bad pose files (first: {self.skipped[0][1]})"
+            )
         if self.skipped:
             logger.warning(
                 "skipped %d of %d samples with missing or bad pose files (first: %s)",

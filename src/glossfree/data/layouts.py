@@ -249,7 +249,8 @@ def _missing_message(layout: KeypointLayout, missing: list[tuple[str, str]], hea
     found = ", ".join(f"{name} ({n} points)" for name, n in present.items()) or "none"
     return (
         f"keypoint layout '{layout.name}' needs points the pose file lacks: {'; '.join(parts)}. "
-        f"Components in the file: {found}. Pass allow_missing=True to keep them as masked points."
+        f"Components in the file: {found}. Re-estimate the poses with `glossfree poses` (full "
+        "MediaPipe holistic), or from Python pass allow_missing=True to keep them as masked points."
     )
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from glossfree.errors import DataError
-from glossfree.io import atomic_write_text
+from glossfree.io import atomic_write_text, describe_json_error
 
 MODALITIES = ("video", "pose", "features")
 _REQUIRED = ("id", "split", "text", "language")
@@ -147,7 +147,7 @@ def _read_lines(path: Path) -> list[tuple[int, Record]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
-            problems.append(f"{path}:{lineno}: invalid JSON ({error.msg} at column {error.colno})")
+            problems.append(f"{path}:{lineno}: invalid JSON ({describe_json_error(error)})")
             continue
         if not isinstance(obj, dict):
             problems.append(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
@@ -212,6 +212,25 @@ def load_split(root: str | Path, split: str) -> list[Record]:
             )
         return selected
     raise DataError(f"{root}: no manifest for split '{split}' (looked for {split_file} and {manifest})")
+
+
+def unread_splits(root: str | Path, used: list[str]) -> list[tuple[Path, str, int]]:
+    """Records of ``<root>/manifest.jsonl`` that no split in ``used`` reads: ``(file, split, count)``
+    per split, e.g. a misspelt ``"split": "trian"``. Per-split files (``{split}.jsonl``) are not
+    looked at: other ``.jsonl`` files may sit beside them (the synthetic corpus's ``segments.jsonl``).
+
+    Corpora may hold splits a recipe does not use on purpose; callers report them, never fail.
+    """
+    root = Path(root)
+    found: list[tuple[Path, str, int]] = []
+    manifest = root / "manifest.jsonl"
+    if manifest.is_file() and not all((root / f"{split}.jsonl").is_file() for split in used):
+        counts: dict[str, int] = {}
+        for record in read_manifest(manifest):
+            if record.split not in used:
+                counts[record.split] = counts.get(record.split, 0) + 1
+        found += [(manifest, split, count) for split, count in sorted(counts.items())]
+    return found
 
 
 def resolve(root: str | Path, record: Record) -> RecordPaths:

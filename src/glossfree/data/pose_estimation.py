@@ -26,9 +26,14 @@ an all-masked pose, a warning, and an entry in the summary.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +52,7 @@ from glossfree.data.video import (
     probe_video,
 )
 from glossfree.errors import ConfigError, DataError
+from glossfree.io import check_output_dir
 
 if TYPE_CHECKING:
     from pose_format import Pose
@@ -69,6 +75,40 @@ def _holistic_modules() -> tuple[ModuleType, ModuleType]:
             f"pose estimation needs MediaPipe Holistic ({error}); install it with: {INSTALL_HINT}"
         ) from error
     return mp_holistic, pf_holistic
+
+
+# What MediaPipe's C++ code writes to file descriptor 2 for every graph: absl INFO/WARNING lines
+# ("W0000 00:00:... inference_feedback_manager.cc:114] Feedback manager requires ...") and the
+# TFLite delegate banner. Errors (E...) and fatal messages (F...) are passed on.
+_MEDIAPIPE_NOISE = re.compile(
+    r"^([IW]\d{4} \d\d:\d\d:|INFO: Created TensorFlow Lite|WARNING: All log messages before absl::InitializeLog)"
+)
+
+
+@contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """Capture file descriptor 2 for the block; afterwards pass on every line but MediaPipe's routine noise.
+
+    Environment variables (GLOG_minloglevel, TF_CPP_MIN_LOG_LEVEL) do not reach the absl logging of
+    mediapipe 0.10.21, so the lines are filtered at the file descriptor. Python's own stderr output
+    during the block is passed on too, only later.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not _MEDIAPIPE_NOISE.match(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 def _progress(items: Iterable[np.ndarray], total: int | None, description: str) -> Iterator[np.ndarray]:
@@ -119,7 +159,7 @@ def estimate_poses(
 
     datas: list[np.ndarray] = []
     confidences: list[np.ndarray] = []
-    with mp_holistic.Holistic(
+    with _quiet_native_logs(), mp_holistic.Holistic(
         static_image_mode=False, model_complexity=1, refine_face_landmarks=refine_face_landmarks
     ) as holistic:
         for index, frame in enumerate(stream):
@@ -368,7 +408,7 @@ def extract_poses(
         ImportError: MediaPipe is not installed (with the install command).
     """
     paths = sorted({Path(p) for p in inputs})
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir, what="--out folder")
     _check_unique_outputs(paths, out_dir)  # on all inputs, so every shard agrees
     mine = shard_inputs(paths, num_shards=num_shards, shard_index=shard_index)
     out_dir.mkdir(parents=True, exist_ok=True)

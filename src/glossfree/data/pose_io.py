@@ -272,6 +272,17 @@ def extract_keypoints(
     return Keypoints(points=points.astype(np.float32), mask=mask, fps=float(pose.body.fps))
 
 
+def missing_points(header: PoseHeader, layout: KeypointLayout | str) -> dict[str, tuple[int, int]]:
+    """``{component: (points missing, points the layout takes from it)}`` for components the file lacks points of."""
+    layout = get_layout(layout)
+    present = {(component.name, point) for component in header.components for point in component.points}
+    counts: dict[str, tuple[int, int]] = {}
+    for component, point in layout.points:
+        missing, needed = counts.get(component, (0, 0))
+        counts[component] = (missing + ((component, point) not in present), needed + 1)
+    return {component: pair for component, pair in counts.items() if pair[0]}
+
+
 def _component_for(layout: KeypointLayout) -> list[tuple[str, list[str]]]:
     """Group a layout's points by component, keeping first-appearance order."""
     grouped: dict[str, list[str]] = {}

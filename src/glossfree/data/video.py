@@ -141,6 +141,28 @@ def _stream_fps(stream: av.video.stream.VideoStream, path: Path) -> float:
     raise DataError(f"{path}: cannot determine the frame rate of the video stream")
 
 
+def _check_complete(
+    path: Path, stream: av.video.stream.VideoStream, decoded_until: float, end: float | None
+) -> None:
+    """Raise :class:`DataError` when decoding stopped well before the stream's stated duration.
+
+    FFmpeg stops quietly at a truncated file (the MP4 demuxer logs "partial file" and reports the
+    end of the stream), so a half-copied video would otherwise read as a complete shorter one. The
+    stream's own duration comes from the container index, which a truncated copy keeps. Streams
+    without a duration (some WebM/MKV) cannot be checked. Tolerance: two frames or 0.1 s.
+    """
+    if stream.duration is None or stream.time_base is None:
+        return
+    duration = float(stream.duration * stream.time_base)
+    expected = duration if end is None else min(duration, end)
+    period = 1.0 / _stream_fps(stream, path)
+    if decoded_until < expected - max(2 * period, 0.1):
+        raise DataError(
+            f"{path}: the video is truncated or corrupt: decoding stopped at {decoded_until:.2f} s "
+            f"of the {duration:.2f} s the file declares"
+        )
+
+
 def _check_range(path: Path, fps: float | None, start: float | None, end: float | None) -> None:
     if fps is not None and not fps > 0:
         raise DataError(f"{path}: target fps must be > 0, got {fps}")
@@ -302,13 +324,17 @@ def iter_video_frames(
         rotation: int | None = None
         decoded = 0
         produced = 0
+        last_time: float | None = None
+        reached_end = False  # the decoder ran out of frames (rather than ``end`` stopping us)
         cache: tuple[av.VideoFrame, np.ndarray] | None = None  # upsampling repeats a frame
 
         def counted() -> Iterator[tuple[float, av.VideoFrame]]:
-            nonlocal decoded
+            nonlocal decoded, last_time, reached_end
             for item in _decoded_frames(container, stream, path, source_fps, start):
                 decoded += 1
+                last_time = item[0]
                 yield item
+            reached_end = True
 
         selected = _select(counted(), fps=fps, start=start, end=end, frame_period=1.0 / source_fps)
         for frame in selected:
@@ -321,6 +347,8 @@ def iter_video_frames(
             yield cache[1]
         if decoded == 0:
             raise DataError(f"{path}: the video stream has no decodable frames")
+        if reached_end and last_time is not None:
+            _check_complete(path, stream, last_time + 1.0 / source_fps, end)
         if produced == 0:
             raise DataError(
                 f"{path}: no frame in the requested range start={start} s, end={end} s "

@@ -21,6 +21,8 @@ from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, colla
 from glossfree.data.manifest import Record, load_split
 from glossfree.evaluation import Scores, score
 from glossfree.evaluation.report import write_report
+from glossfree.inference.translator import check_decoding
+from glossfree.io import check_output_dir
 
 
 @dataclass
@@ -83,6 +85,9 @@ def evaluate_split(
     progress: bool = False,
 ) -> SplitResult:
     """Generate translations for ``split`` of the dataset at ``root`` and score them."""
+    check_decoding(num_beams=num_beams, max_new_tokens=None)
+    if out_dir is not None:
+        check_output_dir(out_dir, what="output folder")
     root = Path(root)
     records = load_split(root, split)
     preset = preset or trained.recipe.evaluation.preset

@@ -15,9 +15,10 @@ import torch
 
 from glossfree.checkpoint import TrainedModel, load_trained
 from glossfree.data.datasets import collate_pose
-from glossfree.data.pose_io import Keypoints, extract_keypoints, read_pose
+from glossfree.data.layouts import get_layout
+from glossfree.data.pose_io import Keypoints, extract_keypoints, missing_points, read_pose
 from glossfree.data.transforms import resample_fps
-from glossfree.errors import DataError
+from glossfree.errors import ConfigError, DataError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
@@ -30,6 +31,7 @@ class TranslationResult:
     fps: float
     duration_s: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # the input is usable but poor (too short, points missing)
 
     @property
     def real_time_factor(self) -> float:
@@ -50,18 +52,40 @@ class Translator:
         num_beams: int | None = None,
         max_new_tokens: int | None = None,
     ) -> None:
+        check_decoding(num_beams=num_beams, max_new_tokens=max_new_tokens)
         self.trained = trained
         self.num_beams = num_beams  # None: the model's own generation settings
         self.max_new_tokens = max_new_tokens
 
     @classmethod
-    def from_path(cls, path: str | Path, **kwargs) -> Translator:
-        return cls(load_trained(path), **kwargs)
+    def from_path(
+        cls, path: str | Path, *, num_beams: int | None = None, max_new_tokens: int | None = None
+    ) -> Translator:
+        check_decoding(num_beams=num_beams, max_new_tokens=max_new_tokens)  # before the model loads
+        return cls(load_trained(path), num_beams=num_beams, max_new_tokens=max_new_tokens)
+
+    @property
+    def min_frames(self) -> int:
+        """Frames the model reads at once (its Sliding Perceiver window; 1 without a compressor)."""
+        return int(getattr(self.trained.recipe.model.compressor, "window", 1))
+
+    def _prepare(self, keypoints: Keypoints, source: str) -> Keypoints:
+        """Resample to the model's frame rate (a file whose header says 0 fps cannot be)."""
+        fps = self.trained.recipe.data.fps
+        if fps is None:
+            return keypoints
+        if not keypoints.fps > 0:
+            raise DataError(
+                f"{source}: the pose header gives a frame rate of {keypoints.fps:g} fps, so it cannot be "
+                f"resampled to the model's {fps:g} fps; re-estimate the poses or fix the header's fps"
+            )
+        return resample_fps(keypoints, fps)
 
     def translate_keypoints(self, keypoints: Keypoints, *, sample_id: str = "input") -> str:
-        data = self.trained.recipe.data
-        if data.fps is not None:
-            keypoints = resample_fps(keypoints, data.fps)
+        keypoints = self._prepare(keypoints, sample_id)
+        return self._generate(keypoints, sample_id)
+
+    def _generate(self, keypoints: Keypoints, sample_id: str) -> str:
         item = {
             "id": sample_id,
             "keypoints": torch.from_numpy(keypoints.points),
@@ -94,8 +118,17 @@ class Translator:
             )
         start = time.perf_counter()
         data = self.trained.recipe.data
-        keypoints = extract_keypoints(pose, self.trained.recipe.model.layout, normalize=data.normalize, source=str(path), allow_missing=True)
-        text = self.translate_keypoints(keypoints, sample_id=path.stem)
+        layout = get_layout(self.trained.recipe.model.layout)
+        keypoints = extract_keypoints(pose, layout, normalize=data.normalize, source=str(path), allow_missing=True)
+        model_input = self._prepare(keypoints, str(path))
+        warnings = [*_coverage_warnings(pose, keypoints, layout, str(path))]
+        if model_input.num_frames < self.min_frames:
+            warnings.append(
+                f"{path}: only {model_input.num_frames} frame(s) at the model's "
+                f"{model_input.fps:g} fps, fewer than the {self.min_frames} frames the model reads at "
+                "once; the translation rests on too little signing"
+            )
+        text = self._generate(model_input, path.stem)
         timings["model"] = time.perf_counter() - start
         return TranslationResult(
             input=str(path),
@@ -104,7 +137,41 @@ class Translator:
             fps=keypoints.fps,
             duration_s=keypoints.num_frames / keypoints.fps if keypoints.fps else 0.0,
             timings_s=timings,
+            warnings=warnings,
         )
+
+
+def check_decoding(*, num_beams: int | None, max_new_tokens: int | None) -> None:
+    """Raise :class:`ConfigError` for a beam size or a length below 1 (None: the model's own)."""
+    if num_beams is not None and num_beams < 1:
+        raise ConfigError(f"num_beams must be at least 1, got {num_beams}")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+
+
+def _coverage_warnings(pose, keypoints: Keypoints, layout, source: str) -> list[str]:
+    """A warning when the file lacks some of the layout's points (they are fed to the model masked)."""
+    absent = missing_points(pose.header, layout)
+    if not absent:
+        return []
+    never = ~keypoints.mask.any(axis=0)  # [N]: points masked in every frame (absent or undetected)
+    undetected: dict[str, int] = {}
+    for (component, _), masked in zip(layout.points, never):
+        if masked:
+            undetected[component] = undetected.get(component, 0) + 1
+    for component, (count, _) in absent.items():
+        undetected[component] -= count
+    parts = ", ".join(f"{name} {count} of {needed}" for name, (count, needed) in absent.items())
+    message = (
+        f"{source}: {sum(c for c, _ in absent.values())} of the {layout.num_points} points the model "
+        f"expects ('{layout.name}') are missing from the file ({parts})"
+    )
+    extra = {name: count for name, count in undetected.items() if count}
+    if extra:
+        listed = ", ".join(f"{name} {count}" for name, count in extra.items())
+        message += f" and {sum(extra.values())} more are never detected ({listed})"
+    total = int(never.sum())
+    return [f"{message}: {total} of {layout.num_points} points are masked in every frame"]
 
 
 def _estimate_poses(path: Path, *, fps: float | None):

@@ -165,7 +165,8 @@ def load_vector_prototypes(
         if on_missing == "error":
             raise DataError(
                 f"{path}: no vector for {len(names)} of {len(tokens)} pseudo-glosses, e.g. "
-                f"{names[:5]}; use a .bin model (subword vectors) or on_missing='random'"
+                f"{names[:5]}; use a .bin model (subword vectors), or give them random vectors with "
+                "--on-missing random (on_missing='random' from Python or a recipe)"
             )
         found = [i for i in range(len(tokens)) if i not in set(missing)]
         scale = float(np.linalg.norm(rows[found], axis=1).mean()) if found else 1.0

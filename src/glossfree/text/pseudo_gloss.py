@@ -479,7 +479,8 @@ def _select_language(
     found = sorted({_language_code(r.language) for r in records})
     if len(found) > 1:
         raise DataError(
-            f"{source}: records in several languages ({', '.join(found)}); pass language= to pick one"
+            f"{source}: records in several languages ({', '.join(found)}); pick one with --language "
+            "(language= from Python)"
         )
     return records, check(found[0])
 

@@ -56,6 +56,7 @@ class PoseDataModule(L.LightningDataModule):
             transform=build_transforms(self.config.augment) if train and self.config.augment else None,
             fps=self.config.fps,
             cache=self.config.cache,
+            skip_bad=self.config.on_error == "skip",
             seed=self.seed,
         )
 

@@ -18,15 +18,24 @@ Run folder::
     <run>/curves.png                   loss and generated dev BLEU-4 curves
     <run>/model/                       exported best model of the last stage (see glossfree.checkpoint)
 
-``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt``.
+``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt`` (or,
+when that file is truncated, from the newest checkpoint of the stage that is complete).
+
+Before any work the launch options are checked (a bad ``--accelerator``, ``--devices``,
+``--strategy`` or ``--num-nodes`` fails at once, not after the tokenizer was trained), and so is the
+run folder: ``--resume`` needs a run to resume, and a new run refuses a folder holding a run that
+has trained. A start that fails before its first checkpoint removes what it wrote, so the same
+command can simply be run again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import re
+import shutil
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +48,9 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from glossfree import __version__
 from glossfree.checkpoint import export_model, recipe_to_yaml
-from glossfree.data.manifest import load_split
+from glossfree.data.manifest import Record, load_split, unread_splits
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import atomic_write_json, atomic_write_text
+from glossfree.io import atomic_write_json, atomic_write_text, check_output_dir, read_json
 from glossfree.training.callbacks import StageFreezing
 from glossfree.training.datamodule import DatasetEpoch, PoseDataModule
 from glossfree.training.module import SLTLightningModule
@@ -53,9 +62,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
+    """What a run did. ``data`` counts what was left out of it (see :func:`check_train_records`)."""
+
     run_dir: Path
     model_dir: Path
     stages: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +81,79 @@ class LaunchConfig:
     progress: bool = True
     num_sanity_val_steps: int = 0
     extra_callbacks: list[L.Callback] = field(default_factory=list)
+
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+_DEVICE_LIST = re.compile(r"^\d+(,\d+)*,?$")  # GPU indices: "0,1" (Lightning's own syntax)
+
+
+def check_launch(launch: LaunchConfig) -> None:
+    """Check the launch options before any work; raise :class:`ConfigError` naming the flag.
+
+    Names are checked against Lightning's registries, then Lightning builds its accelerator and
+    strategy from them once (no process group, no logger), which also catches what this machine
+    lacks (``--accelerator gpu`` without a GPU).
+    """
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    if launch.accelerator not in ACCELERATORS:
+        raise ConfigError(
+            f"--accelerator {launch.accelerator}: unknown accelerator; choose one of {', '.join(ACCELERATORS)}"
+        )
+    devices = launch.devices
+    valid = (isinstance(devices, int) and (devices >= 1 or devices == -1)) or (
+        isinstance(devices, str) and (devices in ("auto", "-1") or bool(_DEVICE_LIST.match(devices)))
+    )
+    if not valid:
+        raise ConfigError(
+            f"--devices {devices}: expected a number of devices per node (1, 2, ...), 'auto', -1 "
+            "(all of them) or a comma list of GPU indices such as 0,1"
+        )
+    strategies = ["auto", *StrategyRegistry.available_strategies()]
+    if launch.strategy not in strategies:
+        raise ConfigError(
+            f"--strategy {launch.strategy}: unknown strategy; common ones are auto, ddp, fsdp and "
+            f"deepspeed (all: {', '.join(strategies)})"
+        )
+    if launch.num_nodes < 1:
+        raise ConfigError(f"--num-nodes {launch.num_nodes}: must be at least 1")
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # no "GPU available" banner for this trial
+    try:
+        L.Trainer(
+            accelerator=launch.accelerator,
+            devices=launch.devices,
+            num_nodes=launch.num_nodes,
+            strategy=launch.strategy,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    except Exception as error:  # Lightning raises MisconfigurationException, ValueError, TypeError
+        raise ConfigError(
+            f"launch options --accelerator {launch.accelerator} --devices {launch.devices} "
+            f"--strategy {launch.strategy} --num-nodes {launch.num_nodes}: {error}"
+        ) from None
+    finally:
+        quiet.setLevel(level)
+
+
+class _DropLightningTips(logging.Filter):
+    """Lightning logs an advertisement ("💡 Tip: ... litlogger") on every Trainer: not for our users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("💡 Tip")
+
+
+def _quiet_lightning_noise() -> None:
+    """Drop the litlogger tip and the ``LeafSpec`` deprecation warning Lightning's own code causes."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLightningTips) for f in logger.filters):
+            logger.addFilter(_DropLightningTips())
+    warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec.*")
 
 
 def prepare_tokenizer(
@@ -101,19 +186,139 @@ def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
     return SLTModel(recipe.model, tokenizer)
 
 
+# What a start writes before its first checkpoint (removed again when that start fails).
+_START_FILES = ("recipe.yaml", "tokenizer", "logs", "stages", "curves.png")
+
+
+def _has_trained(run_dir: Path) -> bool:
+    """True once a stage of the run wrote a checkpoint or finished, or a model was exported."""
+    stages = run_dir / "stages"
+    return (
+        any(stages.glob("*/checkpoints/*.ckpt"))
+        or any(stages.glob("*/done.json"))
+        or (run_dir / "model").exists()
+    )
+
+
+def _remove_unstarted_run(run_dir: Path) -> None:
+    """Remove what a start wrote before it failed (nothing had trained), and the folder if it is then empty."""
+    for name in _START_FILES:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
+    if run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
+
+
 def _check_run_dir(run_dir: Path, recipe: RecipeConfig, resume: bool) -> None:
+    check_output_dir(run_dir, what="--out run folder")
     saved = run_dir / "recipe.yaml"
+    if resume:  # recipe.yaml predates this launch, so every rank can look
+        if not saved.is_file():
+            state = "does not exist" if not run_dir.exists() else "holds no glossfree run (no recipe.yaml)"
+            raise ConfigError(
+                f"{run_dir}: nothing to resume: the folder {state}; check --out, or drop --resume to "
+                "start a new run"
+            )
+        if rank_zero_only.rank == 0 and saved.read_text(encoding="utf-8") != recipe_to_yaml(recipe):
+            warnings.warn(
+                f"{saved}: the recipe differs from the one this run started with; resuming with the new one",
+                stacklevel=2,
+            )
+        return
     if not saved.exists() or rank_zero_only.rank != 0:  # rank 0 checks for all; the others see its file
         return
-    if not resume:
+    if _has_trained(run_dir):
         raise ConfigError(
             f"{run_dir}: a run already exists here; pass --resume to continue it or choose another --out"
         )
-    if saved.read_text(encoding="utf-8") != recipe_to_yaml(recipe):
-        warnings.warn(
-            f"{saved}: the recipe differs from the one this run started with; resuming with the new one",
-            stacklevel=2,
+    # An earlier start stopped before its first checkpoint (killed, or failed before its cleanup).
+    log.warning("%s: an earlier start of this run stopped before its first checkpoint; starting afresh", run_dir)
+    _remove_unstarted_run(run_dir)
+
+
+def _checkpoint_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a Lightning checkpoint (a torch zip archive), or None if it looks whole.
+
+    A file cut short by a killed copy or a full disk loses the zip's central directory at its end;
+    ``testzip`` also checks every member's CRC.
+    """
+    try:
+        if path.stat().st_size == 0:
+            return "empty file (0 bytes)"
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        return f"truncated or corrupt ({error})"
+    return None if bad is None else f"corrupt (member {bad} fails its checksum)"
+
+
+def _resume_checkpoint(checkpoints: Path, stage: str) -> Path | None:
+    """``last.ckpt``, or when it is damaged the newest whole checkpoint of the stage (None: none yet).
+
+    Damaged files passed over are renamed ``<name>.damaged``: Lightning would otherwise write the
+    next last checkpoint beside the damaged one as ``last-v1.ckpt``.
+    """
+    last = checkpoints / "last.ckpt"
+    others = sorted(
+        (p for p in checkpoints.glob("*.ckpt") if p.name != last.name), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    damaged: list[tuple[Path, str]] = []
+    for path in [last, *others] if last.is_file() else others:
+        problem = _checkpoint_problem(path)
+        if problem is None:
+            for bad, reason in damaged:
+                if rank_zero_only.rank == 0:  # every rank picks the same file; one renames
+                    bad.rename(bad.with_name(f"{bad.name}.damaged"))
+                    log.warning("%s: %s; renamed to %s.damaged", bad, reason, bad.name)
+            if damaged:
+                log.warning("resuming stage '%s' from %s", stage, path)
+            return path
+        damaged.append((path, problem))
+    if damaged:
+        listed = "; ".join(f"{path}: {reason}" for path, reason in damaged)
+        raise DataError(
+            f"{listed}; no whole checkpoint is left to resume stage '{stage}' from: delete the damaged "
+            "file(s) to train the stage again from its start"
         )
+    return None
+
+
+def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record], dict[str, Any]]:
+    """The training records worth training on, and what was left out (logged and returned).
+
+    Records with empty text teach the model to say nothing: they are left out of training (the
+    manifest format allows them for inference-only data). Records of ``manifest.jsonl`` whose
+    split no recipe split names (a misspelt ``"trian"``) are never read: they are counted.
+    """
+    data = recipe.data
+    records = load_split(root, data.train_split)
+    load_split(root, data.dev_split)  # read again by the data module; a bad dev manifest fails here, early
+    empty = [record.id for record in records if not record.text.strip()]
+    if not records:
+        raise DataError(f"{root}: split '{data.train_split}' has no records to train on")
+    if len(empty) == len(records):
+        raise DataError(f"{root}: all {len(records)} records of split '{data.train_split}' have empty text")
+    if empty:
+        log.warning(
+            "%s: %d of %d records of split '%s' have empty text and are left out of training (first: '%s')",
+            root, len(empty), len(records), data.train_split, empty[0],
+        )  # fmt: skip
+    unread = unread_splits(root, [data.train_split, data.dev_split, data.test_split])
+    for path, split, count in unread:
+        log.warning(
+            "%s: %d record(s) with split '%s' are ignored: the recipe reads splits '%s', '%s' and '%s' "
+            "(data.train_split, data.dev_split, data.test_split)",
+            path, count, split, data.train_split, data.dev_split, data.test_split,
+        )  # fmt: skip
+    report = {
+        "train_records": len(records) - len(empty),
+        "empty_text_left_out": len(empty),
+        "ignored_splits": {split: count for _, split, count in unread},
+    }
+    return [record for record in records if record.text.strip()], report
 
 
 def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
@@ -132,6 +337,7 @@ def run_stage(
     run_dir: Path,
     resume: bool,
     launch: LaunchConfig,
+    train_records: list[Record] | None = None,
 ) -> dict[str, Any]:
     stage_dir = run_dir / "stages" / stage.name
     checkpoints = stage_dir / "checkpoints"
@@ -180,10 +386,20 @@ def run_stage(
         batch_size=stage.batch_size,
         eval_batch_size=recipe.evaluation.batch_size,
         seed=recipe.seed,
+        train_records=train_records,
     )
     module = SLTLightningModule(model, stage, recipe.evaluation)
     last = checkpoints / "last.ckpt"
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None)
+    start_from = _resume_checkpoint(checkpoints, stage.name) if resume else None
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(start_from) if start_from else None)
+    except DataError as error:
+        if recipe.data.on_error == "skip":
+            raise
+        raise DataError(
+            f"{error} (to leave unreadable samples out and count them, set data.on_error: skip in the "
+            "recipe, or --set data.on_error=skip)"
+        ) from None
 
     best_path = checkpoint_cb.best_model_path or str(last)
     best_score = checkpoint_cb.best_model_score
@@ -195,6 +411,11 @@ def run_stage(
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
+    if recipe.data.on_error == "skip":
+        summary["skipped_samples"] = {
+            recipe.data.train_split: len(datamodule.train_dataset().skipped),
+            recipe.data.dev_split: len(datamodule.dev_dataset().skipped),
+        }
     if trainer.is_global_zero:
         atomic_write_json(stage_dir / "done.json", summary)
     return summary
@@ -210,6 +431,8 @@ def train(
 ) -> TrainResult:
     """Train ``recipe`` on the dataset at ``data_root`` (or ``recipe.data.root``) into ``run_dir``."""
     launch = launch or LaunchConfig()
+    _quiet_lightning_noise()
+    check_launch(launch)
     root = Path(data_root) if data_root is not None else recipe.data.root
     if root is None:
         raise ConfigError("no dataset: pass a data root (--data) or set data.root in the recipe")
@@ -217,11 +440,22 @@ def train(
     run_dir = Path(run_dir)
     _check_run_dir(run_dir, recipe, resume)
     rank = rank_zero_only.rank  # from RANK / LOCAL_RANK / SLURM_PROCID, before any process group exists
+    fresh_start = rank == 0 and not resume
     if rank == 0:
         atomic_write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
+    try:
+        return _train(recipe, Path(root), run_dir, resume=resume, launch=launch, rank=rank)
+    except BaseException:
+        if fresh_start and not _has_trained(run_dir):
+            _remove_unstarted_run(run_dir)  # so that the same command can simply run again
+        raise
 
+
+def _train(
+    recipe: RecipeConfig, root: Path, run_dir: Path, *, resume: bool, launch: LaunchConfig, rank: int
+) -> TrainResult:
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    train_records = load_split(Path(root), recipe.data.train_split)
+    train_records, data_report = check_train_records(root, recipe)
     tokenizer = prepare_tokenizer(
         recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank
     )
@@ -229,12 +463,12 @@ def train(
     model = build_model(recipe, tokenizer)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
 
-    result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model")
+    result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=data_report)
     previous: dict[str, dict[str, Any]] = {}
     for index, stage in enumerate(recipe.stages):
         done = run_dir / "stages" / stage.name / "done.json"
         if resume and done.is_file():
-            summary = json.loads(done.read_text(encoding="utf-8"))
+            summary = read_json(done, what="stage summary")
             log.info("stage %s already finished (best dev BLEU-4 %s)", stage.name, summary["best_dev_bleu4"])
         else:
             source = stage.init_from or (recipe.stages[index - 1].name if index else None)
@@ -245,10 +479,11 @@ def train(
                 recipe=recipe,
                 model=model,
                 base_frozen=base_frozen,
-                data_root=Path(root),
+                data_root=root,
                 run_dir=run_dir,
                 resume=resume,
                 launch=launch,
+                train_records=train_records,
             )
         previous[stage.name] = summary
         result.stages.append(summary)
@@ -261,6 +496,6 @@ def train(
             recipe,
             tokenizer,
             result.model_dir,
-            {"glossfree_version": __version__, "stages": result.stages},
+            {"glossfree_version": __version__, "stages": result.stages, "data": data_report},
         )
     return result

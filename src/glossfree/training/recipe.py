@@ -36,6 +36,9 @@ class DataConfig(StrictModel):
         fps: resample poses to this frame rate (None keeps the file's rate).
         train_split / dev_split / test_split: split names in the manifest.
         max_dev_samples: cap on dev samples decoded at each validation (None = all).
+        on_error: what an unreadable sample (missing or corrupt pose file) does: ``raise`` stops
+            training with a message naming the file; ``skip`` checks every sample once before
+            training, leaves out the bad ones and counts them in the run summary.
         augment: training-time pose transforms, OpenHands style:
             ``[{kind: RandomAffine, rotation_deg: 10}, {kind: TemporalResample}]`` (names from
             ``glossfree.data.transforms.TRANSFORMS``).
@@ -48,6 +51,7 @@ class DataConfig(StrictModel):
     dev_split: str = "dev"
     test_split: str = "test"
     max_dev_samples: int | None = Field(None, gt=0)
+    on_error: Literal["raise", "skip"] = "raise"
     cache: bool = False
     augment: list[dict[str, Any]] = Field(default_factory=list)
 

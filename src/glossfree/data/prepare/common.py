@@ -99,16 +99,28 @@ def _parse_cues(path: Path, lines: list[str], *, webvtt: bool) -> list[Cue]:
     return cues
 
 
+def read_text(path: Path, what: str) -> str:
+    """The text of a UTF-8 file (a leading BOM is dropped); errors name the file, line and byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(
+            f"{path}:{line}: the {what} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None
+
+
 def read_subtitles(path: str | Path) -> list[Cue]:
     """Cues of a ``.vtt`` (WebVTT) or ``.srt`` (SubRip) file, in file order."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: subtitle file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read subtitle file ({error})") from None
-    lines = text.splitlines()
+    lines = read_text(path, "subtitle file").splitlines()
     suffix = path.suffix.lower()
     if suffix == ".vtt":
         if not lines or not lines[0].startswith("WEBVTT"):

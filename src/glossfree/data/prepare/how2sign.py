@@ -15,6 +15,7 @@ written as ``dev``; ids are ``SENTENCE_NAME``. Subtitles are manually aligned to
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from glossfree.data.prepare.common import (
     check_splits,
     first_existing,
     new_summary,
+    read_text,
     write_prepared,
 )
 from glossfree.errors import DataError
@@ -36,7 +38,7 @@ COLUMNS = ("SENTENCE_NAME", "SENTENCE")
 
 def read_translations(path: Path) -> list[dict[str, str]]:
     """Rows of a ``how2sign_realigned_{split}.csv`` (tab-separated despite the name)."""
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(read_text(path, "How2Sign translation file"), newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

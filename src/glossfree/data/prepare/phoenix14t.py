@@ -15,6 +15,7 @@ the frame folder (25 fps), which the video readers accept; the id is ``name``.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from glossfree.data.prepare.common import (
     PrepareSummary,
     check_splits,
     new_summary,
+    read_text,
     require,
     write_prepared,
 )
@@ -46,7 +48,7 @@ def _base(root: Path) -> Path:
 def read_corpus(path: Path) -> list[dict[str, str]]:
     """Rows of a ``PHOENIX-2014-T.{split}.corpus.csv`` file; errors name the file and line."""
     require(path, "PHOENIX-2014-T corpus file")
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(read_text(path, "PHOENIX-2014-T corpus file"), newline="") as handle:
         reader = csv.DictReader(handle, delimiter="|", quoting=csv.QUOTE_NONE)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

@@ -26,6 +26,7 @@ ids are ``{video_id}_{cue index:05d}``.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from glossfree.data.prepare.common import (
     PrepareSummary,
     new_summary,
     read_subtitles,
+    read_text,
     require,
     write_prepared,
 )
@@ -52,18 +54,18 @@ def read_metadata(path: Path) -> list[tuple[str, str]]:
     """``(video_id, sign language code)`` rows of ``youtube-sl-25-metadata.csv``."""
     require(path, "YouTube-SL-25 id list")
     rows: list[tuple[str, str]] = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for number, fields in enumerate(csv.reader(handle), start=1):
-            if not fields or not "".join(fields).strip():
-                continue
-            if len(fields) < 2:
-                raise DataError(f"{path}:{number}: expected 'video_id,sign_language', got {fields}")
-            video_id, language = fields[0].strip(), fields[1].strip()
-            if not _YOUTUBE_ID.match(video_id):
-                if number == 1:
-                    continue  # header row
-                raise DataError(f"{path}:{number}: {video_id!r} is not a YouTube video id")
-            rows.append((video_id, language))
+    text = read_text(path, "YouTube-SL-25 id list")
+    for number, fields in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        if not fields or not "".join(fields).strip():
+            continue
+        if len(fields) < 2:
+            raise DataError(f"{path}:{number}: expected 'video_id,sign_language', got {fields}")
+        video_id, language = fields[0].strip(), fields[1].strip()
+        if not _YOUTUBE_ID.match(video_id):
+            if number == 1:
+                continue  # header row
+            raise DataError(f"{path}:{number}: {video_id!r} is not a YouTube video id")
+        rows.append((video_id, language))
     return rows
 
 
