@@ -77,9 +77,9 @@ def test_overrides(tmp_path):
 def test_unknown_key_inside_a_discriminated_union_lists_that_members_keys():
     from glossfree.models.slt import SLTModelConfig
 
-    with pytest.raises(ConfigError, match=r"unknown key 'compressor\.none\.window'; valid keys: kind"):
+    with pytest.raises(ConfigError, match=r"unknown key 'compressor\.window' \(kind 'none'\); valid keys: kind"):
         validate(SLTModelConfig, {"compressor": {"kind": "none", "window": 4}}, source="cfg")
-    with pytest.raises(ConfigError, match=r"compressor\.sliding_perceiver\.windw'; valid keys: .*window"):
+    with pytest.raises(ConfigError, match=r"compressor\.windw' \(kind 'sliding_perceiver'\); valid keys: .*window"):
         validate(SLTModelConfig, {"compressor": {"kind": "sliding_perceiver", "windw": 4}}, source="cfg")
 
 
@@ -111,5 +111,5 @@ def test_a_section_check_names_the_overrides_inside_it():
 def test_a_bad_override_inside_a_discriminated_union_is_blamed(tmp_path):
     from glossfree.training.recipe import load_recipe
 
-    with pytest.raises(ConfigError, match=r"^--set model\.compressor\.window=x: model\.compressor\.sliding_perceiver\.window: "):
+    with pytest.raises(ConfigError, match=r"^--set model\.compressor\.window=x: model\.compressor\.window \(kind 'sliding_perceiver'\): "):
         load_recipe("pose_perceiver/tiny", ["model.compressor.window=x"])

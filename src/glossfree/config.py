@@ -102,17 +102,38 @@ def format_validation_error(
     lines = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        dotted = ".".join(str(p) for p in loc) or "<root>"
+        dotted, tag = _user_path(model, loc)
+        kind = f" (kind '{tag}')" if tag else ""
         blamed = _blame(loc, source, overrides or [])
         if item["type"] == "extra_forbidden":
             valid = _valid_keys(model, loc)
             hint = f"; valid keys: {', '.join(valid)}" if valid else ""
-            lines.append(f"{blamed}: unknown key '{dotted}'{hint}")
+            lines.append(f"{blamed}: unknown key '{dotted}'{kind}{hint}")
         else:
             value = item.get("input")
             got = "" if isinstance(value, (dict, list)) else f" (got {value!r})"  # a whole section: too long
-            lines.append(f"{blamed}: {dotted}: {item['msg']}{got}")
+            lines.append(f"{blamed}: {dotted}{kind}: {item['msg']}{got}")
     return "\n".join(lines)
+
+
+def _user_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str | None]:
+    """The dotted key as the user wrote it, without the tags that discriminated unions add to the
+    location (``compressor.none.window`` -> ``compressor.window``), and the last such tag."""
+    parts: list[str] = []
+    tag = None
+    candidates: list[type[BaseModel]] = [model]
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(str(part))
+            continue
+        by_kind = {_kind_of(m): m for m in candidates}
+        if len(candidates) > 1 and part in by_kind:
+            candidates, tag = [by_kind[part]], str(part)
+            continue
+        parts.append(str(part))
+        fields = candidates[0].model_fields if len(candidates) == 1 else {}
+        candidates = _models_in(fields[part].annotation) if part in fields else []
+    return ".".join(parts) or "<root>", tag
 
 
 def validate(model: type[T], data: Any, source: str = "<config>", overrides: list[str] | None = None) -> T:

@@ -37,7 +37,7 @@ def test_unknown_key_lists_valid_keys():
         match=r"recipe.yaml: unknown key 'frontned'; valid keys: compressor, frontend, layout, lm, mapper",
     ):
         validate(SLTModelConfig, {"frontned": {}}, source="recipe.yaml")
-    with pytest.raises(ConfigError, match=r"unknown key 'frontend.width'; valid keys: .*agcn_channels.*dim"):
+    with pytest.raises(ConfigError, match=r"unknown key 'frontend.width' \(kind 'pose_backbone'\); valid keys: .*agcn_channels.*dim"):
         validate(SLTModelConfig, {"frontend": {"width": 3}}, source="recipe.yaml")
 
 
@@ -46,7 +46,7 @@ def test_compressor_kind_selects_the_section():
         validate(SLTModelConfig, {"compressor": {"kind": "none"}}).compressor, NoCompressorConfig
     )
     with pytest.raises(ConfigError, match=r"compressor"):
-        validate(SLTModelConfig, {"compressor": {"kind": "conv_pool"}})
+        validate(SLTModelConfig, {"compressor": {"kind": "avg_pool"}})
     with pytest.raises(ConfigError, match=r"compressor.*window"):  # perceiver keys on the 'none' kind
         validate(SLTModelConfig, {"compressor": {"kind": "none", "window": 8}})
 

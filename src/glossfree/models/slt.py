@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 from torch import nn
 
 from glossfree.config import StrictModel
 from glossfree.data.layouts import get_layout
+from glossfree.models.frontends.keypoint_mlp import KeypointMLP, KeypointMLPConfig
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
+from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
 
 if TYPE_CHECKING:
@@ -50,10 +52,28 @@ class PassThrough(nn.Module):
         return features, frame_mask.bool()
 
 
-FRONTENDS = {"pose_backbone": PoseBackbone}
-COMPRESSORS = {"sliding_perceiver": SlidingPerceiver, "none": PassThrough}
+FRONTENDS = {"pose_backbone": PoseBackbone, "keypoint_mlp": KeypointMLP}
+COMPRESSORS = {"sliding_perceiver": SlidingPerceiver, "conv_pool": ConvPool, "none": PassThrough}
 
-CompressorConfig = Annotated[SlidingPerceiverConfig | NoCompressorConfig, Field(discriminator="kind")]
+
+def _kind_or(default: str):
+    """Discriminator that reads ``kind`` and falls back to ``default`` when a section omits it."""
+
+    def discriminate(value) -> str:
+        if isinstance(value, dict):
+            return value.get("kind", default)
+        return getattr(value, "kind", default)
+
+    return Discriminator(discriminate)
+
+
+FrontendConfig = Annotated[
+    Annotated[PoseBackboneConfig, Tag("pose_backbone")] | Annotated[KeypointMLPConfig, Tag("keypoint_mlp")],
+    _kind_or("pose_backbone"),
+]
+CompressorConfig = Annotated[
+    SlidingPerceiverConfig | ConvPoolConfig | NoCompressorConfig, Field(discriminator="kind")
+]
 
 
 class SLTModelConfig(StrictModel):
@@ -61,8 +81,9 @@ class SLTModelConfig(StrictModel):
 
     Attributes:
         layout: keypoint layout of the input (see :func:`glossfree.data.layouts.get_layout`).
-        frontend: per-frame visual encoder (``kind: pose_backbone``).
-        compressor: temporal compression (``kind: sliding_perceiver`` or ``none``).
+        frontend: per-frame visual encoder (``kind: pose_backbone``, the default, or
+            ``keypoint_mlp``).
+        compressor: temporal compression (``kind: sliding_perceiver``, ``conv_pool`` or ``none``).
         mapper: token map to the LM width (``kind: linear``, ``mlp`` or ``identity``).
         token_norm: ``batch`` standardises the visual tokens per feature over the batch's valid
             tokens before the LM (:class:`~glossfree.models.mappers.MaskedBatchNorm`); ``none``
@@ -71,7 +92,7 @@ class SLTModelConfig(StrictModel):
     """
 
     layout: str = "pose203"
-    frontend: PoseBackboneConfig = PoseBackboneConfig()
+    frontend: FrontendConfig = PoseBackboneConfig()
     compressor: CompressorConfig = SlidingPerceiverConfig()
     mapper: MapperConfig = MapperConfig()
     token_norm: Literal["none", "batch"] = "none"
@@ -122,6 +143,22 @@ class SLTModel(nn.Module):
         embeds, mask = self.encode(batch)
         loss, logits = self.lm(embeds, mask, batch.texts, prompts=prompts)
         return SLTOutput(loss=loss, losses={"lm_ce": loss}, logits=logits)
+
+    def swapped_input_losses(self, batch: PoseBatch, *, prompts: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """The input-reliance check: LM loss with the batch's real visual tokens and with each sample's
+        tokens swapped for the next sample's (a cyclic shift of the batch).
+
+        Returns ``{"lm_ce": real, "lm_ce_swapped": swapped}``. A model that reads its input scores
+        clearly worse on swapped tokens; one that learned only the sentence prior scores the same.
+        A batch of one sample has nothing to swap with: both entries are the real loss.
+        """
+        embeds, mask = self.encode(batch)
+        real, _ = self.lm(embeds, mask, batch.texts, prompts=prompts)
+        if embeds.shape[0] < 2:
+            return {"lm_ce": real, "lm_ce_swapped": real}
+        order = torch.roll(torch.arange(embeds.shape[0], device=embeds.device), 1)
+        swapped, _ = self.lm(embeds[order], mask[order], batch.texts, prompts=prompts)
+        return {"lm_ce": real, "lm_ce_swapped": swapped}
 
     @torch.no_grad()
     def generate(

@@ -60,7 +60,16 @@ class SLTLightningModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         output = self.model(batch)
-        self.log("dev/loss", self._weighted_loss(output.losses), batch_size=len(batch), sync_dist=True)
+        size = len(batch)
+        self.log("dev/loss", self._weighted_loss(output.losses), batch_size=size, sync_dist=True)
+        # Input reliance: the LM loss with each sample's visual tokens swapped for another sample's.
+        # A model that ignores its input (it learned the sentence prior) scores the same on both.
+        if size > 1:
+            losses = self.model.swapped_input_losses(batch)
+            gap = losses["lm_ce_swapped"] - losses["lm_ce"]
+            self.log("dev/lm_ce", losses["lm_ce"], batch_size=size, sync_dist=True)
+            self.log("dev/lm_ce_swapped", losses["lm_ce_swapped"], batch_size=size, sync_dist=True)
+            self.log("dev/input_reliance", gap, batch_size=size, sync_dist=True)
         hypotheses = self.model.generate(batch)  # decoding settings: model.lm.generation
         self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts))
 
