@@ -208,11 +208,15 @@ class PoseDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Sample ``key``: an index, or ``(index, epoch)`` as :class:`LengthBucketBatchSampler` yields
+        with ``tag_epoch`` (DataLoader workers hold copies of the dataset, so a persistent worker
+        never sees :meth:`set_epoch`; the epoch travels with the index instead)."""
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         record = self.records[index]
         keypoints = self.keypoints(index)
         if self.transform is not None:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
+            rng = np.random.default_rng((self.seed, epoch, index))
             keypoints = self.transform(keypoints, rng)
         return {
             "id": record.id,
@@ -311,6 +315,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         rank: this rank, ``0 <= rank < num_replicas``.
         window_batches: batches per sorting window when shuffling (larger = tighter buckets, less
             randomness).
+        tag_epoch: yield ``(index, epoch)`` pairs instead of indices, so that datasets in
+            persistent DataLoader workers draw this epoch's augmentations.
     """
 
     def __init__(
@@ -324,6 +330,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         num_replicas: int = 1,
         rank: int = 0,
         window_batches: int = 50,
+        tag_epoch: bool = False,
     ) -> None:
         if batch_size < 1 or num_replicas < 1 or window_batches < 1:
             raise ValueError(
@@ -335,6 +342,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self.num_replicas, self.rank, self.window_batches = num_replicas, rank, window_batches
+        self.tag_epoch = tag_epoch
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -373,7 +381,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         batches = self.global_batches()
         needed = self._per_rank(len(batches)) * self.num_replicas
         padded = [batches[i % len(batches)] for i in range(needed)] if batches else []
-        yield from padded[self.rank :: self.num_replicas]
+        for batch in padded[self.rank :: self.num_replicas]:
+            yield [(index, self.epoch) for index in batch] if self.tag_epoch else batch
 
     def __len__(self) -> int:
         total = -(-len(self.lengths) // self.batch_size)

@@ -83,8 +83,19 @@ class PoseDataModule(L.LightningDataModule):
             seed=self.seed,
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
+            tag_epoch=True,  # persistent workers never see set_epoch: the epoch travels with each index
         )
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose, num_workers=0)
+        workers = self.config.num_workers
+        on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate_pose,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            prefetch_factor=self.config.prefetch_factor if workers > 0 else None,
+            pin_memory=on_gpu,
+        )
 
     def on_train_epoch_start(self, epoch: int) -> None:
         """Augmentations are seeded per (seed, epoch, sample): tell the dataset the epoch."""

@@ -41,15 +41,17 @@ class ScheduleConfig(StrictModel):
     """Learning-rate schedule of one stage.
 
     Args:
-        kind: ``one_cycle_cosine`` (linear warm-up to ``lr`` then cosine decay to ``min_lr_ratio·lr``)
-            or ``constant`` (after the same warm-up).
+        kind: ``one_cycle_cosine`` (linear warm-up to ``lr`` then cosine decay to ``min_lr_ratio·lr``),
+            ``constant`` (after the same warm-up) or ``inverse_sqrt`` (after the warm-up,
+            ``lr * sqrt(warmup / step)``: the Transformer schedule of Vaswani et al. 2017 as fairseq
+            and joeynmt implement it, used by the SLT Transformer of Camgoz et al. 2020).
         warmup_ratio: fraction of the stage's optimiser steps used for warm-up (ignored when
             ``warmup_steps`` is given).
         warmup_steps: explicit number of warm-up steps.
         min_lr_ratio: final LR as a fraction of the peak.
     """
 
-    kind: Literal["one_cycle_cosine", "constant"] = "one_cycle_cosine"
+    kind: Literal["one_cycle_cosine", "constant", "inverse_sqrt"] = "one_cycle_cosine"
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     warmup_steps: int | None = Field(None, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
@@ -99,6 +101,8 @@ def lr_factor(step: int, total_steps: int, config: ScheduleConfig) -> float:
         return (step + 1) / (warmup + 1)
     if config.kind == "constant":
         return 1.0
+    if config.kind == "inverse_sqrt":
+        return math.sqrt(max(warmup, 1) / (step + 1))
     progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
     cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine

@@ -42,6 +42,11 @@ class DataConfig(StrictModel):
         augment: training-time pose transforms, OpenHands style:
             ``[{kind: RandomAffine, rotation_deg: 10}, {kind: TemporalResample}]`` (names from
             ``glossfree.data.transforms.TRANSFORMS``).
+        cache: keep loaded keypoints in memory (each DataLoader worker holds its own copy).
+        num_workers: DataLoader worker processes that load and augment batches while the model
+            computes (0 = in the training process). Workers persist across epochs; batches are
+            copied to pinned memory when training on a GPU.
+        prefetch_factor: batches each worker prepares ahead.
     """
 
     root: Path | None = None
@@ -53,6 +58,8 @@ class DataConfig(StrictModel):
     max_dev_samples: int | None = Field(None, gt=0)
     on_error: Literal["raise", "skip"] = "raise"
     cache: bool = False
+    num_workers: int = Field(2, ge=0)
+    prefetch_factor: int = Field(4, ge=1)
     augment: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("augment")
