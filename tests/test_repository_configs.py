@@ -56,3 +56,9 @@ _PENDING = {"pose_perceiver/tiny.yaml": "cites paper.yaml; fixed on the recipes 
 def test_recipe_comments_cite_existing_files(path):
     for name in re.findall(r"\b([a-z_0-9]+\.yaml)\b", path.read_text(encoding="utf-8")):
         assert (path.parent / name).is_file(), f"{path.name} cites {name}, which does not exist"
+
+
+def test_paper_recipe_uses_the_papers_plain_cross_entropy():
+    path = builtin_configs_dir() / "pose_perceiver" / "phoenix14t.yaml"
+    assert load_recipe(path).model.lm.label_smoothing == 0.0  # paper 004: standard cross-entropy
+    assert "departs from paper 004" in path.read_text(encoding="utf-8")
