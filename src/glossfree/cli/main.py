@@ -43,7 +43,7 @@ def train(
     accelerator: Annotated[str, typer.Option(help="cpu, gpu, auto (Lightning).")] = "auto",
     devices: Annotated[str, typer.Option(help="Number of devices per node, or 'auto'.")] = "1",
     num_nodes: Annotated[int, typer.Option(help="Number of nodes (torchrun/SLURM).")] = 1,
-    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto, ddp, fsdp.")] = "auto",
+    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto or ddp (FSDP is not supported yet).")] = "auto",
     override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: --set stages.0.max_epochs=3")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
