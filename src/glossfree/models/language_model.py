@@ -104,6 +104,9 @@ class LanguageModelConfig(StrictModel):
         generation: beam-search defaults.
         src_lang, tgt_lang: mBART language codes (e.g. ``"de_DE"``); the target code starts
             decoding. Ignored by T5.
+        resize_embeddings: allow a tokenizer larger than the pretrained vocabulary: the embeddings
+            and LM head grow by randomly initialised rows. Off by default, since a mismatch usually
+            means the tokenizer belongs to another model.
     """
 
     family: Literal["t5", "mbart"] = "t5"
@@ -117,6 +120,7 @@ class LanguageModelConfig(StrictModel):
     generation: GenerationSettings = GenerationSettings()
     src_lang: str | None = None
     tgt_lang: str | None = None
+    resize_embeddings: bool = False
 
 
 def label_smoothed_cross_entropy(
@@ -205,7 +209,15 @@ def build_seq2seq(config: LanguageModelConfig, tokenizer) -> nn.Module:
                 f"never downloads weights; fetch them yourself (e.g. `hf download {config.name_or_path}`) "
                 "and pass the local folder"
             ) from None
-        if len(tokenizer) > model.config.vocab_size:
+        rows = model.get_input_embeddings().weight.shape[0]
+        if len(tokenizer) > rows:
+            if not config.resize_embeddings:
+                raise ConfigError(
+                    f"the tokenizer has {len(tokenizer)} tokens but lm.name_or_path "
+                    f"'{config.name_or_path}' embeds only {rows}: the tokenizer probably belongs to "
+                    "another model (check tokenizer.name_or_path); to add randomly initialised rows "
+                    "for the extra tokens on purpose, set lm.resize_embeddings: true"
+                )
             model.resize_token_embeddings(len(tokenizer))
         return model
     ids = _token_ids(tokenizer)

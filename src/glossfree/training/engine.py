@@ -159,10 +159,18 @@ def _quiet_lightning_noise() -> None:
 
 
 def prepare_tokenizer(
-    config: TokenizerConfig, train_texts: list[str], out_dir: Path, *, rank: int = 0, wait_s: float = 600.0
+    config: TokenizerConfig,
+    train_texts: list[str],
+    out_dir: Path,
+    *,
+    rank: int = 0,
+    wait_s: float = 600.0,
+    lm: Any = None,
 ):
     """Load the pretrained tokenizer, or train one on the training texts (reused if already trained).
 
+    A trained tokenizer takes the layout of the LM family (``lm``: the recipe's ``model.lm``; T5 by
+    default): an mBART recipe gets mBART's special ids and language codes, not T5's.
     In a multi-process launch (torchrun, SLURM) only rank 0 trains; the other ranks wait for its files.
     """
     from glossfree.text.tokenizers import load_tokenizer, train_tokenizer
@@ -179,7 +187,11 @@ def prepare_tokenizer(
             time.sleep(0.5)
     if ready.is_file():
         return load_tokenizer(str(out_dir))
-    return train_tokenizer(train_texts, out_dir, vocab_size=config.vocab_size)
+    family = getattr(lm, "family", "t5")
+    langs = {"src_lang": getattr(lm, "src_lang", None), "tgt_lang": getattr(lm, "tgt_lang", None)}
+    return train_tokenizer(
+        train_texts, out_dir, vocab_size=config.vocab_size, family=family, **(langs if family == "mbart" else {})
+    )
 
 
 def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
@@ -459,7 +471,7 @@ def _train(
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     train_records, data_report = check_train_records(root, recipe)
     tokenizer = prepare_tokenizer(
-        recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank
+        recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank, lm=recipe.model.lm
     )
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_model(recipe, tokenizer)
