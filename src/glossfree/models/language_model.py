@@ -20,6 +20,7 @@ targets (``q``, ``v``) and SpaMo's LoRA dropout 0.1.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 from typing import Any, Literal
 
@@ -219,6 +220,7 @@ def build_seq2seq(config: LanguageModelConfig, tokenizer) -> nn.Module:
                     "for the extra tokens on purpose, set lm.resize_embeddings: true"
                 )
             model.resize_token_embeddings(len(tokenizer))
+            model.glossfree_resized = True  # the new rows are not part of the pretrained base
         return model
     ids = _token_ids(tokenizer)
     if config.family == "t5":
@@ -227,6 +229,31 @@ def build_seq2seq(config: LanguageModelConfig, tokenizer) -> nn.Module:
         ids["decoder_start_token_id"] = tokenizer.eos_token_id
     model_config = config_class(**config.architecture, vocab_size=len(tokenizer), **ids)
     return model_class(model_config).to(dtype)
+
+
+def base_fingerprint(name_or_path: str, model_config: Any, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """What identifies a pretrained base: its shape and a checksum of a few of its tensors.
+
+    The checksum hashes the names, shapes, dtypes and the first 256K elements of four tensors spread
+    over the sorted keys (two different checkpoints differ in every trained tensor), so it costs
+    milliseconds even for Flan-T5-XL.
+    """
+    keys = sorted(tensors)
+    picks = sorted({keys[round(i * (len(keys) - 1) / 3)] for i in range(4)}) if keys else []
+    digest = hashlib.sha256()
+    for key in picks:
+        tensor = tensors[key].detach()
+        digest.update(f"{key}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
+        flat = tensor.reshape(-1)[: 1 << 18].cpu().contiguous()
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return {
+        "name_or_path": name_or_path,
+        "model_type": getattr(model_config, "model_type", None),
+        "d_model": getattr(model_config, "d_model", None),
+        "vocab_size": getattr(model_config, "vocab_size", None),
+        "num_tensors": len(keys),
+        "checksum": digest.hexdigest(),
+    }
 
 
 def add_adapter(model: nn.Module, config: LanguageModelConfig) -> nn.Module:
@@ -273,6 +300,17 @@ class LanguageModel(nn.Module):
         base = build_seq2seq(config, tokenizer)
         self.embed_dim: int = base.config.d_model
         self.model = add_adapter(base, config)
+        # A frozen pretrained base is not stored in checkpoints (glossfree.checkpoint): its keys here,
+        # and a fingerprint that tells a different base apart on loading.
+        self.frozen_base_keys: frozenset[str] = frozenset()
+        self.base_fingerprint: dict[str, Any] | None = None
+        if config.name_or_path and config.adapter.kind != "none":
+            frozen = {id(p) for p in self.model.parameters() if not p.requires_grad}
+            if getattr(base, "glossfree_resized", False):  # resized embeddings hold random rows: saved
+                frozen -= {id(m.weight) for m in (base.get_input_embeddings(), base.get_output_embeddings()) if m}
+            tensors = {k: v for k, v in self.state_dict(keep_vars=True).items() if id(v) in frozen}
+            self.frozen_base_keys = frozenset(tensors)
+            self.base_fingerprint = base_fingerprint(config.name_or_path, base.config, tensors)
         self._decoder_start, self._forced_bos = self._decoding_start(base)
         special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "lang_code_to_id", {}).values())
         special |= {i for i in (self._decoder_start, self._forced_bos) if i is not None}

@@ -47,7 +47,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from glossfree import __version__
-from glossfree.checkpoint import export_model, recipe_to_yaml
+from glossfree.checkpoint import export_model, load_checkpoint_weights, recipe_to_yaml
 from glossfree.data.manifest import Record, load_split, unread_splits
 from glossfree.errors import ConfigError, DataError
 from glossfree.io import atomic_write_json, atomic_write_text, check_output_dir, read_json
@@ -336,9 +336,7 @@ def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record],
 
 
 def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    prefix = "model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    load_checkpoint_weights(model, checkpoint)  # memory-mapped; a frozen pretrained base stays as loaded
 
 
 def run_stage(

@@ -17,6 +17,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from glossfree.checkpoint import restore_pretrained_base, strip_pretrained_base
 from glossfree.evaluation import score
 from glossfree.training.optim import build_optimizer, build_scheduler
 from glossfree.training.recipe import EvaluationConfig, StageConfig
@@ -109,11 +110,13 @@ class SLTLightningModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["glossfree_stage"] = self.stage.name
         checkpoint["glossfree_rng"] = rng_state()
+        strip_pretrained_base(checkpoint, self.model)  # a frozen pretrained LM base is referenced, not copied
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved_stage = checkpoint.get("glossfree_stage")
         if saved_stage is not None and saved_stage != self.stage.name:
             raise ValueError(f"checkpoint belongs to stage '{saved_stage}', not '{self.stage.name}'")
+        restore_pretrained_base(checkpoint, self.model)
         if "glossfree_rng" in checkpoint:
             set_rng_state(checkpoint["glossfree_rng"])
 
