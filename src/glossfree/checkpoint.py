@@ -5,7 +5,8 @@ model/
   recipe.yaml         the resolved recipe (model, data and evaluation sections are used)
   tokenizer/          the LM tokenizer (save_pretrained)
   model.safetensors   SLTModel weights (best dev BLEU-4 of the last stage), see below
-  metadata.json       glossfree version, stage history, dev scores, the pretrained base's fingerprint
+  metadata.json       glossfree version, stage history, dev scores, training frame rate (fps),
+                      the pretrained base's fingerprint
 ```
 The folder is written to a temporary sibling and renamed, so a killed export never leaves half a model.
 
@@ -56,6 +57,14 @@ class TrainedModel:
     tokenizer: Any
     metadata: dict[str, Any]
     path: Path
+
+    @property
+    def fps(self) -> float | None:
+        """The frame rate the model was trained at (None: a model exported before it was recorded)."""
+        if self.recipe.data.fps is not None:
+            return float(self.recipe.data.fps)
+        value = self.metadata.get("fps")
+        return float(value) if value else None
 
 
 def recipe_to_yaml(recipe: Any) -> str:

@@ -335,6 +335,40 @@ def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record],
     return [record for record in records if record.text.strip()], report
 
 
+def training_frame_rate(recipe: RecipeConfig, records: list[Record], root: Path, *, sample: int = 200) -> float | None:
+    """The frame rate the model was trained at: ``data.fps``, else the training files' own rate.
+
+    Without ``data.fps`` the training poses are used at their files' rate: the headers of up to
+    ``sample`` training files (spread over the split) are read and the most common rate is taken
+    (a mix is logged). None when no header can be read (e.g. feature-only data).
+    """
+    if recipe.data.fps is not None:
+        return float(recipe.data.fps)
+    from collections import Counter
+
+    from glossfree.data.pose_io import read_pose_info
+
+    with_pose = [record for record in records if record.pose]
+    step = max(1, len(with_pose) // sample)
+    rates: Counter[float] = Counter()
+    for record in with_pose[::step][:sample]:
+        try:
+            rate = read_pose_info(root / record.pose).fps
+        except DataError:
+            continue
+        if rate > 0:
+            rates[round(rate, 3)] += 1
+    if not rates:
+        return None
+    if len(rates) > 1:
+        log.warning(
+            "training poses have several frame rates (%s); the model records the most common one; set "
+            "data.fps to resample them all to one rate",
+            ", ".join(f"{rate:g} fps x{count}" for rate, count in rates.most_common()),
+        )
+    return rates.most_common(1)[0][0]
+
+
 def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
     load_checkpoint_weights(model, checkpoint)  # memory-mapped; a frozen pretrained base stays as loaded
 
@@ -508,6 +542,12 @@ def _train(
             recipe,
             tokenizer,
             result.model_dir,
-            {"glossfree_version": __version__, "stages": result.stages, "data": data_report},
+            {
+                "glossfree_version": __version__,
+                "stages": result.stages,
+                "data": data_report,
+                # translate resamples every input to it (the recipe may not say: data.fps unset)
+                "fps": training_frame_rate(recipe, train_records, root),
+            },
         )
     return result
