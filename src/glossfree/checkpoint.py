@@ -5,6 +5,7 @@ model/
   recipe.yaml         the resolved recipe (model, data and evaluation sections are used)
   tokenizer/          the LM tokenizer (save_pretrained)
   model.safetensors   SLTModel weights (best dev BLEU-4 of the last stage), see below
+  trimmed_vocab.json  the LM's kept token ids, when the recipe trims the vocabulary (lm.trimmed_vocab)
   metadata.json       glossfree version, stage history, dev scores, training frame rate (fps),
                       the pretrained base's fingerprint
 ```
@@ -47,6 +48,7 @@ from glossfree.io import atomic_write_json, read_json
 # Kept importable for ``training/engine.py`` and ``demo.py``; new code imports from glossfree.io.
 
 MODEL_FILE = "model.safetensors"
+TRIMMED_VOCAB_FILE = "trimmed_vocab.json"  # as glossfree.text.trim names it
 BASE_KEY = "glossfree_pretrained_base"  # in .ckpt files, safetensors metadata and metadata.json
 
 
@@ -182,6 +184,11 @@ def export_model(model: torch.nn.Module, recipe: Any, tokenizer: Any, out_dir: P
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    lm = recipe.model.lm
+    if lm.trimmed_vocab:  # the mapping travels with the model, named relative to its folder
+        shutil.copyfile(lm.trimmed_vocab, tmp / TRIMMED_VOCAB_FILE)
+        lm = lm.model_copy(update={"trimmed_vocab": TRIMMED_VOCAB_FILE})
+        recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
     (tmp / "recipe.yaml").write_text(recipe_to_yaml(recipe), encoding="utf-8")
     tokenizer.save_pretrained(str(tmp / "tokenizer"))
     _, prints = pretrained_base(model)
@@ -224,6 +231,10 @@ def load_trained(path: str | Path, *, device: str | torch.device = "cpu") -> Tra
 
     model_dir = find_model_dir(path)
     recipe = load_recipe(model_dir / "recipe.yaml")
+    lm = recipe.model.lm
+    if lm.trimmed_vocab and not Path(lm.trimmed_vocab).is_absolute():
+        lm = lm.model_copy(update={"trimmed_vocab": str(model_dir / lm.trimmed_vocab)})
+        recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
     # Checked here: load_tokenizer would take a missing local folder for a Hugging Face Hub id.
     tokenizer_dir = model_dir / "tokenizer"
     if not (tokenizer_dir / "tokenizer_config.json").is_file():

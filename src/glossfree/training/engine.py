@@ -194,6 +194,29 @@ def prepare_tokenizer(
     )
 
 
+def _trim_on_training_texts(recipe: RecipeConfig, tokenizer, texts: list[str], run_dir: Path) -> RecipeConfig:
+    """``lm.trimmed_vocab: train``: keep the ids the training texts (and the prompt) use, as GFSLT-VLP
+    and SAGE trim mBART; the mapping is written to ``<run>/trimmed_vocab.json`` and the recipe the model
+    is built from points there (the run's recipe.yaml keeps ``train``, so a resume computes the same)."""
+    lm = recipe.model.lm
+    if lm.trimmed_vocab != "train":
+        return recipe
+    from glossfree.text.trim import TrimmedVocab, kept_token_ids
+
+    full_size = len(tokenizer)
+    if lm.name_or_path:  # the pretrained embeddings may have more rows than the tokenizer (T5: 32128)
+        from transformers import AutoConfig
+
+        full_size = max(full_size, AutoConfig.from_pretrained(lm.name_or_path, local_files_only=True).vocab_size)
+    kept = kept_token_ids(tokenizer, [*texts, *([lm.prompt] if lm.prompt else [])])
+    unk = getattr(tokenizer, "unk_token_id", None)
+    vocab = TrimmedVocab(tuple(kept), full_size, kept.index(unk) if unk in kept else None)
+    path = vocab.save(run_dir / "trimmed_vocab.json")  # every rank writes the same bytes, atomically
+    log.info("vocabulary trimmed to the %d of %d ids the training texts use", len(vocab), full_size)
+    lm = lm.model_copy(update={"trimmed_vocab": str(path)})
+    return recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
+
+
 def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
     from glossfree.models.slt import SLTModel
 
@@ -201,7 +224,7 @@ def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
 
 
 # What a start writes before its first checkpoint (removed again when that start fails).
-_START_FILES = ("recipe.yaml", "tokenizer", "logs", "stages", "curves.png")
+_START_FILES = ("recipe.yaml", "tokenizer", "trimmed_vocab.json", "logs", "stages", "curves.png")
 
 
 def _has_trained(run_dir: Path) -> bool:
@@ -505,6 +528,7 @@ def _train(
     tokenizer = prepare_tokenizer(
         recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank, lm=recipe.model.lm
     )
+    recipe = _trim_on_training_texts(recipe, tokenizer, [r.text for r in train_records], run_dir)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_model(recipe, tokenizer)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
