@@ -42,7 +42,7 @@ from safetensors import SafetensorError
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from glossfree.errors import DataError
+from glossfree.errors import ConfigError, DataError
 from glossfree.io import atomic_write_json, read_json
 
 # Kept importable for ``training/engine.py`` and ``demo.py``; new code imports from glossfree.io.
@@ -89,7 +89,7 @@ def pretrained_base(model: torch.nn.Module) -> tuple[set[str], list[dict[str, An
 
 
 def check_pretrained_base(saved: list[dict[str, Any]] | None, model: torch.nn.Module, where: Any) -> None:
-    """Raise :class:`DataError` when ``model``'s pretrained base is not the one ``saved`` was trained on."""
+    """Raise :class:`ConfigError` when ``model``'s pretrained base is not the one ``saved`` was trained on."""
     if saved is None:
         return  # a checkpoint that stores everything (or predates fingerprints)
     _, current = pretrained_base(model)
@@ -97,14 +97,14 @@ def check_pretrained_base(saved: list[dict[str, Any]] | None, model: torch.nn.Mo
     for entry in saved:
         here = ours.get(entry["module"])
         if here is None:
-            raise DataError(
+            raise ConfigError(
                 f"{where}: holds only the adapter of a pretrained base ('{entry['name_or_path']}'), but "
                 "this model has no frozen pretrained LM to put it on (check lm.name_or_path and lm.adapter)"
             )
         fields = ("model_type", "d_model", "vocab_size", "num_tensors", "checksum")
         differ = [f"{f} {entry.get(f)} != {here.get(f)}" for f in fields if entry.get(f) != here.get(f)]
         if differ:
-            raise DataError(
+            raise ConfigError(
                 f"{where}: trained on the pretrained base '{entry['name_or_path']}', but lm.name_or_path "
                 f"'{here['name_or_path']}' loads a different one ({'; '.join(differ)}); the checkpoint holds "
                 "only the adapter and trained weights, so it must be loaded onto the same base weights"

@@ -13,7 +13,7 @@ from glossfree.checkpoint import (
     load_trained,
     pretrained_base,
 )
-from glossfree.errors import DataError
+from glossfree.errors import ConfigError, DataError
 from glossfree.models.slt import SLTModel
 from glossfree.training.recipe import RecipeConfig
 
@@ -82,7 +82,7 @@ def test_export_holds_only_what_trained_and_reloads_exactly(t5_tokenizer, tiny_c
     assert loaded.metadata[BASE_KEY][0]["checksum"] == prints[0]["checksum"]
 
     save_base(tmp_path / "base", t5_tokenizer, seed=7)  # another base behind the same path
-    with pytest.raises(DataError, match=r"trained on the pretrained base .*loads a different one \(checksum"):
+    with pytest.raises(ConfigError, match=r"trained on the pretrained base .*loads a different one \(checksum"):
         load_trained(out)
 
 
@@ -118,7 +118,7 @@ def test_lightning_checkpoint_stores_no_base_and_resumes(t5_tokenizer, tiny_conf
 
     save_base(tmp_path / "base", t5_tokenizer, seed=7)
     other = SLTModel(recipe.model, t5_tokenizer)
-    with pytest.raises(DataError, match="loads a different one"):
+    with pytest.raises(ConfigError, match="loads a different one"):
         load_checkpoint_weights(other, tmp_path / "last.ckpt")
 
 

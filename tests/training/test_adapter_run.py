@@ -7,7 +7,7 @@ import torch
 
 from glossfree.checkpoint import BASE_KEY, load_trained
 from glossfree.data.manifest import load_split
-from glossfree.errors import DataError
+from glossfree.errors import ConfigError
 from glossfree.text.tokenizers import train_tokenizer
 from glossfree.training.callbacks import KillAtEpoch, SimulatedKill
 from glossfree.training.engine import LaunchConfig, train
@@ -55,5 +55,7 @@ def test_dora_run_on_a_local_base_stores_only_the_adapter(tiny_corpus, tmp_path)
     assert trained.metadata[BASE_KEY][0]["name_or_path"] == str(base)
 
     _base(base, texts, seed=1)  # the folder now holds another model
-    with pytest.raises(DataError, match="loads a different one"):
+    with pytest.raises(ConfigError, match="loads a different one"):
         load_trained(result.model_dir)
+    with pytest.raises(ConfigError, match="loads a different one"):  # the stage checkpoints are checked too
+        train(recipe, data_root=tiny_corpus, run_dir=run, resume=True, launch=launch)
