@@ -296,3 +296,22 @@ def test_flan_t5_xl_parameter_count_on_meta():
     if model.lm_head.weight is model.shared.weight:  # transformers 5 ties T5's head when built from a config
         count += model.lm_head.weight.numel()  # the checkpoint has its own head
     assert count == 2_849_757_184  # google/flan-t5-xl
+
+
+# --- vocabulary mismatches --------------------------------------------------------------------------
+
+
+def test_a_larger_tokenizer_is_an_error_unless_resizing_is_asked_for(t5_tokenizer, tiny_lm_config, tmp_path):
+    small = tiny_lm_config({"architecture": {"vocab_size": 99}})
+    from glossfree.models.language_model import _model_classes
+
+    config_class, model_class = _model_classes("t5")
+    arch = {k: v for k, v in small.architecture.items() if k != "vocab_size"}
+    ids = {"pad_token_id": 0, "eos_token_id": 1, "decoder_start_token_id": 0}
+    model_class(config_class(**arch, vocab_size=50, **ids)).save_pretrained(tmp_path / "small-t5")
+    pretrained = {"name_or_path": str(tmp_path / "small-t5"), "architecture": {}}
+    assert len(t5_tokenizer) > 50
+    with pytest.raises(ConfigError, match=r"tokenizer has \d+ tokens but .* embeds only 50.*lm.resize_embeddings: true"):
+        build(tiny_lm_config(pretrained), t5_tokenizer)
+    grown = build(tiny_lm_config({**pretrained, "resize_embeddings": True}), t5_tokenizer)
+    assert grown.model.get_input_embeddings().weight.shape[0] == len(t5_tokenizer)

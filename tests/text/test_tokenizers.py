@@ -133,3 +133,20 @@ def test_loads_the_gfslt_mbart_tokenizer(shared_dir):
     ids = tokenizer(text).input_ids
     assert ids[:-2] == [i + 1 for i in processor.encode(text)]
     assert tokenizer.convert_ids_to_tokens(ids[-2:]) == ["</s>", "de_DE"]
+
+
+def test_the_engine_trains_the_tokenizer_layout_of_the_lm_family(tmp_path):
+    from glossfree.models.language_model import LanguageModelConfig
+    from glossfree.training.engine import prepare_tokenizer
+    from glossfree.training.recipe import TokenizerConfig
+
+    texts = ["und nun die wettervorhersage", "über den höhen fällt schnee"] * 3
+    config = TokenizerConfig(kind="train", vocab_size=40)
+    mbart = prepare_tokenizer(
+        config, texts, tmp_path / "mbart", lm=LanguageModelConfig(family="mbart", src_lang="de_DE", tgt_lang="de_DE")
+    )
+    assert type(mbart).__name__.startswith("MBartTokenizer")
+    assert (mbart.pad_token_id, mbart.eos_token_id) == (1, 2)  # fairseq layout
+    assert mbart(text_target="schnee").input_ids[-2:] == [2, mbart.convert_tokens_to_ids("de_DE")]
+    t5 = prepare_tokenizer(config, texts, tmp_path / "t5", lm=LanguageModelConfig(family="t5"))
+    assert (t5.pad_token_id, t5.eos_token_id) == (0, 1)

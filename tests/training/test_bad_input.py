@@ -38,7 +38,8 @@ def _corpus_copy(tiny_corpus: Path, target: Path, *, edit=None) -> Path:
         ({"accelerator": "tpu9"}, "--accelerator tpu9: unknown accelerator; choose one of auto, cpu, gpu"),
         ({"devices": "abc"}, "--devices abc: expected a number of devices per node"),
         ({"devices": 0}, "--devices 0: expected a number of devices per node"),
-        ({"strategy": "bogus"}, "--strategy bogus: unknown strategy; common ones are auto, ddp, fsdp"),
+        ({"strategy": "bogus"}, "--strategy bogus: unknown strategy; common ones are auto, ddp"),
+        ({"strategy": "fsdp"}, "--strategy fsdp: use ddp; FSDP is not supported yet"),
         ({"num_nodes": 0}, "--num-nodes 0: must be at least 1"),
     ],
 )

@@ -43,7 +43,7 @@ def train(
     accelerator: Annotated[str, typer.Option(help="cpu, gpu, auto (Lightning).")] = "auto",
     devices: Annotated[str, typer.Option(help="Number of devices per node, or 'auto'.")] = "1",
     num_nodes: Annotated[int, typer.Option(help="Number of nodes (torchrun/SLURM).")] = 1,
-    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto, ddp, fsdp.")] = "auto",
+    strategy: Annotated[str, typer.Option(help="Lightning strategy: auto or ddp (FSDP is not supported yet).")] = "auto",
     override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: --set stages.0.max_epochs=3")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
@@ -76,6 +76,11 @@ def train(
     console.print(f"model exported to {result.model_dir}")
 
 
+_ACCELERATOR_HELP = "cpu, gpu (= cuda) or auto (a GPU when there is one); an absent GPU is an error."
+_DEVICES_HELP = "Index of the GPU to run on (default 0); inference uses one device."
+_PRECISION_HELP = "32 (the weights' dtype) or bf16 (autocast on a GPU)."
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in counts.items())
 
@@ -90,6 +95,10 @@ def evaluate(
     preset: Annotated[Optional[str], typer.Option(help="signjoey, spamo or sacrebleu (default: the recipe's).")] = None,
     append_period: Annotated[Optional[bool], typer.Option("--append-period/--no-append-period", help="Append ' .' to both sides (signjoey annotation files).")] = None,
     num_beams: Annotated[Optional[int], typer.Option(min=1, help="Beam size (default: the recipe's).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Samples per generation batch (default: the recipe's evaluation.batch_size).")] = None,
+    accelerator: Annotated[str, typer.Option(help=_ACCELERATOR_HELP)] = "auto",
+    devices: Annotated[Optional[str], typer.Option(help=_DEVICES_HELP)] = None,
+    precision: Annotated[str, typer.Option(help=_PRECISION_HELP)] = "32",
     out: Annotated[Optional[Path], typer.Option(help="Folder for hypotheses, references, per-sample scores and signature.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
@@ -109,9 +118,11 @@ def evaluate(
             if model is None:
                 raise typer.BadParameter("give a model folder, or --hyp and --ref")
             from glossfree.checkpoint import load_trained
+            from glossfree.inference.device import resolve_device
             from glossfree.inference.evaluate import evaluate_split
 
-            trained = load_trained(model)
+            device = resolve_device(accelerator, devices, precision)  # before the model loads
+            trained = load_trained(model, device=device.device)
             root = data or trained.recipe.data.root
             if root is None:
                 raise typer.BadParameter("the model does not record its dataset: pass --data")
@@ -124,6 +135,8 @@ def evaluate(
                 append_period=append_period,
                 num_beams=num_beams,
                 progress=True,
+                device=device,
+                batch_size=batch_size,
             ).scores
     except GlossfreeError as error:
         fail(error)
@@ -139,6 +152,10 @@ def translate(
     inputs: Annotated[list[Path], typer.Argument(help=".pose files, videos or frame folders.")],
     model: Annotated[Path, typer.Option(help="Run or model folder written by `glossfree train`.")] = Path("demo_run/run"),
     num_beams: Annotated[Optional[int], typer.Option(min=1, help="Beam size (default: the recipe's).")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of frame-folder inputs (required for them; videos and .pose files carry theirs). Every input is resampled to the model's training rate.")] = None,
+    accelerator: Annotated[str, typer.Option(help=_ACCELERATOR_HELP)] = "auto",
+    devices: Annotated[Optional[str], typer.Option(help=_DEVICES_HELP)] = None,
+    precision: Annotated[str, typer.Option(help=_PRECISION_HELP)] = "32",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout.")] = False,
 ) -> None:
     """Translate signing to text, with a timing breakdown (decode, poses, model).
@@ -146,17 +163,19 @@ def translate(
     Every input is tried; an input that cannot be translated is reported (with --json as an object
     with an "error" key) and the command exits 2 at the end.
     """
+    from glossfree.inference.device import resolve_device
     from glossfree.inference.translator import Translator
 
     try:
-        translator = Translator.from_path(model, num_beams=num_beams)
+        device = resolve_device(accelerator, devices, precision)
+        translator = Translator.from_path(model, num_beams=num_beams, device=device)
     except GlossfreeError as error:
         fail(error)
         return
     failed = 0
     for path in inputs:
         try:
-            result = translator.translate(path)
+            result = translator.translate(path, fps=fps)
         except (GlossfreeError, ImportError) as error:  # ImportError: a video without MediaPipe installed
             failed += 1
             console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, colla
 from glossfree.data.manifest import Record, load_split
 from glossfree.evaluation import Scores, score
 from glossfree.evaluation.report import write_report
+from glossfree.inference.device import InferenceDevice
 from glossfree.inference.translator import check_decoding
 from glossfree.io import check_output_dir
 
@@ -42,13 +43,15 @@ def generate_records(
     num_beams: int | None = None,
     max_new_tokens: int | None = None,
     progress: bool = False,
+    device: InferenceDevice | None = None,
 ) -> dict[str, str]:
-    """Translate every record; returns ``{id: hypothesis}``."""
+    """Translate every record in batches on ``device`` (default: where the model is); ``{id: hypothesis}``."""
     recipe = trained.recipe
     dataset = PoseDataset(records, root, layout=recipe.model.layout, normalize=recipe.data.normalize, fps=recipe.data.fps)
     sampler = LengthBucketBatchSampler(dataset.lengths, batch_size=batch_size or recipe.evaluation.batch_size, shuffle=False)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose)
-    device = next(trained.model.parameters()).device
+    device = device or InferenceDevice(next(trained.model.parameters()).device)
+    trained.model.to(device.device)
     hypotheses: dict[str, str] = {}
     iterator = loader
     if progress:
@@ -57,9 +60,9 @@ def generate_records(
 
         # stderr: stdout stays clean for `glossfree evaluate --json`.
         iterator = track(loader, description="translating", total=len(loader), console=Console(stderr=True))
-    with torch.inference_mode():
+    with torch.inference_mode(), device.autocast():
         for batch in iterator:
-            outputs = trained.model.generate(batch.to(device), num_beams=num_beams, max_new_tokens=max_new_tokens)
+            outputs = trained.model.generate(batch.to(device.device), num_beams=num_beams, max_new_tokens=max_new_tokens)
             hypotheses.update(zip(batch.ids, outputs))
     return hypotheses
 
@@ -83,8 +86,14 @@ def evaluate_split(
     append_period: bool | None = None,
     num_beams: int | None = None,
     progress: bool = False,
+    device: InferenceDevice | None = None,
+    batch_size: int | None = None,
 ) -> SplitResult:
-    """Generate translations for ``split`` of the dataset at ``root`` and score them."""
+    """Generate translations for ``split`` of the dataset at ``root`` and score them.
+
+    ``device``: where to run (default: where the model is); ``batch_size``: samples per generation
+    batch (default: the recipe's ``evaluation.batch_size``).
+    """
     check_decoding(num_beams=num_beams, max_new_tokens=None)
     if out_dir is not None:
         check_output_dir(out_dir, what="output folder")
@@ -92,7 +101,9 @@ def evaluate_split(
     records = load_split(root, split)
     preset = preset or trained.recipe.evaluation.preset
     append_period = trained.recipe.evaluation.append_period if append_period is None else append_period
-    hypotheses = generate_records(trained, records, root, num_beams=num_beams, progress=progress)
+    hypotheses = generate_records(
+        trained, records, root, num_beams=num_beams, progress=progress, device=device, batch_size=batch_size
+    )
     result = score_split(hypotheses, records, preset=preset, append_period=append_period)
     if out_dir is not None:
         write_report(

@@ -19,6 +19,7 @@ from glossfree.data.layouts import get_layout
 from glossfree.data.pose_io import Keypoints, extract_keypoints, missing_points, read_pose
 from glossfree.data.transforms import resample_fps
 from glossfree.errors import ConfigError, DataError
+from glossfree.inference.device import InferenceDevice
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
@@ -51,28 +52,43 @@ class Translator:
         *,
         num_beams: int | None = None,
         max_new_tokens: int | None = None,
+        device: InferenceDevice | None = None,
     ) -> None:
         check_decoding(num_beams=num_beams, max_new_tokens=max_new_tokens)
         self.trained = trained
+        # The model stays where it is unless a device is given (load_trained put it there).
+        self.device = device or InferenceDevice(next(trained.model.parameters()).device)
+        trained.model.to(self.device.device)
         self.num_beams = num_beams  # None: the model's own generation settings
         self.max_new_tokens = max_new_tokens
 
     @classmethod
     def from_path(
-        cls, path: str | Path, *, num_beams: int | None = None, max_new_tokens: int | None = None
+        cls,
+        path: str | Path,
+        *,
+        num_beams: int | None = None,
+        max_new_tokens: int | None = None,
+        device: InferenceDevice | None = None,
     ) -> Translator:
         check_decoding(num_beams=num_beams, max_new_tokens=max_new_tokens)  # before the model loads
-        return cls(load_trained(path), num_beams=num_beams, max_new_tokens=max_new_tokens)
+        trained = load_trained(path, device=device.device if device else "cpu")
+        return cls(trained, num_beams=num_beams, max_new_tokens=max_new_tokens, device=device)
 
     @property
     def min_frames(self) -> int:
         """Frames the model reads at once (its Sliding Perceiver window; 1 without a compressor)."""
         return int(getattr(self.trained.recipe.model.compressor, "window", 1))
 
+    @property
+    def fps(self) -> float | None:
+        """The model's training frame rate: every input is resampled to it."""
+        return self.trained.fps
+
     def _prepare(self, keypoints: Keypoints, source: str) -> Keypoints:
         """Resample to the model's frame rate (a file whose header says 0 fps cannot be)."""
-        fps = self.trained.recipe.data.fps
-        if fps is None:
+        fps = self.fps
+        if fps is None:  # exported before glossfree recorded it; see translate()'s warning
             return keypoints
         if not keypoints.fps > 0:
             raise DataError(
@@ -93,19 +109,29 @@ class Translator:
             "text": "",
             "language": "",
         }
-        batch = collate_pose([item]).to(next(self.trained.model.parameters()).device)
-        with torch.inference_mode():
+        batch = collate_pose([item]).to(self.device.device)
+        with torch.inference_mode(), self.device.autocast():
             return self.trained.model.generate(
                 batch, num_beams=self.num_beams, max_new_tokens=self.max_new_tokens
             )[0]
 
-    def translate(self, path: str | Path) -> TranslationResult:
+    def translate(self, path: str | Path, *, fps: float | None = None) -> TranslationResult:
+        """Translate one input. ``fps`` is the frame rate of a frame folder (required for one: a
+        folder of images says nothing about time); videos and ``.pose`` files carry their own."""
         path = Path(path)
         timings: dict[str, float] = {}
         start = time.perf_counter()
+        if fps is not None and not fps > 0:
+            raise ConfigError(f"--fps must be positive, got {fps:g}")
+        if path.is_dir() and fps is None:
+            raise DataError(
+                f"{path}: a folder of frames has no frame rate; pass it with --fps (e.g. --fps 25 for "
+                "PHOENIX-2014-T) so that it can be resampled to the model's"
+                + (f" {self.fps:g} fps" if self.fps else " rate")
+            )
         if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
             # MediaPipe runs only on the frames the model will see (its training frame rate).
-            pose, decode_s = _estimate_poses(path, fps=self.trained.recipe.data.fps)
+            pose, decode_s = _estimate_poses(path, fps=self.fps, folder_fps=fps)
             timings["decode"] = decode_s
             timings["poses"] = time.perf_counter() - start - decode_s
         elif path.suffix.lower() == ".pose":
@@ -122,6 +148,11 @@ class Translator:
         keypoints = extract_keypoints(pose, layout, normalize=data.normalize, source=str(path), allow_missing=True)
         model_input = self._prepare(keypoints, str(path))
         warnings = [*_coverage_warnings(pose, keypoints, layout, str(path))]
+        if self.fps is None:
+            warnings.append(
+                f"{path}: the model does not record the frame rate it was trained at (exported by an "
+                f"older glossfree); the input is used at its own {keypoints.fps:g} fps"
+            )
         if model_input.num_frames < self.min_frames:
             warnings.append(
                 f"{path}: only {model_input.num_frames} frame(s) at the model's "
@@ -174,8 +205,11 @@ def _coverage_warnings(pose, keypoints: Keypoints, layout, source: str) -> list[
     return [f"{message}: {total} of {layout.num_points} points are masked in every frame"]
 
 
-def _estimate_poses(path: Path, *, fps: float | None):
-    """Decode a video or frame folder at ``fps`` and run MediaPipe holistic; returns (pose, decode seconds)."""
+def _estimate_poses(path: Path, *, fps: float | None, folder_fps: float | None = None):
+    """Decode a video or frame folder (recorded at ``folder_fps``) at ``fps`` and run MediaPipe
+    holistic; returns (pose, decode seconds)."""
     from glossfree.data.pose_estimation import frames_to_pose_timed
 
-    return frames_to_pose_timed(path, fps=fps)
+    if folder_fps is None:
+        return frames_to_pose_timed(path, fps=fps)
+    return frames_to_pose_timed(path, fps=fps, folder_fps=folder_fps)

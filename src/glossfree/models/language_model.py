@@ -20,6 +20,7 @@ targets (``q``, ``v``) and SpaMo's LoRA dropout 0.1.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 from typing import Any, Literal
 
@@ -104,6 +105,15 @@ class LanguageModelConfig(StrictModel):
         generation: beam-search defaults.
         src_lang, tgt_lang: mBART language codes (e.g. ``"de_DE"``); the target code starts
             decoding. Ignored by T5.
+        resize_embeddings: allow a tokenizer larger than the pretrained vocabulary: the embeddings
+            and LM head grow by randomly initialised rows. Off by default, since a mismatch usually
+            means the tokenizer belongs to another model.
+        trimmed_vocab: a ``trimmed_vocab.json`` (:mod:`glossfree.text.trim`): the LM embeds and
+            predicts only its kept ids, as GFSLT-VLP and SAGE trim mBART's 250k vocabulary. Targets
+            and prompts are encoded with the full tokenizer and mapped to the kept ids; generated
+            ids are mapped back before decoding. A pretrained model of the full vocabulary is
+            trimmed when loaded; one saved trimmed (``save_trimmed``) is used as is. ``train``:
+            ``glossfree train`` keeps the ids of the training texts and the prompt.
     """
 
     family: Literal["t5", "mbart"] = "t5"
@@ -117,6 +127,8 @@ class LanguageModelConfig(StrictModel):
     generation: GenerationSettings = GenerationSettings()
     src_lang: str | None = None
     tgt_lang: str | None = None
+    resize_embeddings: bool = False
+    trimmed_vocab: str | None = None
 
 
 def label_smoothed_cross_entropy(
@@ -188,8 +200,37 @@ def _token_ids(tokenizer) -> dict[str, int]:
     return ids
 
 
-def build_seq2seq(config: LanguageModelConfig, tokenizer) -> nn.Module:
-    """The bare ``transformers`` model (no adapter): pretrained or from ``config.architecture``."""
+def load_trimmed_vocab(config: LanguageModelConfig, tokenizer) -> Any:
+    """The :class:`~glossfree.text.trim.TrimmedVocab` of ``config.trimmed_vocab`` (None: no trimming)."""
+    if not config.trimmed_vocab:
+        return None
+    from pathlib import Path
+
+    from glossfree.text.trim import TrimmedVocab
+
+    if config.trimmed_vocab == "train":
+        raise ConfigError(
+            "lm.trimmed_vocab: train is resolved by `glossfree train` (it keeps the ids of the training "
+            "texts); to build a model directly, give the path of a trimmed_vocab.json"
+        )
+    path = Path(config.trimmed_vocab)
+    if not path.is_file():
+        raise ConfigError(f"lm.trimmed_vocab: {path} not found (a trimmed_vocab.json from glossfree.text.trim)")
+    vocab = TrimmedVocab.load(path)
+    if len(tokenizer) > vocab.full_size:
+        raise ConfigError(
+            f"lm.trimmed_vocab {path} maps a vocabulary of {vocab.full_size} ids, but the tokenizer has "
+            f"{len(tokenizer)} tokens: they do not belong together"
+        )
+    return vocab
+
+
+def build_seq2seq(config: LanguageModelConfig, tokenizer, vocab: Any = None) -> nn.Module:
+    """The bare ``transformers`` model (no adapter): pretrained or from ``config.architecture``.
+
+    ``vocab`` (a :class:`~glossfree.text.trim.TrimmedVocab`): the model embeds and predicts only
+    its kept ids.
+    """
     _check_architecture(config)
     config_class, model_class = _model_classes(config.family)
     dtype = getattr(torch, config.dtype)
@@ -205,16 +246,83 @@ def build_seq2seq(config: LanguageModelConfig, tokenizer) -> nn.Module:
                 f"never downloads weights; fetch them yourself (e.g. `hf download {config.name_or_path}`) "
                 "and pass the local folder"
             ) from None
-        if len(tokenizer) > model.config.vocab_size:
+        rows = model.get_input_embeddings().weight.shape[0]
+        if vocab is not None:
+            return _trimmed(model, vocab, config)
+        if len(tokenizer) > rows:
+            if not config.resize_embeddings:
+                raise ConfigError(
+                    f"the tokenizer has {len(tokenizer)} tokens but lm.name_or_path "
+                    f"'{config.name_or_path}' embeds only {rows}: the tokenizer probably belongs to "
+                    "another model (check tokenizer.name_or_path); to add randomly initialised rows "
+                    "for the extra tokens on purpose, set lm.resize_embeddings: true"
+                )
             model.resize_token_embeddings(len(tokenizer))
+            model.glossfree_resized = True  # the new rows are not part of the pretrained base
         return model
     ids = _token_ids(tokenizer)
     if config.family == "t5":
         ids["decoder_start_token_id"] = tokenizer.pad_token_id
     else:
         ids["decoder_start_token_id"] = tokenizer.eos_token_id
-    model_config = config_class(**config.architecture, vocab_size=len(tokenizer), **ids)
+    size = len(tokenizer)
+    if vocab is not None:  # a from-scratch model of the kept ids only
+        ids = {name: _kept_id(vocab, value, name) for name, value in ids.items()}
+        size = len(vocab)
+    model_config = config_class(**config.architecture, vocab_size=size, **ids)
     return model_class(model_config).to(dtype)
+
+
+def _kept_id(vocab: Any, full_id: int, what: str) -> int:
+    new = vocab.new_id(full_id)
+    if new is None:
+        raise ConfigError(f"lm.trimmed_vocab: the {what} (id {full_id}) is not among the kept ids")
+    return new
+
+
+def _trimmed(model: nn.Module, vocab: Any, config: LanguageModelConfig) -> nn.Module:
+    """A pretrained model on the trimmed vocabulary: trimmed now, or already saved trimmed."""
+    from glossfree.text.trim import _remap_config_ids, _resize_vocab_modules
+
+    rows = model.get_input_embeddings().weight.shape[0]
+    if rows == len(vocab):
+        return model  # saved by glossfree.text.trim.save_trimmed
+    if rows != vocab.full_size:
+        raise ConfigError(
+            f"lm.trimmed_vocab maps a vocabulary of {vocab.full_size} ids to {len(vocab)}, but "
+            f"lm.name_or_path '{config.name_or_path}' embeds {rows}: the mapping is from another model"
+        )
+    _resize_vocab_modules(model, vocab)
+    _remap_config_ids(model.config, vocab)
+    if getattr(model, "generation_config", None) is not None:
+        _remap_config_ids(model.generation_config, vocab)
+    model.config.vocab_size = len(vocab)
+    return model
+
+
+def base_fingerprint(name_or_path: str, model_config: Any, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """What identifies a pretrained base: its shape and a checksum of a few of its tensors.
+
+    The checksum hashes the names, shapes, dtypes and the first 256K elements of four tensors spread
+    over the sorted keys (two different checkpoints differ in every trained tensor), so it costs
+    milliseconds even for Flan-T5-XL.
+    """
+    keys = sorted(tensors)
+    picks = sorted({keys[round(i * (len(keys) - 1) / 3)] for i in range(4)}) if keys else []
+    digest = hashlib.sha256()
+    for key in picks:
+        tensor = tensors[key].detach()
+        digest.update(f"{key}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
+        flat = tensor.reshape(-1)[: 1 << 18].cpu().contiguous()
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return {
+        "name_or_path": name_or_path,
+        "model_type": getattr(model_config, "model_type", None),
+        "d_model": getattr(model_config, "d_model", None),
+        "vocab_size": getattr(model_config, "vocab_size", None),
+        "num_tensors": len(keys),
+        "checksum": digest.hexdigest(),
+    }
 
 
 def add_adapter(model: nn.Module, config: LanguageModelConfig) -> nn.Module:
@@ -258,12 +366,24 @@ class LanguageModel(nn.Module):
                 tokenizer.src_lang = config.src_lang
             if config.tgt_lang:
                 tokenizer.tgt_lang = config.tgt_lang
-        base = build_seq2seq(config, tokenizer)
+        self.vocab = load_trimmed_vocab(config, tokenizer)  # None: the LM uses the tokenizer's ids
+        base = build_seq2seq(config, tokenizer, self.vocab)
         self.embed_dim: int = base.config.d_model
         self.model = add_adapter(base, config)
+        # A frozen pretrained base is not stored in checkpoints (glossfree.checkpoint): its keys here,
+        # and a fingerprint that tells a different base apart on loading.
+        self.frozen_base_keys: frozenset[str] = frozenset()
+        self.base_fingerprint: dict[str, Any] | None = None
+        if config.name_or_path and config.adapter.kind != "none":
+            frozen = {id(p) for p in self.model.parameters() if not p.requires_grad}
+            if getattr(base, "glossfree_resized", False):  # resized embeddings hold random rows: saved
+                frozen -= {id(m.weight) for m in (base.get_input_embeddings(), base.get_output_embeddings()) if m}
+            tensors = {k: v for k, v in self.state_dict(keep_vars=True).items() if id(v) in frozen}
+            self.frozen_base_keys = frozenset(tensors)
+            self.base_fingerprint = base_fingerprint(config.name_or_path, base.config, tensors)
         self._decoder_start, self._forced_bos = self._decoding_start(base)
         special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "lang_code_to_id", {}).values())
-        special |= {i for i in (self._decoder_start, self._forced_bos) if i is not None}
+        special |= {self._full_id(i) for i in (self._decoder_start, self._forced_bos) if i is not None}
         self._strip_ids = special
 
     def _decoding_start(self, base: nn.Module) -> tuple[int | None, int | None]:
@@ -276,7 +396,17 @@ class LanguageModel(nn.Module):
         probe = self.tokenizer(text_target="").input_ids
         start = probe[-1]
         forced = probe[0] if len(probe) > 1 and probe[0] != self.tokenizer.eos_token_id else None
-        return start, forced
+        return self._model_id(start), None if forced is None else self._model_id(forced)
+
+    # Ids: the tokenizer's ("full") and the model's differ only with a trimmed vocabulary.
+    def _model_id(self, full_id: int) -> int:
+        return full_id if self.vocab is None else _kept_id(self.vocab, full_id, f"token {full_id}")
+
+    def _full_id(self, model_id: int) -> int:
+        return model_id if self.vocab is None else self.vocab.old_id(model_id)
+
+    def _model_ids(self, full_ids: torch.Tensor) -> torch.Tensor:
+        return full_ids if self.vocab is None else self.vocab.to_new(full_ids)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -291,7 +421,7 @@ class LanguageModel(nn.Module):
             padding="longest",
             return_tensors="pt",
         )
-        return encoded.input_ids.masked_fill(encoded.attention_mask == 0, -100)
+        return self._model_ids(encoded.input_ids).masked_fill(encoded.attention_mask == 0, -100)
 
     def prepare_inputs(
         self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, prompts: list[str] | None = None
@@ -311,7 +441,8 @@ class LanguageModel(nn.Module):
         if len(prompts) != batch:
             raise ValueError(f"{len(prompts)} prompts for a batch of {batch}")
         encoded = self.tokenizer(list(prompts), padding="longest", return_tensors="pt").to(embeds.device)
-        prompt_embeds = self.model.get_input_embeddings()(encoded.input_ids)  # [B, Lp, D]
+        prompt_ids = self._model_ids(encoded.input_ids.cpu()).to(embeds.device)
+        prompt_embeds = self.model.get_input_embeddings()(prompt_ids)  # [B, Lp, D]
         return concat_valid(embeds, mask, prompt_embeds.to(embeds.dtype), encoded.attention_mask.bool())
 
     def forward(
@@ -361,8 +492,8 @@ class LanguageModel(nn.Module):
             "max_new_tokens": max_new_tokens if max_new_tokens is not None else settings.max_new_tokens,
             "length_penalty": length_penalty if length_penalty is not None else settings.length_penalty,
             "do_sample": False,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            "eos_token_id": self.tokenizer.eos_token_id,
+            "pad_token_id": self._model_id(self.tokenizer.pad_token_id),
+            "eos_token_id": self._model_id(self.tokenizer.eos_token_id),
             "decoder_start_token_id": self._decoder_start,
         }
         if self._forced_bos is not None:
@@ -371,5 +502,6 @@ class LanguageModel(nn.Module):
         return [self._decode(row) for row in sequences.tolist()]
 
     def _decode(self, ids: list[int]) -> str:
+        ids = [self._full_id(i) for i in ids]
         kept = [i for i in ids if i not in self._strip_ids]
         return self.tokenizer.decode(kept, skip_special_tokens=True).strip()

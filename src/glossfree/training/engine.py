@@ -47,7 +47,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from glossfree import __version__
-from glossfree.checkpoint import export_model, recipe_to_yaml
+from glossfree.checkpoint import export_model, load_checkpoint_weights, recipe_to_yaml
 from glossfree.data.manifest import Record, load_split, unread_splits
 from glossfree.errors import ConfigError, DataError
 from glossfree.io import atomic_write_json, atomic_write_text, check_output_dir, read_json
@@ -109,10 +109,12 @@ def check_launch(launch: LaunchConfig) -> None:
             f"--devices {devices}: expected a number of devices per node (1, 2, ...), 'auto', -1 "
             "(all of them) or a comma list of GPU indices such as 0,1"
         )
-    strategies = ["auto", *StrategyRegistry.available_strategies()]
+    if launch.strategy.lower().startswith("fsdp"):  # no CPU test exists for it yet (issue 15)
+        raise ConfigError(f"--strategy {launch.strategy}: use ddp; FSDP is not supported yet")
+    strategies = ["auto", *(s for s in StrategyRegistry.available_strategies() if not s.startswith("fsdp"))]
     if launch.strategy not in strategies:
         raise ConfigError(
-            f"--strategy {launch.strategy}: unknown strategy; common ones are auto, ddp, fsdp and "
+            f"--strategy {launch.strategy}: unknown strategy; common ones are auto, ddp and "
             f"deepspeed (all: {', '.join(strategies)})"
         )
     if launch.num_nodes < 1:
@@ -157,10 +159,18 @@ def _quiet_lightning_noise() -> None:
 
 
 def prepare_tokenizer(
-    config: TokenizerConfig, train_texts: list[str], out_dir: Path, *, rank: int = 0, wait_s: float = 600.0
+    config: TokenizerConfig,
+    train_texts: list[str],
+    out_dir: Path,
+    *,
+    rank: int = 0,
+    wait_s: float = 600.0,
+    lm: Any = None,
 ):
     """Load the pretrained tokenizer, or train one on the training texts (reused if already trained).
 
+    A trained tokenizer takes the layout of the LM family (``lm``: the recipe's ``model.lm``; T5 by
+    default): an mBART recipe gets mBART's special ids and language codes, not T5's.
     In a multi-process launch (torchrun, SLURM) only rank 0 trains; the other ranks wait for its files.
     """
     from glossfree.text.tokenizers import load_tokenizer, train_tokenizer
@@ -177,7 +187,34 @@ def prepare_tokenizer(
             time.sleep(0.5)
     if ready.is_file():
         return load_tokenizer(str(out_dir))
-    return train_tokenizer(train_texts, out_dir, vocab_size=config.vocab_size)
+    family = getattr(lm, "family", "t5")
+    langs = {"src_lang": getattr(lm, "src_lang", None), "tgt_lang": getattr(lm, "tgt_lang", None)}
+    return train_tokenizer(
+        train_texts, out_dir, vocab_size=config.vocab_size, family=family, **(langs if family == "mbart" else {})
+    )
+
+
+def _trim_on_training_texts(recipe: RecipeConfig, tokenizer, texts: list[str], run_dir: Path) -> RecipeConfig:
+    """``lm.trimmed_vocab: train``: keep the ids the training texts (and the prompt) use, as GFSLT-VLP
+    and SAGE trim mBART; the mapping is written to ``<run>/trimmed_vocab.json`` and the recipe the model
+    is built from points there (the run's recipe.yaml keeps ``train``, so a resume computes the same)."""
+    lm = recipe.model.lm
+    if lm.trimmed_vocab != "train":
+        return recipe
+    from glossfree.text.trim import TrimmedVocab, kept_token_ids
+
+    full_size = len(tokenizer)
+    if lm.name_or_path:  # the pretrained embeddings may have more rows than the tokenizer (T5: 32128)
+        from transformers import AutoConfig
+
+        full_size = max(full_size, AutoConfig.from_pretrained(lm.name_or_path, local_files_only=True).vocab_size)
+    kept = kept_token_ids(tokenizer, [*texts, *([lm.prompt] if lm.prompt else [])])
+    unk = getattr(tokenizer, "unk_token_id", None)
+    vocab = TrimmedVocab(tuple(kept), full_size, kept.index(unk) if unk in kept else None)
+    path = vocab.save(run_dir / "trimmed_vocab.json")  # every rank writes the same bytes, atomically
+    log.info("vocabulary trimmed to the %d of %d ids the training texts use", len(vocab), full_size)
+    lm = lm.model_copy(update={"trimmed_vocab": str(path)})
+    return recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
 
 
 def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
@@ -187,7 +224,7 @@ def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
 
 
 # What a start writes before its first checkpoint (removed again when that start fails).
-_START_FILES = ("recipe.yaml", "tokenizer", "logs", "stages", "curves.png")
+_START_FILES = ("recipe.yaml", "tokenizer", "trimmed_vocab.json", "logs", "stages", "curves.png")
 
 
 def _has_trained(run_dir: Path) -> bool:
@@ -321,10 +358,42 @@ def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record],
     return [record for record in records if record.text.strip()], report
 
 
+def training_frame_rate(recipe: RecipeConfig, records: list[Record], root: Path, *, sample: int = 200) -> float | None:
+    """The frame rate the model was trained at: ``data.fps``, else the training files' own rate.
+
+    Without ``data.fps`` the training poses are used at their files' rate: the headers of up to
+    ``sample`` training files (spread over the split) are read and the most common rate is taken
+    (a mix is logged). None when no header can be read (e.g. feature-only data).
+    """
+    if recipe.data.fps is not None:
+        return float(recipe.data.fps)
+    from collections import Counter
+
+    from glossfree.data.pose_io import read_pose_info
+
+    with_pose = [record for record in records if record.pose]
+    step = max(1, len(with_pose) // sample)
+    rates: Counter[float] = Counter()
+    for record in with_pose[::step][:sample]:
+        try:
+            rate = read_pose_info(root / record.pose).fps
+        except DataError:
+            continue
+        if rate > 0:
+            rates[round(rate, 3)] += 1
+    if not rates:
+        return None
+    if len(rates) > 1:
+        log.warning(
+            "training poses have several frame rates (%s); the model records the most common one; set "
+            "data.fps to resample them all to one rate",
+            ", ".join(f"{rate:g} fps x{count}" for rate, count in rates.most_common()),
+        )
+    return rates.most_common(1)[0][0]
+
+
 def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    prefix = "model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    load_checkpoint_weights(model, checkpoint)  # memory-mapped; a frozen pretrained base stays as loaded
 
 
 def run_stage(
@@ -457,8 +526,9 @@ def _train(
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     train_records, data_report = check_train_records(root, recipe)
     tokenizer = prepare_tokenizer(
-        recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank
+        recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank, lm=recipe.model.lm
     )
+    recipe = _trim_on_training_texts(recipe, tokenizer, [r.text for r in train_records], run_dir)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_model(recipe, tokenizer)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
@@ -496,6 +566,12 @@ def _train(
             recipe,
             tokenizer,
             result.model_dir,
-            {"glossfree_version": __version__, "stages": result.stages, "data": data_report},
+            {
+                "glossfree_version": __version__,
+                "stages": result.stages,
+                "data": data_report,
+                # translate resamples every input to it (the recipe may not say: data.fps unset)
+                "fps": training_frame_rate(recipe, train_records, root),
+            },
         )
     return result

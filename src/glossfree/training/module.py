@@ -10,12 +10,14 @@ pads ranks with repeats) and scored once, so the corpus BLEU equals a single-pro
 from __future__ import annotations
 
 import random
+import warnings
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 
+from glossfree.checkpoint import restore_pretrained_base, strip_pretrained_base
 from glossfree.evaluation import score
 from glossfree.training.optim import build_optimizer, build_scheduler
 from glossfree.training.recipe import EvaluationConfig, StageConfig
@@ -108,23 +110,28 @@ class SLTLightningModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["glossfree_stage"] = self.stage.name
         checkpoint["glossfree_rng"] = rng_state()
+        strip_pretrained_base(checkpoint, self.model)  # a frozen pretrained LM base is referenced, not copied
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved_stage = checkpoint.get("glossfree_stage")
         if saved_stage is not None and saved_stage != self.stage.name:
             raise ValueError(f"checkpoint belongs to stage '{saved_stage}', not '{self.stage.name}'")
+        restore_pretrained_base(checkpoint, self.model)
         if "glossfree_rng" in checkpoint:
             set_rng_state(checkpoint["glossfree_rng"])
 
 
 def rng_state() -> dict[str, Any]:
-    """torch, numpy and Python RNG states as tensors and plain numbers (loadable with weights_only)."""
+    """torch (CPU and, once initialised, every CUDA device), numpy and Python RNG states as tensors
+    and plain numbers (loadable with weights_only)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
         "python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+        # Only when CUDA is in use: get_rng_state_all would initialise CUDA on a CPU-only run.
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
     }
 
 
@@ -134,3 +141,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(int(v) for v in internal.tolist()), gauss))
+    cuda = state.get("cuda") or []  # absent in checkpoints written before it was saved
+    if cuda and torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        if len(cuda) != count:
+            warnings.warn(
+                f"the checkpoint holds CUDA RNG states of {len(cuda)} GPU(s), this process sees {count}: "
+                "the resume is not exact on the GPUs that differ",
+                stacklevel=2,
+            )
+        for index, device_state in enumerate(cuda[:count]):
+            torch.cuda.set_rng_state(device_state, index)
