@@ -156,6 +156,8 @@ def _quiet_lightning_noise() -> None:
         if not any(isinstance(f, _DropLightningTips) for f in logger.filters):
             logger.addFilter(_DropLightningTips())
     warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec.*")
+    # Frozen parts are put in eval mode on purpose (StageFreezing): not worth a warning each stage.
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
 
 def prepare_tokenizer(
