@@ -51,6 +51,13 @@ def test_output_exposes_named_points_and_skips_the_lm_when_not_needed(t5_tokeniz
     assert model.lm.model.get_input_embeddings().weight.grad.abs().sum() > 0  # text side: LM embeddings
     decoder = model.lm.model.decoder.block[0].layer[0].SelfAttention.q.weight
     assert decoder.grad is None
+    # A frozen LM: the text side builds no graph, the visual side still learns.
+    model.zero_grad(set_to_none=True)
+    model.lm.requires_grad_(False)
+    out = model(batch, objectives={"clip_global": 1.0})
+    out.loss.backward()
+    assert head.visual_proj.weight.grad.abs().sum() > 0 and head.text_proj.weight.grad.abs().sum() > 0
+    assert model.lm.model.get_input_embeddings().weight.grad is None
 
 
 def test_two_weighted_objectives_sum(t5_tokenizer, tiny_config, make_batch):

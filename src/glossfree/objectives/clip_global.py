@@ -128,7 +128,10 @@ class ClipGlobal(Objective):
         point = output.encoder if config.visual == "encoder" else output.visual[config.visual]
         assert point is not None  # lm_need "encoder" makes the model run the LM encoder
         texts = model.lm.encode_texts if config.text == "encoder" else model.lm.embed_texts
-        text_features, text_mask = texts(batch.texts)
+        # A frozen LM (paper 001's frozen mBART text encoder) needs no graph on the text side.
+        text_trains = any(param.requires_grad for param in model.lm.parameters())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and text_trains):
+            text_features, text_mask = texts(batch.texts)
         dtype = self.visual_proj.weight.dtype if isinstance(self.visual_proj, nn.Linear) else torch.float32
         video = self.visual_proj(masked_mean(point.features, point.mask).to(dtype))  # [B, P]
         sentence = self.text_proj(masked_mean(text_features, text_mask).to(dtype))  # [B, P]
