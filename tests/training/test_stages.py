@@ -11,6 +11,7 @@ import lightning as L
 import pytest
 import torch
 
+from glossfree.checkpoint import load_trained
 from glossfree.errors import ConfigError
 from glossfree.training.engine import LaunchConfig, train
 from glossfree.training.init_weights import read_state_dict
@@ -114,6 +115,10 @@ def test_a_stage_without_translation_monitors_its_loss_and_the_next_starts_from_
     assert _metric(run_dir, "slt", "dev/bleu4") and _metric(run_dir, "slt", "dev/input_reliance")
     done = json.loads((run_dir / "stages" / "align" / "done.json").read_text())
     assert done["monitor"] == "dev/loss"
+    # The exported model carries the objective's weights and loads strictly.
+    trained = load_trained(run_dir)
+    assert "objectives.clip_global" in trained.model.parts()
+    assert _same(_part(trained.model.state_dict(), "objectives."), _part(probe.end["slt"], "objectives."))
 
 
 @pytest.mark.slow

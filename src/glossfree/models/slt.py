@@ -186,11 +186,8 @@ class SLTModel(nn.Module):
     def parts(self) -> list[str]:
         """Names of the parts a stage can train or freeze: :data:`BASE_PARTS` and ``objectives.<name>``
         for each objective with weights."""
-        heads = [f"objectives.{key}" for key, module in self.objectives.items() if any(True for _ in module.parameters())]
+        heads = [f"objectives.{key}" for key, head in self.objectives.items() if next(head.parameters(), None) is not None]
         return [*BASE_PARTS, *sorted(heads)]
-
-    def part(self, name: str) -> nn.Module:
-        return self.get_submodule(name)
 
     def visual_points(self, batch: PoseBatch) -> dict[str, VisualTokens]:
         """The visual tokens at each named point of :data:`VISUAL_POINTS` (see :class:`SLTOutput`)."""
