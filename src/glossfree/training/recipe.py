@@ -131,7 +131,10 @@ class StageConfig(StrictModel):
             ``SLTModel``'s (``frontend``, ``compressor``, ``mapper``, ``token_norm``, ``lm``) and
             ``objectives.<name>`` for each objective with weights (projections, temperature).
             Default: the five model parts and this stage's objective modules. Parameters an adapter
-            froze (the LM base weights under LoRA/DoRA) stay frozen.
+            froze (the LM base weights under LoRA/DoRA) stay frozen. Under DDP every trainable
+            parameter must get a gradient: a stage whose objectives do not reach the LM decoder
+            (``clip_global`` alone) lists its parts instead of taking the default (or launches with
+            ``--strategy ddp_find_unused_parameters_true``).
         objectives: weighted objectives summed into the loss (``{kind: lm_ce, weight: 1.0}`` by
             default; see :mod:`glossfree.objectives`).
         max_epochs / max_steps: stage length (at least one).
