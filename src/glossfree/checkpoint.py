@@ -245,7 +245,7 @@ def load_trained(path: str | Path, *, device: str | torch.device = "cpu") -> Tra
         )
     tokenizer = load_tokenizer(str(tokenizer_dir))
     metadata = read_json(model_dir / "metadata.json", what="model metadata file")
-    model = SLTModel(recipe.model, tokenizer)
+    model = SLTModel(recipe.model, tokenizer, recipe.objective_configs())  # objective weights load too
     weights = model_dir / MODEL_FILE
     try:
         load_safetensors_weights(model, weights)

@@ -56,7 +56,10 @@ def test_compressor_kind_selects_the_section():
 
 def test_forward_returns_loss_logits_and_named_losses(t5_tokenizer, tiny_config, make_batch):
     model = build(tiny_config(), t5_tokenizer)
-    assert [name for name, _ in model.named_children()] == ["lm", "frontend", "compressor", "mapper", "token_norm"]
+    assert [name for name, _ in model.named_children()] == [
+        "lm", "frontend", "compressor", "mapper", "token_norm", "objectives"
+    ]
+    assert model.parts() == ["frontend", "compressor", "mapper", "token_norm", "lm"]  # lm_ce has no weights
     batch = make_batch([12, 20])
     out = model.train()(batch)
     assert isinstance(out, SLTOutput) and set(out.losses) == {"lm_ce"}

@@ -68,7 +68,8 @@ def train(
     for stage in result.stages:
         skipped = stage.get("skipped_samples", {})
         note = f"; unreadable samples left out: {_counts(skipped)}" if any(skipped.values()) else ""
-        console.print(f"stage {stage['stage']}: best dev BLEU-4 {stage['best_dev_bleu4']}{note}")
+        monitor, best = stage.get("monitor", "dev/bleu4"), stage.get("best_score", stage["best_dev_bleu4"])
+        console.print(f"stage {stage['stage']}: best {monitor} {best}{note}")
     if result.data.get("empty_text_left_out"):
         console.print(f"training records with empty text left out: {result.data['empty_text_left_out']}")
     if result.data.get("ignored_splits"):

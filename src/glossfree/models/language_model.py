@@ -131,6 +131,17 @@ class LanguageModelConfig(StrictModel):
     trimmed_vocab: str | None = None
 
 
+@dataclasses.dataclass
+class LMOutput:
+    """Teacher-forced pass: loss, logits ``[B, L_target, V]``, encoder hidden states ``[B, L, D]`` and
+    the encoder input mask ``[B, L]`` (visual tokens then prompt)."""
+
+    loss: torch.Tensor
+    logits: torch.Tensor
+    encoder_hidden: torch.Tensor
+    encoder_mask: torch.Tensor
+
+
 def label_smoothed_cross_entropy(
     logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float, ignore_index: int = -100
 ) -> torch.Tensor:
@@ -465,13 +476,65 @@ class LanguageModel(nn.Module):
             ``(loss, logits)``: label-smoothed cross-entropy (mean over target tokens) and
             ``[B, L_target, vocab]`` logits.
         """
+        output = self.teacher_forced(inputs_embeds, attention_mask, texts, prompts=prompts)
+        return output.loss, output.logits
+
+    def teacher_forced(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor,
+        texts: list[str],
+        *,
+        prompts: list[str] | None = None,
+    ) -> LMOutput:
+        """:meth:`forward` with the encoder's hidden states kept (:class:`LMOutput`)."""
         embeds, mask = self.prepare_inputs(inputs_embeds, attention_mask, prompts)
         labels = self.encode_targets(texts).to(embeds.device)
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        decoder_input_ids = base.prepare_decoder_input_ids_from_labels(labels=labels)
+        decoder_input_ids = self._base().prepare_decoder_input_ids_from_labels(labels=labels)
         output = self.model(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input_ids)
         loss = label_smoothed_cross_entropy(output.logits, labels, smoothing=self.config.label_smoothing)
-        return loss, output.logits
+        return LMOutput(loss, output.logits, output.encoder_last_hidden_state, mask)
+
+    def _base(self) -> nn.Module:
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    def encode_embeds(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, *, prompts: list[str] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder alone on visual tokens (plus prompt): hidden states ``[B, L, D]`` and mask ``[B, L]``."""
+        embeds, mask = self.prepare_inputs(inputs_embeds, attention_mask, prompts)
+        hidden = self._base().get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        return hidden, mask
+
+    def _tokenize_texts(self, texts: list[str]):
+        device = next(self.model.parameters()).device
+        return self.tokenizer(
+            list(texts), max_length=self.config.max_target_length, truncation=True, padding="longest",
+            return_tensors="pt",
+        ).to(device)  # fmt: skip
+
+    def embed_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The texts' input embeddings (the LM's own embedding table, special tokens included):
+        ``[B, L, embed_dim]`` (0 on padding) and the mask ``[B, L]`` (bool).
+
+        The text side of contrastive objectives at the lexical level (paper 002's token embeddings).
+        Gradients reach the embedding table when the LM trains.
+        """
+        encoded = self._tokenize_texts(texts)
+        mask = encoded.attention_mask.bool()
+        embeds = self.model.get_input_embeddings()(encoded.input_ids)
+        return embeds * mask.unsqueeze(-1).to(embeds.dtype), mask
+
+    def encode_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LM encoder's hidden states on the texts: ``[B, L, embed_dim]`` and mask ``[B, L]``.
+
+        The text side at the contextual level (paper 001's sentence features from the mBART
+        encoder, paper 002's hidden states).
+        """
+        encoded = self._tokenize_texts(texts)
+        mask = encoded.attention_mask.bool()
+        hidden = self._base().get_encoder()(input_ids=encoded.input_ids, attention_mask=mask).last_hidden_state
+        return hidden * mask.unsqueeze(-1).to(hidden.dtype), mask
 
     @torch.no_grad()
     def generate(

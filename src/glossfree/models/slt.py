@@ -10,12 +10,14 @@ configuration is paper 004's SLT path on poses ("Lost in Translation, Found in E
 - Sec. 3.2 / 4.2: Flan-T5-XL with DoRA (r 32, alpha 64), beam search with 5 beams.
 
 The lip backbone, the ISLR pre-training heads and the SSA task of paper 004 are not part of this
-model.
+model. Training objectives (:mod:`glossfree.objectives`) are modules of the model too
+(``SLTModel.objectives``), so that their weights train, save and freeze with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import torch
@@ -30,6 +32,7 @@ from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
 from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
+from glossfree.objectives import LM_NEEDS, LMCrossEntropyConfig, ObjectiveSettings, PointDims, build_objective
 
 if TYPE_CHECKING:
     from glossfree.data.datasets import PoseBatch
@@ -99,24 +102,63 @@ class SLTModelConfig(StrictModel):
     lm: LanguageModelConfig = LanguageModelConfig()
 
 
+# Top-level parts of every SLTModel, in data-flow order; objective modules with weights add
+# ``objectives.<name>`` (see :meth:`SLTModel.parts`). A stage's ``train`` list names these parts.
+BASE_PARTS = ("frontend", "compressor", "mapper", "token_norm", "lm")
+
+# Named points where the visual tokens can be read (``SLTOutput.visual``).
+VISUAL_POINTS = ("frontend", "compressor", "tokens")
+
+
+def model_parts(objectives: Sequence[ObjectiveSettings] = ()) -> list[str]:
+    """The part names of a model built with ``objectives`` (without building it)."""
+    heads = {f"objectives.{config.key}" for config in objectives if config.owns_parameters}
+    return [*BASE_PARTS, *sorted(heads)]
+
+
+@dataclass
+class VisualTokens:
+    """Features ``[B, L, D]`` (0 on padding) and their mask ``[B, L]`` (bool, True = valid)."""
+
+    features: torch.Tensor
+    mask: torch.Tensor
+
+
 @dataclass
 class SLTOutput:
-    """Training output: total loss, the per-objective losses it sums, and the LM logits."""
+    """What one forward pass computed.
+
+    Attributes:
+        loss: the weighted sum of ``losses`` (the objectives' weights).
+        losses: unweighted loss of each objective, by name.
+        metrics: objectives' metrics, ``<name>_<metric>`` (e.g. ``clip_global_acc``).
+        visual: the visual tokens at named points: ``frontend`` (per frame, frame mask),
+            ``compressor`` (compressed tokens), ``tokens`` (after mapper and token_norm: the LM input).
+        encoder: the LM encoder's hidden states on the tokens (and prompt), when an objective needed them.
+        lm_loss, logits: the LM's teacher-forced loss and ``[B, L_target, V]`` logits, when an
+            objective needed them (``lm_ce``).
+    """
 
     loss: torch.Tensor
     losses: dict[str, torch.Tensor]
-    logits: torch.Tensor
+    logits: torch.Tensor | None = None
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+    visual: dict[str, VisualTokens] = field(default_factory=dict)
+    encoder: VisualTokens | None = None
+    lm_loss: torch.Tensor | None = None
 
 
 class SLTModel(nn.Module):
-    """frontend -> compressor -> mapper -> lm.
+    """frontend -> compressor -> mapper -> token_norm -> lm, plus the modules of its objectives.
 
     Args:
         config: :class:`SLTModelConfig`.
         tokenizer: the language model's tokenizer (see :mod:`glossfree.text.tokenizers`).
+        objectives: configs of the objectives the model is trained with (every stage's; one module
+            per name). ``lm_ce`` is always available.
     """
 
-    def __init__(self, config: SLTModelConfig, tokenizer) -> None:
+    def __init__(self, config: SLTModelConfig, tokenizer, objectives: Sequence[ObjectiveSettings] = ()) -> None:
         super().__init__()
         self.config = config
         layout = get_layout(config.layout)
@@ -128,21 +170,93 @@ class SLTModel(nn.Module):
         )
         self.mapper = build_mapper(config.mapper, self.compressor.output_dim, self.lm.embed_dim)
         self.token_norm = build_token_norm(config.token_norm, self.lm.embed_dim)
+        # Objectives come last: their projections are sized by the parts' widths.
+        dims = PointDims(
+            frontend=self.frontend.output_dim,
+            compressor=self.compressor.output_dim,
+            tokens=self.lm.embed_dim,
+            encoder=self.lm.embed_dim,
+            text=self.lm.embed_dim,
+        )
+        configs = {"lm_ce": LMCrossEntropyConfig()}
+        for objective in objectives:
+            configs[objective.key] = objective
+        self.objectives = nn.ModuleDict({key: build_objective(cfg, dims) for key, cfg in configs.items()})
 
-    def encode(self, batch: PoseBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Visual tokens for the LM: ``[B, L, embed_dim]`` (0 on padding) and their mask ``[B, L]``."""
+    def parts(self) -> list[str]:
+        """Names of the parts a stage can train or freeze: :data:`BASE_PARTS` and ``objectives.<name>``
+        for each objective with weights."""
+        heads = [f"objectives.{key}" for key, head in self.objectives.items() if next(head.parameters(), None) is not None]
+        return [*BASE_PARTS, *sorted(heads)]
+
+    def visual_points(self, batch: PoseBatch) -> dict[str, VisualTokens]:
+        """The visual tokens at each named point of :data:`VISUAL_POINTS` (see :class:`SLTOutput`)."""
         frame_mask = batch.frame_mask.bool()
         frames = self.frontend(batch.keypoints, batch.keypoint_mask, frame_mask)  # [B, T, D]
         tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
         embeds = self.token_norm(self.mapper(tokens), token_mask)  # [B, W, embed_dim]
         embeds = embeds * token_mask.unsqueeze(-1).to(embeds.dtype)
-        return embeds, token_mask
+        return {
+            "frontend": VisualTokens(frames, frame_mask),
+            "compressor": VisualTokens(tokens, token_mask),
+            "tokens": VisualTokens(embeds, token_mask),
+        }
 
-    def forward(self, batch: PoseBatch, *, prompts: list[str] | None = None) -> SLTOutput:
-        """Teacher-forced translation loss on ``batch.texts``."""
-        embeds, mask = self.encode(batch)
-        loss, logits = self.lm(embeds, mask, batch.texts, prompts=prompts)
-        return SLTOutput(loss=loss, losses={"lm_ce": loss}, logits=logits)
+    def encode(self, batch: PoseBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Visual tokens for the LM: ``[B, L, embed_dim]`` (0 on padding) and their mask ``[B, L]``."""
+        tokens = self.visual_points(batch)["tokens"]
+        return tokens.features, tokens.mask
+
+    def forward(
+        self,
+        batch: PoseBatch,
+        *,
+        prompts: list[str] | None = None,
+        objectives: Mapping[str, float] | None = None,
+    ) -> SLTOutput:
+        """The weighted objectives on ``batch`` (default ``{"lm_ce": 1.0}``: the translation loss).
+
+        Args:
+            batch: a :class:`~glossfree.data.datasets.PoseBatch` with target texts.
+            prompts: per-sample LM prompts (default: ``config.lm.prompt``).
+            objectives: weight of each objective by name (names of ``self.objectives``).
+
+        The LM runs only as far as the objectives need: not at all, its encoder, or the
+        teacher-forced pass.
+        """
+        weights = dict(objectives) if objectives is not None else {"lm_ce": 1.0}
+        unknown = [name for name in weights if name not in self.objectives]
+        if unknown:
+            raise KeyError(
+                f"objective(s) {', '.join(unknown)} not built into this model (built: "
+                f"{', '.join(self.objectives)}); build SLTModel with their configs"
+            )
+        if not weights:
+            raise ValueError("no objective to compute: pass at least one")
+        heads = {name: self.objectives[name] for name in weights}
+        visual = self.visual_points(batch)
+        tokens = visual["tokens"]
+        need = max((LM_NEEDS.index(head.lm_need) for head in heads.values()), default=0)
+        encoder = lm_loss = logits = None
+        if need == LM_NEEDS.index("full"):
+            lm = self.lm.teacher_forced(tokens.features, tokens.mask, batch.texts, prompts=prompts)
+            encoder, lm_loss, logits = VisualTokens(lm.encoder_hidden, lm.encoder_mask), lm.loss, lm.logits
+        elif need == LM_NEEDS.index("encoder"):
+            encoder = VisualTokens(*self.lm.encode_embeds(tokens.features, tokens.mask, prompts=prompts))
+        output = SLTOutput(
+            loss=torch.zeros(()), losses={}, logits=logits, visual=visual, encoder=encoder, lm_loss=lm_loss
+        )
+        total = None
+        for name, head in heads.items():
+            result = head(output, batch, self)
+            output.losses[name] = result.loss
+            output.metrics.update({f"{name}_{metric}": value for metric, value in result.metrics.items()})
+            weight = weights[name]
+            term = result.loss if weight == 1.0 else weight * result.loss
+            total = term if total is None else total + term
+        assert total is not None
+        output.loss = total
+        return output
 
     def swapped_input_losses(self, batch: PoseBatch, *, prompts: list[str] | None = None) -> dict[str, torch.Tensor]:
         """The input-reliance check: LM loss with the batch's real visual tokens and with each sample's

@@ -5,42 +5,50 @@ from __future__ import annotations
 import lightning as L
 import torch
 
-from glossfree.training.recipe import MODULE_NAMES
+from glossfree.errors import ConfigError
 
 
 class StageFreezing(L.Callback):
-    """Trains exactly the stage's modules; everything else is frozen (Lightning ``BaseFinetuning`` style).
+    """Trains exactly the stage's parts; everything else is frozen (Lightning ``BaseFinetuning`` style).
 
+    Parts are the model's own (``model.parts()``: ``frontend`` ... ``lm`` and ``objectives.<name>``).
     Runs in ``setup``, before the optimiser is configured, so the optimiser only sees trainable
     parameters. Parameters that were frozen when the model was built (an LM's base weights under
     LoRA/DoRA) stay frozen whatever the stage says.
     """
 
-    def __init__(self, train_modules: list[str], base_frozen: set[str]) -> None:
-        self.train_modules = tuple(train_modules)
+    def __init__(self, train_parts: list[str], base_frozen: set[str]) -> None:
+        self.train_parts = tuple(train_parts)
         self.base_frozen = base_frozen
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        apply_freezing(pl_module.model, self.train_modules, self.base_frozen)
+        apply_freezing(pl_module.model, self.train_parts, self.base_frozen)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Lightning puts the whole model in train mode each epoch: frozen modules go back to eval.
-        set_frozen_eval(pl_module.model, self.train_modules)
+        # Lightning puts the whole model in train mode each epoch: frozen parts go back to eval.
+        set_frozen_eval(pl_module.model, self.train_parts)
 
 
-def apply_freezing(model: torch.nn.Module, train_modules: tuple[str, ...], base_frozen: set[str]) -> None:
+def _in_part(name: str, part: str) -> bool:
+    return name == part or name.startswith(f"{part}.")
+
+
+def apply_freezing(model: torch.nn.Module, train_parts: tuple[str, ...], base_frozen: set[str]) -> None:
+    parts = model.parts()
+    unknown = [part for part in train_parts if part not in parts]
+    if unknown:
+        raise ConfigError(f"train lists {', '.join(unknown)}, not part(s) of the model; its parts: {', '.join(parts)}")
     for name, param in model.named_parameters():
-        top = name.split(".", 1)[0]
-        param.requires_grad_(top in train_modules and name not in base_frozen)
-    set_frozen_eval(model, train_modules)
+        trains = any(_in_part(name, part) for part in train_parts)
+        param.requires_grad_(trains and name not in base_frozen)
+    set_frozen_eval(model, train_parts)
 
 
-def set_frozen_eval(model: torch.nn.Module, train_modules: tuple[str, ...]) -> None:
-    for top in MODULE_NAMES:
-        module = getattr(model, top, None)
-        if isinstance(module, torch.nn.Module) and top not in train_modules:
-            # Frozen modules also stop updating running statistics / dropout randomness.
-            module.eval()
+def set_frozen_eval(model: torch.nn.Module, train_parts: tuple[str, ...]) -> None:
+    for part in model.parts():
+        if part not in train_parts:
+            # Frozen parts also stop updating running statistics / dropout randomness.
+            model.get_submodule(part).eval()
 
 
 class SimulatedKill(RuntimeError):

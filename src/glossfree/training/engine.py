@@ -12,7 +12,8 @@ Run folder::
 
     <run>/recipe.yaml                  resolved recipe (compared on --resume)
     <run>/tokenizer/                   trained or copied tokenizer
-    <run>/stages/<stage>/checkpoints/  last.ckpt and the best one by generated dev BLEU-4
+    <run>/stages/<stage>/checkpoints/  last.ckpt and the best one by the stage's monitor (generated
+                                       dev BLEU-4 by default)
     <run>/stages/<stage>/done.json     written when the stage finished (its best score and path)
     <run>/logs/<stage>/attempt-<n>/    CSV and TensorBoard logs of each attempt (first run, resumes)
     <run>/curves.png                   loss and generated dev BLEU-4 curves
@@ -53,6 +54,7 @@ from glossfree.errors import ConfigError, DataError
 from glossfree.io import atomic_write_json, atomic_write_text, check_output_dir, read_json
 from glossfree.training.callbacks import StageFreezing
 from glossfree.training.datamodule import DatasetEpoch, PoseDataModule
+from glossfree.training.init_weights import load_init_checkpoint, resolve_init_checkpoint
 from glossfree.training.module import SLTLightningModule
 from glossfree.training.plots import plot_training_curves
 from glossfree.training.recipe import RecipeConfig, StageConfig, TokenizerConfig
@@ -156,6 +158,8 @@ def _quiet_lightning_noise() -> None:
         if not any(isinstance(f, _DropLightningTips) for f in logger.filters):
             logger.addFilter(_DropLightningTips())
     warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec.*")
+    # Frozen parts are put in eval mode on purpose (StageFreezing): not worth a warning each stage.
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
 
 def prepare_tokenizer(
@@ -220,7 +224,7 @@ def _trim_on_training_texts(recipe: RecipeConfig, tokenizer, texts: list[str], r
 def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
     from glossfree.models.slt import SLTModel
 
-    return SLTModel(recipe.model, tokenizer)
+    return SLTModel(recipe.model, tokenizer, recipe.objective_configs())
 
 
 # What a start writes before its first checkpoint (removed again when that start fails).
@@ -413,12 +417,13 @@ def run_stage(
     checkpoint_cb = ModelCheckpoint(
         dirpath=checkpoints,
         filename="best-{epoch}-{step}",
-        monitor="dev/bleu4",
-        mode="max",
+        monitor=stage.monitor,
+        mode=stage.monitor_mode,
         save_top_k=1,
         save_last=True,
     )
-    callbacks: list[L.Callback] = [StageFreezing(stage.train, base_frozen), DatasetEpoch(), checkpoint_cb]
+    train_parts = stage.trainable_parts(model.parts())
+    callbacks: list[L.Callback] = [StageFreezing(train_parts, base_frozen), DatasetEpoch(), checkpoint_cb]
     if launch.progress:
         callbacks.append(RichProgressBar())
     callbacks.extend(launch.extra_callbacks)
@@ -435,7 +440,9 @@ def run_stage(
         max_steps=stage.max_steps if stage.max_steps is not None else -1,
         gradient_clip_val=stage.grad_clip,
         accumulate_grad_batches=stage.accumulate,
-        check_val_every_n_epoch=stage.val_every_n_epochs,
+        # Step-based validation counts training batches across epochs: n optimiser steps = n × accumulate.
+        check_val_every_n_epoch=None if stage.val_every_n_steps else stage.validate_every_epochs,
+        val_check_interval=stage.val_every_n_steps * stage.accumulate if stage.val_every_n_steps else None,
         num_sanity_val_steps=launch.num_sanity_val_steps,
         callbacks=callbacks,
         logger=[
@@ -473,10 +480,13 @@ def run_stage(
     best_path = checkpoint_cb.best_model_path or str(last)
     best_score = checkpoint_cb.best_model_score
     _load_weights(model, Path(best_path))
+    best = float(best_score) if best_score is not None else None
     summary = {
         "stage": stage.name,
         "best_checkpoint": best_path,
-        "best_dev_bleu4": float(best_score) if best_score is not None else None,
+        "monitor": stage.monitor,
+        "best_score": best,
+        "best_dev_bleu4": best if stage.monitor == "dev/bleu4" else None,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
@@ -524,6 +534,9 @@ def _train(
     recipe: RecipeConfig, root: Path, run_dir: Path, *, resume: bool, launch: LaunchConfig, rank: int
 ) -> TrainResult:
     L.seed_everything(recipe.seed, workers=True, verbose=False)
+    for stage in recipe.stages:  # a wrong path fails now, not after the stages before it trained
+        if stage.init_checkpoint is not None:
+            resolve_init_checkpoint(stage.init_checkpoint, stage.name)
     train_records, data_report = check_train_records(root, recipe)
     tokenizer = prepare_tokenizer(
         recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank, lm=recipe.model.lm
@@ -539,11 +552,16 @@ def _train(
         done = run_dir / "stages" / stage.name / "done.json"
         if resume and done.is_file():
             summary = read_json(done, what="stage summary")
-            log.info("stage %s already finished (best dev BLEU-4 %s)", stage.name, summary["best_dev_bleu4"])
+            log.info(
+                "stage %s already finished (best %s %s)",
+                stage.name, summary.get("monitor", "dev/bleu4"), summary.get("best_score", summary["best_dev_bleu4"]),
+            )  # fmt: skip
         else:
             source = stage.init_from or (recipe.stages[index - 1].name if index else None)
             if source is not None:
                 _load_weights(model, Path(previous[source]["best_checkpoint"]))
+            if stage.init_checkpoint is not None:
+                load_init_checkpoint(model, stage.init_checkpoint, stage.name)
             summary = run_stage(
                 stage,
                 recipe=recipe,

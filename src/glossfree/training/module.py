@@ -1,9 +1,11 @@
 """The Lightning module of one training stage.
 
-Training optimises the stage's weighted objectives. Validation reports the teacher-forced dev loss
-*and* generates dev translations with beam search and scores them with the recipe's evaluation
-preset: the best checkpoint is chosen by generated BLEU-4 (``dev/bleu4``), never by a teacher-forced
-metric. Hypotheses from all workers are gathered, de-duplicated by sample id (the distributed sampler
+Training optimises the stage's weighted objectives. Validation reports the dev loss of those
+objectives (``dev/loss`` and ``dev/<objective>``) and, when the stage's monitor needs it (the
+default ``dev/bleu4``), generates dev translations with beam search and scores them with the
+recipe's evaluation preset: a translating stage picks its best checkpoint by generated BLEU-4,
+never by a teacher-forced metric. A stage that does not translate (contrastive pre-training)
+monitors a loss or an accuracy and skips decoding. Hypotheses from all workers are gathered, de-duplicated by sample id (the distributed sampler
 pads ranks with repeats) and scored once, so the corpus BLEU equals a single-process evaluation.
 """
 
@@ -34,48 +36,42 @@ class SLTLightningModule(L.LightningModule):
         self._dev_outputs: list[tuple[str, str, str]] = []
 
     # ---------------------------------------------------------------- training
-    def _weighted_loss(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        total = None
-        for objective in self.stage.objectives:
-            if objective.kind not in losses:
-                raise KeyError(
-                    f"stage '{self.stage.name}' asks for objective '{objective.kind}' but the model "
-                    f"reports only {sorted(losses)}"
-                )
-            term = objective.weight * losses[objective.kind]
-            total = term if total is None else total + term
-        assert total is not None  # a stage always has at least one objective (validated)
-        return total
-
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        output = self.model(batch)
-        loss = self._weighted_loss(output.losses)
+        output = self.model(batch, objectives=self.stage.objective_weights)
         size = len(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        for name, value in output.losses.items():
+        self.log("train/loss", output.loss, prog_bar=True, batch_size=size)
+        for name, value in {**output.losses, **output.metrics}.items():
             self.log(f"train/{name}", value, batch_size=size)
-        return loss
+        return output.loss
 
     # -------------------------------------------------------------- validation
     def on_validation_epoch_start(self) -> None:
         self._dev_outputs = []
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        output = self.model(batch)
+        output = self.model(batch, objectives=self.stage.objective_weights)
         size = len(batch)
-        self.log("dev/loss", self._weighted_loss(output.losses), batch_size=size, sync_dist=True)
+        self.log("dev/loss", output.loss, batch_size=size, sync_dist=True)
+        logged = set()
         # Input reliance: the LM loss with each sample's visual tokens swapped for another sample's.
         # A model that ignores its input (it learned the sentence prior) scores the same on both.
-        if size > 1:
+        if size > 1 and any(objective.kind == "lm_ce" for objective in self.stage.objectives):
             losses = self.model.swapped_input_losses(batch)
             gap = losses["lm_ce_swapped"] - losses["lm_ce"]
             self.log("dev/lm_ce", losses["lm_ce"], batch_size=size, sync_dist=True)
             self.log("dev/lm_ce_swapped", losses["lm_ce_swapped"], batch_size=size, sync_dist=True)
             self.log("dev/input_reliance", gap, batch_size=size, sync_dist=True)
-        hypotheses = self.model.generate(batch)  # decoding settings: model.lm.generation
-        self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts))
+            logged.add("lm_ce")
+        for name, value in {**output.losses, **output.metrics}.items():
+            if name not in logged:
+                self.log(f"dev/{name}", value, batch_size=size, sync_dist=True)
+        if self.stage.generates:
+            hypotheses = self.model.generate(batch)  # decoding settings: model.lm.generation
+            self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts))
 
     def on_validation_epoch_end(self) -> None:
+        if not self.stage.generates:
+            return
         outputs = self._dev_outputs
         if self.trainer.world_size > 1:
             gathered: list[Any] = [None] * self.trainer.world_size
@@ -86,12 +82,16 @@ class SLTLightningModule(L.LightningModule):
             return
         hyps = [hyp for hyp, _ in unique.values()]
         refs = [ref for _, ref in unique.values()]
-        scores = score(hyps, refs, preset=self.evaluation.preset, append_period=self.evaluation.append_period)
+        scores = self.score_dev(hyps, refs)
         # Every rank computed the same numbers from the same gathered list: no further sync needed.
         self.log("dev/bleu4", scores.bleu4, prog_bar=True)
         self.log("dev/bleu1", scores.bleu1)
         self.log("dev/rouge_l", scores.rouge_l)
         self.log("dev/chrf", scores.chrf)
+
+    def score_dev(self, hyps: list[str], refs: list[str]):
+        """Scores of the generated dev translations (the recipe's evaluation preset)."""
+        return score(hyps, refs, preset=self.evaluation.preset, append_period=self.evaluation.append_period)
 
     # ------------------------------------------------------------- optimisers
     def configure_optimizers(self):

@@ -13,16 +13,13 @@ from pydantic import Field, field_validator, model_validator
 
 from glossfree.config import StrictModel, load_config
 from glossfree.errors import ConfigError, GlossfreeError
-from glossfree.models.slt import SLTModelConfig
+from glossfree.models.slt import SLTModelConfig, model_parts
+from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
 from glossfree.training.optim import OptimizerConfig, ScheduleConfig
 
-# Top-level modules of SLTModel that a stage can train or freeze.
-MODULE_NAMES = ("frontend", "compressor", "mapper", "token_norm", "lm")
-
-# Objectives a stage can weight. Recipes of later issues add theirs here (pseudo_gloss_bce, clip_global,
-# clcl_token, vt_align, islr_ce, ssa_soft_digits); SLTModel reports each under the same name in
-# ``SLTOutput.losses``.
-OBJECTIVES = ("lm_ce",)
+# Dev metrics computed from generated translations (validation decodes only when the monitor is one
+# of these, or ``generate: true``). All are higher-is-better.
+GENERATED_METRICS = ("dev/bleu4", "dev/bleu1", "dev/rouge_l", "dev/chrf")
 
 
 class DataConfig(StrictModel):
@@ -99,9 +96,37 @@ class EvaluationConfig(StrictModel):
     batch_size: int = Field(16, ge=1)
 
 
-class ObjectiveConfig(StrictModel):
-    kind: Literal[OBJECTIVES] = "lm_ce"  # type: ignore[valid-type]
-    weight: float = Field(1.0, ge=0)
+class InitCheckpointConfig(StrictModel):
+    """Weights a stage starts from, taken from another run or a file.
+
+    Args:
+        path: a run folder (its exported ``model/``, or with ``stage`` that stage's best
+            checkpoint), a model folder, or a file (Lightning ``.ckpt`` or ``.safetensors``).
+        stage: in a run folder, the stage whose best checkpoint to read.
+        prefix_map: ``{from_prefix: to_prefix}``: only source keys under a ``from_prefix`` load,
+            renamed to ``to_prefix`` (``{"frontend.": "frontend."}`` loads the frontend alone). Empty:
+            every key under its own name.
+        strict: every selected key must find a model key of the same shape, and every model key
+            under a ``to_prefix`` (all keys, without a map) must be loaded; otherwise the error
+            lists the unmatched keys. ``false`` loads what matches and logs the rest.
+    """
+
+    path: Path
+    stage: str | None = None
+    prefix_map: dict[str, str] = Field(default_factory=dict)
+    strict: bool = True
+
+
+def monitor_modes(objectives: list[ObjectiveConfig]) -> dict[str, Literal["max", "min"]]:
+    """Every metric a stage with ``objectives`` logs at validation, and which way is better."""
+    modes: dict[str, Literal["max", "min"]] = {name: "max" for name in GENERATED_METRICS}
+    modes["dev/loss"] = "min"
+    if any(objective.kind == "lm_ce" for objective in objectives):
+        modes.update({"dev/lm_ce": "min", "dev/lm_ce_swapped": "min", "dev/input_reliance": "max"})
+    for objective in objectives:
+        modes[f"dev/{objective.key}"] = "min"
+        modes.update({f"dev/{objective.key}_{metric}": "max" for metric in objective.metric_names})
+    return modes
 
 
 class StageConfig(StrictModel):
@@ -109,23 +134,34 @@ class StageConfig(StrictModel):
 
     Args:
         name: folder name of the stage's checkpoints and logs (unique within the recipe).
-        train: top-level modules whose parameters train (``frontend``, ``compressor``, ``mapper``,
-            ``token_norm``, ``lm``); all others are frozen. Parameters an adapter froze (the LM base weights under
-            LoRA/DoRA) stay frozen.
-        objectives: weighted objectives summed into the loss.
+        train: parts of the model whose parameters train; all others are frozen. Parts are
+            ``SLTModel``'s (``frontend``, ``compressor``, ``mapper``, ``token_norm``, ``lm``) and
+            ``objectives.<name>`` for each objective with weights (projections, temperature).
+            Default: the five model parts and this stage's objective modules. Parameters an adapter
+            froze (the LM base weights under LoRA/DoRA) stay frozen. Under DDP every trainable
+            parameter must get a gradient: a stage whose objectives do not reach the LM decoder
+            (``clip_global`` alone) lists its parts instead of taking the default (or launches with
+            ``--strategy ddp_find_unused_parameters_true``).
+        objectives: weighted objectives summed into the loss (``{kind: lm_ce, weight: 1.0}`` by
+            default; see :mod:`glossfree.objectives`).
         max_epochs / max_steps: stage length (at least one).
         batch_size: per-device batch size; ``accumulate`` batches per optimiser step.
         grad_clip: max gradient norm (None = off).
         precision: Lightning precision (``32-true``, ``bf16-mixed``, ``16-mixed``).
-        val_every_n_epochs: how often dev translations are generated and scored.
+        monitor: dev metric that picks the stage's best checkpoint; better is higher for
+            BLEU/ROUGE/chrF/accuracies and lower for losses (the mode follows the metric).
+        generate: decode and score dev translations at each validation; default: only when the
+            monitor is a generated metric (``dev/bleu4``...).
+        val_every_n_epochs: validate every n epochs (default 1).
+        val_every_n_steps: validate every n optimiser steps instead (long stages; needs
+            ``max_steps``, a multiple of it, and no ``val_every_n_epochs``).
         init_from: stage whose best checkpoint initialises this one (default: the previous stage).
+        init_checkpoint: weights from another run or file, loaded after ``init_from``'s.
     """
 
     name: str
-    train: list[Literal["frontend", "compressor", "mapper", "token_norm", "lm"]] = Field(
-        default_factory=lambda: list(MODULE_NAMES)
-    )
-    objectives: list[ObjectiveConfig] = Field(default_factory=lambda: [ObjectiveConfig()])
+    train: list[str] | None = None
+    objectives: list[ObjectiveConfig] = Field(default_factory=lambda: [LMCrossEntropyConfig()], min_length=1)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     max_epochs: int | None = Field(None, ge=1)
@@ -134,22 +170,79 @@ class StageConfig(StrictModel):
     accumulate: int = Field(1, ge=1)
     grad_clip: float | None = Field(1.0, gt=0)
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
-    val_every_n_epochs: int = Field(1, ge=1)
+    monitor: str = "dev/bleu4"
+    generate: bool | None = None
+    val_every_n_epochs: int | None = Field(None, ge=1)
+    val_every_n_steps: int | None = Field(None, ge=1)
     init_from: str | None = None
+    init_checkpoint: InitCheckpointConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> StageConfig:
         if self.max_epochs is None and self.max_steps is None:
             raise ValueError(f"stage '{self.name}' needs max_epochs or max_steps")
-        if not self.train:
-            raise ValueError(f"stage '{self.name}' trains nothing: list modules in `train`")
-        if self.max_epochs is not None and self.max_epochs % self.val_every_n_epochs:
+        if self.train is not None and not self.train:
+            raise ValueError(f"stage '{self.name}' trains nothing: list model parts in `train`")
+        keys = [objective.key for objective in self.objectives]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ValueError(
+                f"stage '{self.name}': objective name(s) {', '.join(repeated)} used twice; give each a distinct `name`"
+            )
+        if self.val_every_n_epochs is not None and self.val_every_n_steps is not None:
+            raise ValueError(
+                f"stage '{self.name}': val_every_n_epochs and val_every_n_steps exclude each other; set one"
+            )
+        if self.val_every_n_steps is not None:
+            if self.max_steps is None or self.max_epochs is not None or self.max_steps % self.val_every_n_steps:
+                raise ValueError(
+                    f"stage '{self.name}': val_every_n_steps {self.val_every_n_steps} needs the stage length "
+                    f"in steps: max_steps a multiple of it (got {self.max_steps}) and no max_epochs (got "
+                    f"{self.max_epochs}), so that the last step is scored and can become the best checkpoint"
+                )
+        elif self.max_epochs is not None and self.max_epochs % self.validate_every_epochs:
             raise ValueError(
                 f"stage '{self.name}': max_epochs {self.max_epochs} is not a multiple of "
                 f"val_every_n_epochs {self.val_every_n_epochs}, so the last epoch would never be "
                 "scored and could not become the best checkpoint"
             )
+        modes = monitor_modes(self.objectives)
+        if self.monitor not in modes:
+            raise ValueError(
+                f"stage '{self.name}': monitor '{self.monitor}' is not logged by this stage; choose one of "
+                f"{', '.join(modes)}"
+            )
+        if self.generate is False and self.monitor in GENERATED_METRICS:
+            raise ValueError(
+                f"stage '{self.name}': monitor '{self.monitor}' is scored on generated translations, "
+                "but generate is false"
+            )
         return self
+
+    @property
+    def validate_every_epochs(self) -> int:
+        return self.val_every_n_epochs or 1
+
+    @property
+    def monitor_mode(self) -> Literal["max", "min"]:
+        return monitor_modes(self.objectives)[self.monitor]
+
+    @property
+    def generates(self) -> bool:
+        """Whether validation decodes and scores dev translations."""
+        return self.generate if self.generate is not None else self.monitor in GENERATED_METRICS
+
+    @property
+    def objective_weights(self) -> dict[str, float]:
+        return {objective.key: objective.weight for objective in self.objectives}
+
+    def trainable_parts(self, parts: list[str]) -> list[str]:
+        """The parts this stage trains among a model's ``parts`` (the default: base parts and the
+        stage's own objective modules)."""
+        if self.train is not None:
+            return list(self.train)
+        own = {f"objectives.{objective.key}" for objective in self.objectives}
+        return [part for part in parts if not part.startswith("objectives.") or part in own]
 
 
 class RecipeConfig(StrictModel):
@@ -177,7 +270,37 @@ class RecipeConfig(StrictModel):
                     f"stage '{stage.name}': init_from '{stage.init_from}' is not an earlier stage "
                     f"(earlier: {', '.join(names[:index]) or 'none'})"
                 )
+        objectives = self.objective_configs()  # raises on one name configured two ways
+        parts = model_parts(objectives)
+        for stage in self.stages:
+            unknown = [part for part in stage.train or [] if part not in parts]
+            if unknown:
+                raise ValueError(
+                    f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
+                    f"its parts: {', '.join(parts)}"
+                )
         return self
+
+    def objective_configs(self) -> list[ObjectiveConfig]:
+        """Every objective the stages name, once per name: the model builds one module for each.
+
+        Stages may weight one objective differently; anything else (projection width, temperature)
+        shapes the shared module and must agree.
+        """
+        seen: dict[str, tuple[str, ObjectiveConfig]] = {}
+        for stage in self.stages:
+            for objective in stage.objectives:
+                if objective.key not in seen:
+                    seen[objective.key] = (stage.name, objective)
+                    continue
+                first_stage, first = seen[objective.key]
+                if first.head_settings() != objective.head_settings():
+                    raise ValueError(
+                        f"objective '{objective.key}' is configured differently in stages '{first_stage}' "
+                        f"and '{stage.name}' (only `weight` may differ: one module serves both); give one "
+                        "a distinct `name` to train two"
+                    )
+        return [objective for _, objective in seen.values()]
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:

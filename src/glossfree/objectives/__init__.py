@@ -1,0 +1,54 @@
+"""Training objectives: small modules chosen by ``kind`` through one explicit dict.
+
+A stage lists its objectives in the recipe (``objectives: [{kind: lm_ce, weight: 1.0}, {kind:
+clip_global, weight: 0.5, visual: tokens}]``); each config below is one member of the
+:data:`ObjectiveConfig` union. ``SLTModel`` builds the modules of every objective a recipe names
+(:func:`build_objective`) and sums the weighted losses of the running stage.
+
+DESIGN.md's list (lm_ce · pseudo_gloss_bce · clip_global · clcl_token · vt_align · islr_ce ·
+ssa_soft_digits): the later recipes add their configs to the union and their classes to
+:data:`OBJECTIVES`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Discriminator, Tag
+
+from glossfree.objectives.base import (
+    LM_NEEDS,
+    Objective,
+    ObjectiveOutput,
+    ObjectiveSettings,
+    PointDims,
+    masked_mean,
+)
+from glossfree.objectives.clip_global import ClipGlobal, ClipGlobalConfig, clip_loss
+from glossfree.objectives.lm_ce import LMCrossEntropy, LMCrossEntropyConfig
+
+OBJECTIVES: dict[str, type[Objective]] = {"lm_ce": LMCrossEntropy, "clip_global": ClipGlobal}
+
+
+def objective_kind(value) -> str:
+    """An objective without ``kind`` is ``lm_ce`` (the translation loss)."""
+    if isinstance(value, dict):
+        return value.get("kind", "lm_ce")
+    return getattr(value, "kind", "lm_ce")
+
+
+ObjectiveConfig = Annotated[
+    Annotated[LMCrossEntropyConfig, Tag("lm_ce")] | Annotated[ClipGlobalConfig, Tag("clip_global")],
+    Discriminator(objective_kind),
+]
+
+
+def build_objective(config: ObjectiveSettings, dims: PointDims) -> Objective:
+    return OBJECTIVES[config.kind](config, dims)  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "LM_NEEDS", "OBJECTIVES", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy", "LMCrossEntropyConfig",
+    "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "build_objective",
+    "clip_loss", "masked_mean",
+]  # fmt: skip
