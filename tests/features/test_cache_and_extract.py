@@ -92,7 +92,7 @@ def test_extract_resume_spans_and_overwrite(dataset):
     assert (again.written, again.skipped) == (0, 4) and cache.path("a").stat().st_mtime_ns == stamp
 
     changed = parse_extractor_config({**TINY_CONFIGS["resnet"], "fps": 5})
-    with pytest.raises(DataError, match=r"4 of 4 cached files .* different extractor config; pass --overwrite"):
+    with pytest.raises(DataError, match=r"4 cached files \(of the 4 records of this shard\) were written with a different extractor config; pass --overwrite"):
         extract_features(dataset, changed, name="resnet", progress=False)
     assert cache.path("a").stat().st_mtime_ns == stamp  # nothing touched
     redone = extract_features(dataset, changed, name="resnet", overwrite=True, progress=False)

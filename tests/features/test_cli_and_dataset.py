@@ -40,7 +40,7 @@ def test_extract_cli_end_to_end(dataset, tmp_path):
     stale = invoke("extract", dataset, "--config", _config(tmp_path, "videomae", stride=3), "--name", "videomae",
                    "--no-progress")  # fmt: skip
     assert stale.exit_code == 2
-    assert "4 of 4 cached files" in stale.output and "stride: 2 -> 3" in stale.output and "--overwrite" in stale.output
+    assert "4 cached files (of the 4 records" in stale.output and "stride: 2 -> 3" in stale.output and "--overwrite" in stale.output
 
 
 def test_extract_cli_failures_and_bad_config(dataset, tmp_path):

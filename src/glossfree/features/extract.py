@@ -207,7 +207,7 @@ def extract_features(
     if stale and not overwrite:
         shown = "\n".join(stale[:_MAX_STALE_SHOWN]) + ("\n..." if len(stale) > _MAX_STALE_SHOWN else "")
         raise DataError(
-            f"{directory}: {len(stale)} of {len(records)} cached files of this shard were written with a "
+            f"{directory}: {len(stale)} cached files (of the {len(records)} records of this shard) were written with a "
             f"different extractor config; pass --overwrite to re-extract them, or --name a new folder:\n{shown}"
         )
     summary.replaced_stale = len(stale)
