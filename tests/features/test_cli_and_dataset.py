@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from features.helpers import TINY_CONFIGS
 from glossfree.cli.main import app
 from glossfree.errors import ConfigError, DataError
+from glossfree.features.cache import FeatureCache
 from glossfree.features.dataset import FeatureDataset, collate_features
 from glossfree.models.frontends.features import FeatureStreamConfig, FeatureStreamFrontend
 
@@ -34,6 +35,9 @@ def test_extract_cli_end_to_end(dataset, tmp_path):
     files = sorted(p.relative_to(dataset).as_posix() for p in (dataset / "features").rglob("*.safetensors"))
     assert files == ["features/videomae/a.safetensors", "features/videomae/b.safetensors",
                      "features/videomae/b_span.safetensors", "features/videomae/dev/c.safetensors"]  # fmt: skip
+    entry = FeatureCache(dataset, "videomae").read("b")
+    assert entry.features.shape == (14, 32) and entry.fps == 5.0 and entry.metadata["frame_fps"] == "10.0"  # 10 fps / stride 2
+    assert "extract" in invoke("--help").output
     again = invoke("extract", dataset, "--config", config, "--no-progress")
     assert again.exit_code == 0 and "already there" in again.stdout
 

@@ -121,3 +121,26 @@ def test_pretrained_folder_loads_locally(tmp_path, frames):
     with torch.inference_mode():
         expected = reference(pixel_values=x).last_hidden_state[:, 0]
     torch.testing.assert_close(by_path.extract(frames), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["clip", "dinov2"])
+def test_default_preprocessing_matches_the_published_image_processors(family):
+    """Our torch preprocessing vs transformers' own (PIL) processors configured as the released
+    checkpoints are (openai/clip-vit-*: CLIPImageProcessor defaults; facebook/dinov2-*:
+    BitImageProcessor, shortest edge 256, ImageNet mean/std): same crop, within resampling noise."""
+    from transformers import BitImageProcessorPil
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    y, x = np.mgrid[0:260, 0:210]
+    image = np.stack([(x * 1.2) % 256, (y * 0.9) % 256, ((x + y) * 0.5) % 256], -1).astype(np.uint8)
+    if family == "clip":
+        processor = CLIPImageProcessorPil()
+    else:
+        processor = BitImageProcessorPil(size={"shortest_edge": 256}, image_mean=[0.485, 0.456, 0.406],
+                                         image_std=[0.229, 0.224, 0.225])  # fmt: skip
+    reference = processor(images=[image], return_tensors="pt")["pixel_values"]
+    config = parse_extractor_config({"kind": "image", "model": family, "name_or_path": "unused"})
+    ours = preprocess_frames(image[None], config.preprocess)
+    assert ours.shape == reference.shape == (1, 3, 224, 224)
+    difference = (ours - reference).abs()
+    assert difference.max() < 0.05 and difference.mean() < 0.01  # 0.01 ~ 0.7 grey levels
