@@ -144,3 +144,23 @@ def test_default_preprocessing_matches_the_published_image_processors(family):
     assert ours.shape == reference.shape == (1, 3, 224, 224)
     difference = (ours - reference).abs()
     assert difference.max() < 0.05 and difference.mean() < 0.01  # 0.01 ~ 0.7 grey levels
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 16])
+@pytest.mark.parametrize("num_frames", [1, 3, 4, 5, 6, 7, 10, 11, 35])
+def test_streamed_clips_are_the_sliding_windows(num_frames, chunk, monkeypatch):
+    """The bounded-memory clip stream yields exactly the clips of clip_starts, in order, whatever
+    the number of frames preprocessed at a time."""
+    from glossfree.features import extractors
+
+    monkeypatch.setattr(extractors, "_CLIP_CHUNK", chunk)
+    extractor = build_extractor(parse_extractor_config(TINY_CONFIGS["videomae"]))  # L = 4, stride 2
+    frames = np.random.default_rng(num_frames).integers(0, 256, size=(num_frames, 32, 32, 3), dtype=np.uint8)
+    video = preprocess_frames(frames, extractor.config.preprocess)
+    if num_frames < 4:
+        video = torch.cat([video, video[-1:].expand(4 - num_frames, -1, -1, -1)])
+    expected = [video[s : s + 4] for s in clip_starts(len(video), 4, 2)]
+    clips = list(extractor._clips(iter(list(frames))))
+    assert len(clips) == len(expected)
+    for clip, reference in zip(clips, expected, strict=True):
+        torch.testing.assert_close(clip, reference)

@@ -16,7 +16,9 @@ and :meth:`Extractor.extract`, which takes ``uint8 [H, W, 3]`` frames and return
   more clip ending at the last frame is added, so every frame is covered. A video shorter than a
   clip is padded by repeating its last frame (one clip). The base model's tokens are used as they
   are (``use_mean_pooling`` models have no final norm; the ``fc_norm`` of the classification
-  checkpoints is not part of ``VideoMAEModel``).
+  checkpoints is not part of ``VideoMAEModel``). Clips are cut from a stream of preprocessed
+  frames that holds only the frames a later clip can still use, so hour-long videos (BOBSL
+  episodes) stream in bounded memory too.
 
 **S2 multi-scale (SpaMo, paper 003 section 4.1 and "Implementation details").** For each scale
 ``s`` in ``s2_scales`` the preprocessed ``crop x crop`` image is resized (bicubic) to
@@ -58,6 +60,8 @@ from glossfree.features.config import (
     signature,
 )
 
+_CLIP_CHUNK = 16
+"""Frames preprocessed at a time by the clip stream."""
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -290,21 +294,45 @@ class VideoClipsExtractor(Extractor):
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
-    def _extract(self, frames: Iterable[np.ndarray], batch_size: int) -> torch.Tensor:
+    def _clips(self, frames: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:
+        """Yield ``[L, 3, c, c]`` clips in :func:`clip_starts` order, holding few frames at a time.
+
+        Frames are preprocessed in chunks; the buffer keeps only the frames a later clip can still
+        use (from the next regular start, and the last ``L`` frames for a possible tail clip), so
+        an hour-long video streams in bounded memory.
+        """
         assert self.config.preprocess is not None
-        # a clip needs its neighbours' frames: the record's frames are preprocessed once, then cut
-        chunks = [preprocess_frames(b, self.config.preprocess, self.device) for b in _batches(frames, 64)]
-        if not chunks:
+        length, stride = self.config.clip_length, self.config.stride
+        buffer: list[torch.Tensor] = []  # frames [3, c, c]; buffer[0] is frame ``offset``
+        offset, seen, next_start, last_start = 0, 0, 0, None
+        for chunk in _batches(frames, _CLIP_CHUNK):
+            buffer.extend(preprocess_frames(chunk, self.config.preprocess, self.device).unbind(0))
+            seen += len(chunk)
+            while next_start + length <= seen:  # the next regular clip is complete
+                yield torch.stack(buffer[next_start - offset : next_start - offset + length])
+                last_start, next_start = next_start, next_start + stride
+            keep_from = min(next_start, max(seen - length, 0))
+            del buffer[: max(keep_from - offset, 0)]
+            offset = max(offset, keep_from)
+        if seen == 0:
+            return
+        if seen <= length and last_start is None:  # short video: pad with the last frame (one clip)
+            clip = buffer + [buffer[-1]] * (length - len(buffer))
+            yield torch.stack(clip)
+        elif last_start is None or last_start + length < seen:  # tail clip ending at the last frame
+            yield torch.stack(buffer[seen - length - offset : seen - offset])
+
+    def _extract(self, frames: Iterable[np.ndarray], batch_size: int) -> torch.Tensor:
+        rows, pending = [], []
+        for clip in self._clips(frames):
+            pending.append(clip)
+            if len(pending) == batch_size:
+                rows.append(self.model(pixel_values=torch.stack(pending)).last_hidden_state.mean(dim=1))  # [B, d]
+                pending = []
+        if pending:
+            rows.append(self.model(pixel_values=torch.stack(pending)).last_hidden_state.mean(dim=1))
+        if not rows:
             return torch.zeros(0, self.dim)
-        video = torch.cat(chunks)  # [T, 3, c, c]
-        length = self.config.clip_length
-        if video.shape[0] < length:  # pad by repeating the last frame
-            video = torch.cat([video, video[-1:].expand(length - video.shape[0], -1, -1, -1)])
-        starts = clip_starts(video.shape[0], length, self.config.stride)
-        rows = []
-        for first in range(0, len(starts), batch_size):
-            clips = torch.stack([video[s : s + length] for s in starts[first : first + batch_size]])  # [B, L, 3, c, c]
-            rows.append(self.model(pixel_values=clips).last_hidden_state.mean(dim=1))  # [B, d]
         return torch.cat(rows)
 
 
