@@ -122,3 +122,24 @@ def test_shards_partition_the_records(dataset):
     assert len(list((dataset / "features" / "r").rglob("*.safetensors"))) == 4
     with pytest.raises(Exception, match=r"--shard-index must be in \[0, 1\]"):
         shard_records(records, num_shards=2, shard_index=2)
+
+
+def test_killed_run_resumes_where_it_stopped(dataset, monkeypatch):
+    from glossfree.features.extractors import ImageExtractor
+
+    original, calls = ImageExtractor.extract, []
+
+    def dies_on_the_third(self, frames, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the run is killed while extracting the third record
+        return original(self, frames, **kwargs)
+
+    monkeypatch.setattr(ImageExtractor, "extract", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(dataset, RESNET, name="resnet", progress=False)
+    folder = dataset / "features" / "resnet"
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["a.safetensors", "b.safetensors", "extractor.json"]
+    monkeypatch.setattr(ImageExtractor, "extract", original)
+    resumed = extract_features(dataset, RESNET, name="resnet", progress=False)
+    assert (resumed.skipped, resumed.written, resumed.failed) == (2, 2, [])
