@@ -219,6 +219,7 @@ def demo(
 synth_command.register(app)
 data_commands.register(app)
 text_commands.register(app)
+__import__("glossfree.cli.feature_commands", fromlist=["register"]).register(app)  # issue 15.3: `extract`
 
 
 def main() -> None:  # pragma: no cover - console entry point

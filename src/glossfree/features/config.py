@@ -1,0 +1,221 @@
+"""Extractor configs (``kind: image`` / ``kind: video_clips``), their validation and their signature.
+
+An extractor YAML file holds one of these configs, e.g. SpaMo's spatial encoder::
+
+    kind: image
+    model: clip
+    name_or_path: /models/clip-vit-large-patch14      # loaded with local_files_only=True
+    pooling: cls
+    s2_scales: [1, 2]
+    fps: null                                          # keep each video's frame rate
+
+or a tiny architecture built from an explicit ``transformers`` config (random weights, seeded)::
+
+    kind: image
+    model: dinov2
+    model_config: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2,
+                   intermediate_size: 64, patch_size: 8, image_size: 32}
+    preprocess: {resize: 32, crop: 32}
+
+Exactly one of ``name_or_path`` and ``model_config`` is given. Preprocessing defaults are those of
+the published image processors of each family (see :data:`DEFAULT_PREPROCESS`); they are part of
+the config, so they are part of the signature.
+
+The **signature** (:func:`signature`) is the SHA-256 of the canonical JSON of everything that
+changes the numbers written: the whole validated config (model family, weights identity = the
+name/path or the explicit architecture config and its init seed, pooling, S2 scales, clip length
+and stride, preprocessing, fps, stored dtype) plus :data:`FORMAT_VERSION`. The cache stores it
+in every file and refuses to mix files of different signatures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, ValidationError, model_validator
+
+from glossfree.config import StrictModel, format_validation_error, read_yaml
+from glossfree.errors import ConfigError
+
+FORMAT_VERSION = 1
+"""Bumped whenever the extraction code changes the numbers it writes for an unchanged config."""
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class PreprocessConfig(StrictModel):
+    """Frame preprocessing, done in torch on ``uint8 [T, H, W, 3]`` frames.
+
+    Attributes:
+        resize: the shorter side is resized to this many pixels (aspect ratio kept).
+        crop: a centre square of this side is cut out after resizing (must be <= ``resize``).
+        interpolation: ``bicubic`` or ``bilinear`` (antialiased when downsampling).
+        mean: per-channel mean subtracted after scaling pixels to [0, 1].
+        std: per-channel standard deviation divided by.
+    """
+
+    resize: int = Field(224, ge=1)
+    crop: int = Field(224, ge=1)
+    interpolation: Literal["bicubic", "bilinear"] = "bicubic"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @model_validator(mode="after")
+    def _crop_fits(self) -> PreprocessConfig:
+        if self.crop > self.resize:
+            raise ValueError(f"crop ({self.crop}) must be <= resize ({self.resize})")
+        if any(s <= 0 for s in self.std):
+            raise ValueError(f"std must be > 0, got {list(self.std)}")
+        return self
+
+
+# The published processors: openai/clip-vit-* (CLIPImageProcessor: shortest edge 224, bicubic,
+# crop 224, CLIP mean/std); facebook/dinov2-* (BitImageProcessor: shortest edge 256, bicubic,
+# crop 224, ImageNet); microsoft/resnet-* (ConvNextImageProcessor, crop_pct 0.875: 256 -> 224,
+# bilinear here, ImageNet); MCG-NJU/videomae-* (VideoMAEImageProcessor: shortest edge 224,
+# bilinear, crop 224, ImageNet).
+DEFAULT_PREPROCESS: dict[str, dict[str, Any]] = {
+    "clip": {"resize": 224, "crop": 224, "interpolation": "bicubic", "mean": CLIP_MEAN, "std": CLIP_STD},
+    "dinov2": {"resize": 256, "crop": 224, "interpolation": "bicubic"},
+    "resnet": {"resize": 256, "crop": 224, "interpolation": "bilinear"},
+    "videomae": {"resize": 224, "crop": 224, "interpolation": "bilinear"},
+}
+
+
+class _ExtractorBase(StrictModel):
+    """Fields shared by every extractor (see the subclasses for the meaning of each)."""
+
+    name_or_path: str | None = None
+    model_config_: dict[str, Any] | None = Field(None, alias="model_config")
+    seed: int = 0
+    preprocess: PreprocessConfig | None = None
+    fps: float | None = Field(None, gt=0)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_preprocess(cls, data: Any) -> Any:
+        # fill unspecified preprocessing keys with the family's published defaults
+        if isinstance(data, dict):
+            family = data.get("model", cls.model_fields["model"].default)
+            given = data.get("preprocess") or {}
+            if isinstance(given, dict) and isinstance(family, str) and family in DEFAULT_PREPROCESS:
+                data = {**data, "preprocess": {**DEFAULT_PREPROCESS[family], **given}}
+        return data
+
+    @model_validator(mode="after")
+    def _one_weights_source(self) -> _ExtractorBase:
+        if (self.name_or_path is None) == (self.model_config_ is None):
+            raise ValueError(
+                "give exactly one of name_or_path (pretrained weights, a hub name or a local folder) "
+                "and model_config (an explicit transformers config: random weights, for tests)"
+            )
+        return self
+
+
+class ImageExtractorConfig(_ExtractorBase):
+    """A frozen image backbone applied to every frame: ``[T, H, W, 3]`` -> ``[T, D]``.
+
+    Attributes:
+        kind: ``"image"``.
+        model: the architecture family: ``dinov2`` (``Dinov2Model``), ``clip`` (``CLIPVisionModel``)
+            or ``resnet`` (``ResNetModel``).
+        name_or_path: pretrained weights (hub name in the local cache, or a folder); loaded with
+            ``local_files_only=True``, nothing is downloaded.
+        model_config: keyword arguments of the family's ``transformers`` config class instead of
+            weights (random init with ``seed``): tests and shape checks.
+        seed: init seed used with ``model_config``.
+        pooling: ``cls`` (DINOv2: the final-normed CLS token; CLIP: ``pooler_output``, the
+            post-layernormed CLS), ``mean`` (mean of the patch tokens), ``cls+mean`` (both,
+            concatenated: HFA's DINOv2 input). ResNet accepts ``mean`` only (its global average pool).
+        s2_scales: CLIP only: SpaMo's S2 multi-scale, e.g. ``[1, 2]`` (``None`` = one scale). See
+            :mod:`glossfree.features.extractors`.
+        preprocess: resize/crop/normalisation (family defaults for the keys not given).
+        fps: resample every video to this frame rate before extraction (``None`` = keep).
+        dtype: dtype the features are stored in.
+    """
+
+    kind: Literal["image"] = "image"
+    model: Literal["dinov2", "clip", "resnet"] = "dinov2"
+    pooling: Literal["cls", "mean", "cls+mean"] = "cls"
+    s2_scales: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _check_family_options(self) -> ImageExtractorConfig:
+        if self.model == "resnet" and self.pooling != "mean":
+            raise ValueError(f"model resnet has no CLS token: pooling must be 'mean', got '{self.pooling}'")
+        if self.s2_scales is not None:
+            if self.model != "clip":
+                raise ValueError(f"s2_scales is implemented for model clip only, got model '{self.model}'")
+            if not self.s2_scales or any(s < 1 for s in self.s2_scales) or 1 not in self.s2_scales:
+                raise ValueError(f"s2_scales must be positive integers including 1, got {self.s2_scales}")
+            if len(set(self.s2_scales)) != len(self.s2_scales):
+                raise ValueError(f"s2_scales has a repeated scale: {self.s2_scales}")
+        return self
+
+
+class VideoClipsExtractorConfig(_ExtractorBase):
+    """A frozen video backbone on sliding clips: ``[T, H, W, 3]`` -> ``[N, D]``, one row per clip.
+
+    Attributes:
+        kind: ``"video_clips"``.
+        model: ``videomae`` (``VideoMAEModel``).
+        clip_length: frames per clip (SpaMo: 16; must equal the model's ``num_frames``).
+        stride: frames between the starts of neighbouring clips (SpaMo: 8).
+        (other fields as in :class:`ImageExtractorConfig`)
+
+    Each clip's output tokens are mean-pooled into one vector (VideoMAE's ``use_mean_pooling``
+    head input, before any classifier).
+    """
+
+    kind: Literal["video_clips"] = "video_clips"
+    model: Literal["videomae"] = "videomae"
+    clip_length: int = Field(16, ge=1)
+    stride: int = Field(8, ge=1)
+
+
+ExtractorConfig = Annotated[Union[ImageExtractorConfig, VideoClipsExtractorConfig], Field(discriminator="kind")]
+_BY_KIND: dict[str, type[ImageExtractorConfig | VideoClipsExtractorConfig]] = {
+    "image": ImageExtractorConfig,
+    "video_clips": VideoClipsExtractorConfig,
+}
+KINDS = tuple(_BY_KIND)
+
+
+def parse_extractor_config(data: Any, source: str = "<extractor config>") -> ImageExtractorConfig | VideoClipsExtractorConfig:
+    """Validate a dict as an extractor config; :class:`ConfigError` names ``source`` and the key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'kind' key, got {type(data).__name__}")
+    if "kind" not in data:
+        raise ConfigError(f"{source}: missing key 'kind' (one of: {', '.join(KINDS)})")
+    if data["kind"] not in KINDS:
+        raise ConfigError(f"{source}: kind: unknown extractor kind {data.get('kind')!r}; choose from {', '.join(KINDS)}")
+    model = _BY_KIND[data["kind"]]
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        # the field is ``model_config_`` in Python (pydantic reserves ``model_config``)
+        raise ConfigError(format_validation_error(error, model, source).replace("model_config_", "model_config")) from None
+
+
+def load_extractor_config(path: str | Path) -> ImageExtractorConfig | VideoClipsExtractorConfig:
+    """Read and validate an extractor YAML file (errors name the file and the key)."""
+    return parse_extractor_config(read_yaml(path), source=str(path))
+
+
+def config_dict(config: ImageExtractorConfig | VideoClipsExtractorConfig) -> dict[str, Any]:
+    """The config as plain JSON data, with the YAML key names (``model_config``)."""
+    return config.model_dump(mode="json", by_alias=True)
+
+
+def signature(config: ImageExtractorConfig | VideoClipsExtractorConfig) -> str:
+    """SHA-256 (hex) of the canonical JSON of the config and :data:`FORMAT_VERSION`."""
+    payload = {"format_version": FORMAT_VERSION, "config": config_dict(config)}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,346 @@
+"""Frozen feature extractors: RGB frames in, ``[T', D]`` features out, built on ``transformers``.
+
+One interface, :class:`Extractor`: built from a validated config (:mod:`glossfree.features.config`),
+it has a ``signature`` (the config's hash, stored with every cached file), an output width ``dim``
+and :meth:`Extractor.extract`, which takes ``uint8 [H, W, 3]`` frames and returns ``[T', D]``.
+
+- :class:`ImageExtractor` (``kind: image``) encodes every frame on its own (``T' = T``):
+  DINOv2 (``Dinov2Model``: HFA's DINOv2 ViT-S/14, CLS and/or mean patch token), CLIP vision
+  (``CLIPVisionModel``: SpaMo's spatial encoder, optionally with S2 multi-scale) and ResNet
+  (``ResNetModel`` global-average-pooled: SAGE's ResNet-34). Frames are streamed through in
+  batches of ``batch_size``, so a long video never sits in memory as preprocessed tensors.
+- :class:`VideoClipsExtractor` (``kind: video_clips``) runs VideoMAE (``VideoMAEModel``: SpaMo's
+  motion encoder) on sliding clips of ``clip_length`` frames whose starts are ``stride`` frames
+  apart, and mean-pools each clip's tokens (``T' = N`` clips). Clip starts are
+  ``0, stride, 2 stride, ...`` while the clip fits; when the last one stops short of the end, one
+  more clip ending at the last frame is added, so every frame is covered. A video shorter than a
+  clip is padded by repeating its last frame (one clip). The base model's tokens are used as they
+  are (``use_mean_pooling`` models have no final norm; the ``fc_norm`` of the classification
+  checkpoints is not part of ``VideoMAEModel``). Clips are cut from a stream of preprocessed
+  frames that holds only the frames a later clip can still use, so hour-long videos (BOBSL
+  episodes) stream in bounded memory too.
+
+**S2 multi-scale (SpaMo, paper 003 section 4.1 and "Implementation details").** For each scale
+``s`` in ``s2_scales`` the preprocessed ``crop x crop`` image is resized (bicubic) to
+``s*crop x s*crop`` and split into ``s x s`` tiles of ``crop x crop``; every tile goes through the
+frozen encoder, the tile features (the pooled vector chosen by ``pooling``) are averaged back into
+one vector per scale, and the scales are concatenated: ``D = len(s2_scales) * d`` (SpaMo's
+``Z_s in R^{T x 2d}`` for scales 1 and 2). This follows the S2-Wrapper (Shi et al. 2024,
+``s2wrapper.forward``), which merges tile *token maps* and area-pools them back to the scale-1 map;
+for a pooled per-frame vector that is the same as averaging the tiles' mean patch tokens, and for
+``cls`` we average the tiles' CLS vectors, as S2-Wrapper averages prefix tokens.
+
+Preprocessing (:func:`preprocess_frames`) is torch only (no torchvision): shorter side resized to
+``resize`` (antialiased), centre crop ``crop``, scaled to [0, 1], normalised with the config's
+mean/std (the family's published values by default).
+
+Pretrained weights are loaded with ``from_pretrained(name_or_path, local_files_only=True)``: a
+model the user does not have locally is a :class:`ConfigError` saying so, never a download. With
+``model_config`` the same architecture is built from that explicit config with seeded random
+weights (tests; parameter counts).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glossfree.errors import ConfigError, DataError
+from glossfree.features.config import (
+    ImageExtractorConfig,
+    PreprocessConfig,
+    VideoClipsExtractorConfig,
+    config_dict,
+    signature,
+)
+
+_CLIP_CHUNK = 16
+"""Frames preprocessed at a time by the clip stream."""
+TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+# ---------------------------------------------------------------------------------------------
+# preprocessing
+
+
+def preprocess_frames(frames: np.ndarray | torch.Tensor, config: PreprocessConfig, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``uint8 [T, H, W, 3]`` RGB frames -> normalised ``float32 [T, 3, crop, crop]`` on ``device``.
+
+    The shorter side becomes ``config.resize`` (the longer one is scaled with it and rounded), then
+    the centre ``crop x crop`` square is cut (offsets rounded as ``int((size - crop) / 2)``).
+    """
+    tensor = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
+    if tensor.ndim != 4 or tensor.shape[-1] != 3:
+        raise DataError(f"expected frames [T, H, W, 3], got shape {list(tensor.shape)}")
+    x = tensor.to(device).permute(0, 3, 1, 2).float()  # [T, 3, H, W], 0..255
+    height, width = x.shape[-2:]
+    scale = config.resize / min(height, width)
+    size = (max(config.resize, round(height * scale)), max(config.resize, round(width * scale)))
+    if (height, width) != size:
+        x = F.interpolate(x, size=size, mode=config.interpolation, align_corners=False, antialias=True)
+    top, left = int((size[0] - config.crop) / 2), int((size[1] - config.crop) / 2)
+    x = x[:, :, top : top + config.crop, left : left + config.crop]  # [T, 3, crop, crop]
+    mean = torch.tensor(config.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(config.std, device=x.device).view(1, 3, 1, 1)
+    return (x.clamp(0, 255) / 255.0 - mean) / std
+
+
+def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Stack consecutive frames into ``[<=size, H, W, 3]`` arrays."""
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# building the frozen transformers model
+
+
+def _classes(family: str) -> tuple[type, type]:
+    """``(config class, model class)`` of a family, imported when needed."""
+    import transformers
+
+    names = {
+        "dinov2": ("Dinov2Config", "Dinov2Model"),
+        "clip": ("CLIPVisionConfig", "CLIPVisionModel"),
+        "resnet": ("ResNetConfig", "ResNetModel"),
+        "videomae": ("VideoMAEConfig", "VideoMAEModel"),
+    }[family]
+    return getattr(transformers, names[0]), getattr(transformers, names[1])
+
+
+def build_backbone(family: str, config: ImageExtractorConfig | VideoClipsExtractorConfig) -> nn.Module:
+    """The frozen ``transformers`` model of ``config`` in eval mode (weights local or random+seeded)."""
+    config_class, model_class = _classes(family)
+    if config.name_or_path is not None:
+        try:
+            model = model_class.from_pretrained(config.name_or_path, local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise ConfigError(
+                f"name_or_path '{config.name_or_path}': cannot load {model_class.__name__} from local "
+                f"files ({str(error).splitlines()[0]}); nothing is downloaded: give a local folder, or "
+                "download the model into the Hugging Face cache first"
+            ) from None
+    else:
+        try:
+            hf_config = config_class(**(config.model_config_ or {}))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model_config: not a valid {config_class.__name__}: {error}") from None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            try:
+                model = model_class(hf_config)
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise ConfigError(f"model_config: cannot build {model_class.__name__}: {error}") from None
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# the interface
+
+
+class Extractor(ABC):
+    """A frozen extractor: ``uint8 [H, W, 3]`` frames in, ``[T', D]`` features out.
+
+    Attributes:
+        config: the validated extractor config.
+        signature: SHA-256 of the config (:func:`glossfree.features.config.signature`).
+        dim: output width ``D``.
+        device: where the model runs.
+    """
+
+    def __init__(self, config: ImageExtractorConfig | VideoClipsExtractorConfig, *, device: str = "cpu") -> None:
+        self.config = config
+        self.signature = signature(config)
+        self.device = torch.device(device)
+        self.model = build_backbone(config.model, config).to(self.device)
+        self.dtype = TORCH_DTYPES[config.dtype]
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Output width ``D``."""
+
+    @abstractmethod
+    def _extract(self, frames: Iterable[np.ndarray], batch_size: int) -> torch.Tensor:
+        """float32 ``[T', D]`` on ``self.device``."""
+
+    def extract(self, frames: Iterable[np.ndarray], *, batch_size: int = 32) -> torch.Tensor:
+        """Features of a frame sequence: ``[T', D]`` on the CPU, in the config's ``dtype``.
+
+        Args:
+            frames: ``uint8 [H, W, 3]`` RGB frames (an array ``[T, H, W, 3]`` or any iterable).
+            batch_size: frames (image) or clips (video_clips) per forward pass.
+
+        Raises:
+            DataError: no frames, or frames that are not ``[H, W, 3]``.
+        """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        with torch.inference_mode():
+            features = self._extract(frames, batch_size)
+        if features.shape[0] == 0:
+            raise DataError("no frames to extract features from")
+        return features.to(device="cpu", dtype=self.dtype).contiguous()
+
+    def metadata(self) -> dict[str, Any]:
+        """What the cache stores beside the tensor to describe this extractor."""
+        return {"signature": self.signature, "config": config_dict(self.config), "dim": self.dim}
+
+
+class ImageExtractor(Extractor):
+    """Per-frame features of DINOv2, CLIP vision (optionally S2 multi-scale) or ResNet (see module doc)."""
+
+    config: ImageExtractorConfig
+
+    def __init__(self, config: ImageExtractorConfig, *, device: str = "cpu") -> None:
+        super().__init__(config, device=device)
+        hf = self.model.config
+        crop = config.preprocess.crop if config.preprocess else None
+        if config.model == "clip" and crop != hf.image_size:
+            raise ConfigError(
+                f"preprocess.crop ({crop}) must equal the CLIP model's image_size ({hf.image_size}): "
+                "its position embeddings are fixed to that size"
+            )
+        self.scales = config.s2_scales or [1]
+
+    @property
+    def dim(self) -> int:
+        hf = self.model.config
+        if self.config.model == "resnet":
+            return int(hf.hidden_sizes[-1])
+        per_scale = int(hf.hidden_size) * (2 if self.config.pooling == "cls+mean" else 1)
+        return per_scale * len(self.scales)
+
+    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, crop, crop]`` -> ``[B, d]`` pooled as the config says."""
+        out = self.model(pixel_values=x)
+        if self.config.model == "resnet":
+            return out.pooler_output.flatten(1)  # [B, C, 1, 1] -> [B, C]
+        hidden = out.last_hidden_state  # [B, 1 + patches, d]
+        cls = out.pooler_output if self.config.model == "clip" else hidden[:, 0]
+        mean = hidden[:, 1:].mean(dim=1)
+        return {"cls": cls, "mean": mean, "cls+mean": torch.cat([cls, mean], dim=-1)}[self.config.pooling]
+
+    def _multiscale(self, x: torch.Tensor) -> torch.Tensor:
+        """S2: ``[B, 3, c, c]`` -> ``[B, len(scales) * d]`` (tiles of each scale averaged)."""
+        crop = x.shape[-1]
+        outputs = []
+        for scale in self.scales:
+            if scale == 1:
+                outputs.append(self._pooled(x))
+                continue
+            big = F.interpolate(x, size=(scale * crop, scale * crop), mode="bicubic", align_corners=False)
+            # [B, 3, s*c, s*c] -> [B, 3, s, c, s, c] -> [B, s, s, 3, c, c] -> [B*s*s, 3, c, c]
+            tiles = big.view(x.shape[0], 3, scale, crop, scale, crop).permute(0, 2, 4, 1, 3, 5)
+            tiles = tiles.reshape(-1, 3, crop, crop)
+            pooled = self._pooled(tiles).view(x.shape[0], scale * scale, -1)  # [B, s*s, d]
+            outputs.append(pooled.mean(dim=1))
+        return torch.cat(outputs, dim=-1)
+
+    def _extract(self, frames: Iterable[np.ndarray], batch_size: int) -> torch.Tensor:
+        assert self.config.preprocess is not None  # filled with family defaults by the config
+        rows = []
+        # S2 runs s*s tiles per frame at scale s: keep the tiles of a forward pass near batch_size
+        per_pass = max(1, batch_size // max(s * s for s in self.scales)) if len(self.scales) > 1 else batch_size
+        for batch in _batches(frames, per_pass):
+            x = preprocess_frames(batch, self.config.preprocess, self.device)
+            rows.append(self._multiscale(x) if len(self.scales) > 1 else self._pooled(x))
+        if not rows:
+            return torch.zeros(0, self.dim)
+        return torch.cat(rows)
+
+
+def clip_starts(num_frames: int, clip_length: int, stride: int) -> list[int]:
+    """First frame of each sliding clip (see the module docstring); ``[0]`` for a short video."""
+    if num_frames <= clip_length:
+        return [0]
+    starts = list(range(0, num_frames - clip_length + 1, stride))
+    if starts[-1] + clip_length < num_frames:
+        starts.append(num_frames - clip_length)
+    return starts
+
+
+class VideoClipsExtractor(Extractor):
+    """VideoMAE on sliding clips, tokens mean-pooled per clip (see module doc)."""
+
+    config: VideoClipsExtractorConfig
+
+    def __init__(self, config: VideoClipsExtractorConfig, *, device: str = "cpu") -> None:
+        super().__init__(config, device=device)
+        hf = self.model.config
+        crop = config.preprocess.crop if config.preprocess else None
+        if config.clip_length != hf.num_frames:
+            raise ConfigError(f"clip_length ({config.clip_length}) must equal the VideoMAE model's "
+                              f"num_frames ({hf.num_frames})")  # fmt: skip
+        if crop != hf.image_size:
+            raise ConfigError(f"preprocess.crop ({crop}) must equal the VideoMAE model's image_size "
+                              f"({hf.image_size}): its position embeddings are fixed to that size")  # fmt: skip
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def _clips(self, frames: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:
+        """Yield ``[L, 3, c, c]`` clips in :func:`clip_starts` order, holding few frames at a time.
+
+        Frames are preprocessed in chunks; the buffer keeps only the frames a later clip can still
+        use (from the next regular start, and the last ``L`` frames for a possible tail clip), so
+        an hour-long video streams in bounded memory.
+        """
+        assert self.config.preprocess is not None
+        length, stride = self.config.clip_length, self.config.stride
+        buffer: list[torch.Tensor] = []  # frames [3, c, c]; buffer[0] is frame ``offset``
+        offset, seen, next_start, last_start = 0, 0, 0, None
+        for chunk in _batches(frames, _CLIP_CHUNK):
+            buffer.extend(preprocess_frames(chunk, self.config.preprocess, self.device).unbind(0))
+            seen += len(chunk)
+            while next_start + length <= seen:  # the next regular clip is complete
+                yield torch.stack(buffer[next_start - offset : next_start - offset + length])
+                last_start, next_start = next_start, next_start + stride
+            keep_from = min(next_start, max(seen - length, 0))
+            del buffer[: max(keep_from - offset, 0)]
+            offset = max(offset, keep_from)
+        if seen == 0:
+            return
+        if seen <= length and last_start is None:  # short video: pad with the last frame (one clip)
+            clip = buffer + [buffer[-1]] * (length - len(buffer))
+            yield torch.stack(clip)
+        elif last_start is None or last_start + length < seen:  # tail clip ending at the last frame
+            yield torch.stack(buffer[seen - length - offset : seen - offset])
+
+    def _extract(self, frames: Iterable[np.ndarray], batch_size: int) -> torch.Tensor:
+        rows, pending = [], []
+        for clip in self._clips(frames):
+            pending.append(clip)
+            if len(pending) == batch_size:
+                rows.append(self.model(pixel_values=torch.stack(pending)).last_hidden_state.mean(dim=1))  # [B, d]
+                pending = []
+        if pending:
+            rows.append(self.model(pixel_values=torch.stack(pending)).last_hidden_state.mean(dim=1))
+        if not rows:
+            return torch.zeros(0, self.dim)
+        return torch.cat(rows)
+
+
+_BY_KIND: dict[str, type[Extractor]] = {"image": ImageExtractor, "video_clips": VideoClipsExtractor}
+
+
+def build_extractor(config: ImageExtractorConfig | VideoClipsExtractorConfig, *, device: str = "cpu") -> Extractor:
+    """The extractor of a validated config, its model frozen on ``device``."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__})")
+    return _BY_KIND[config.kind](config, device=device)  # type: ignore[arg-type]
