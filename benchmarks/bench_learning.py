@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +46,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-dev", type=int, default=None, help="dev samples decoded per validation")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="override for every recipe")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the gloss->text ceiling")
+    parser.add_argument("--accelerator", default="cpu", help="cpu or gpu (GPU utilisation is then sampled and reported)")
+    parser.add_argument("--precision", default=None, help="e.g. bf16-mixed on a GPU")
     parser.add_argument("--out", type=Path, default=Path("bench_runs/learning"))
     parser.add_argument("--json", type=Path, default=None)
     return parser.parse_args()
@@ -71,6 +76,37 @@ def validation_curve(run_dir: Path, stage: str) -> list[dict]:
     return rows
 
 
+class GpuUtilisation:
+    """Samples ``nvidia-smi``'s GPU utilisation once a second in a thread while training runs."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and shutil.which("nvidia-smi") is not None
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
+            if out and out[0].isdigit():
+                self.samples.append(float(out[0]))
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+    def __enter__(self) -> GpuUtilisation:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join()
+
+
 def train_recipe(name: str, root: Path, args: argparse.Namespace) -> dict:
     from glossfree.checkpoint import load_trained
     from glossfree.inference.evaluate import evaluate_split
@@ -80,11 +116,14 @@ def train_recipe(name: str, root: Path, args: argparse.Namespace) -> dict:
     overrides = [f"stages.0.max_epochs={args.epochs}", f"stages.0.val_every_n_epochs={args.val_every}", *args.overrides]
     if args.max_dev:
         overrides.append(f"data.max_dev_samples={args.max_dev}")
+    if args.precision:
+        overrides.append(f"stages.0.precision={args.precision}")
     recipe = load_recipe(name, overrides)
     run_dir = args.out / name.replace("/", "_")
     started = time.perf_counter()
-    result = train(recipe, data_root=root, run_dir=run_dir, resume=(run_dir / "recipe.yaml").is_file(),
-                   launch=LaunchConfig(accelerator="cpu", progress=False))  # fmt: skip
+    with GpuUtilisation(enabled=args.accelerator != "cpu") as gpu:
+        result = train(recipe, data_root=root, run_dir=run_dir, resume=(run_dir / "recipe.yaml").is_file(),
+                       launch=LaunchConfig(accelerator=args.accelerator, progress=False))  # fmt: skip
     seconds = time.perf_counter() - started
     stage = result.stages[-1]
     curve = validation_curve(run_dir, stage["stage"])
@@ -96,7 +135,7 @@ def train_recipe(name: str, root: Path, args: argparse.Namespace) -> dict:
         "s_per_step": seconds / max(stage["steps"], 1), "curve": curve,
         "test_bleu4": test.bleu4, "test_rouge_l": test.rouge_l, "run_dir": str(run_dir),
         "input_reliance": curve[-1].get("dev/input_reliance") if curve else None,
-        "tokenizer": str(run_dir / "tokenizer"),
+        "tokenizer": str(run_dir / "tokenizer"), "gpu_utilisation_mean": gpu.mean,
     }  # fmt: skip
 
 
@@ -143,6 +182,8 @@ def main() -> None:
         print(f"{result['recipe']}: {result['params'] / 1e6:.2f} M params, {result['steps']} steps, "
               f"{result['s_per_step']:.2f} s/step; dev {curve}; test BLEU-4 {result['test_bleu4']:.2f}, "
               f"ROUGE-L {result['test_rouge_l']:.2f}")  # fmt: skip
+        if result["gpu_utilisation_mean"] is not None:
+            print(f"  mean GPU utilisation while training: {result['gpu_utilisation_mean']:.0f} %")
         if result["input_reliance"] is not None and result["input_reliance"] < 0.05:
             print(f"  WARNING {result['recipe']}: input reliance {result['input_reliance']:.3f}: not reading its input")
     print(f"floor (most frequent training sentence): test BLEU-4 {floor.bleu4:.2f}")

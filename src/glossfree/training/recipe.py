@@ -95,7 +95,7 @@ class EvaluationConfig(StrictModel):
             sample's visual tokens swapped for another sample's, minus the real dev loss, in nats
             per target token) below which the run summary warns that the model is not reading its
             input. A model that learned only the sentence prior scores ~0; one that reads its input
-            scores clearly more (the demo model: ~2).
+            scores clearly more (the model of the demo test, 250 steps on 400 samples: 0.42).
     """
 
     preset: Literal["signjoey", "spamo", "sacrebleu"] = "signjoey"
