@@ -17,10 +17,13 @@ Memory is the activations saved for backward (``_memory.SavedActivations``: exac
 counted on the ``meta`` device so that the paper-size input needs no real memory, split into the
 per-frame part (AGCN, fusion) and the Conformer. Step time (forward + backward, ``train()`` mode,
 real CPU tensors) is measured for the two modes that share the per-frame pass, on a smaller batch
-(``--time-batch``), Conformer alone and whole backbone, alternating the modes over ``--rounds``.
+(``--time-batch``): the Conformer alone at ``--time-frames`` and the whole backbone at
+``--time-backbone-frames`` (a 500-frame backbone step needs ~15 GB of RAM on CPU), alternating the
+modes over ``--rounds``.
 
     .venv/bin/python benchmarks/bench_pose_memory.py [--frames 500] [--batch 8] [--window 24]
-        [--stride 2] [--time-batch 1] [--time-frames 500] [--rounds 2] [--json FILE]
+        [--stride 2] [--time-batch 1] [--time-frames 500] [--time-backbone-frames 116]
+        [--rounds 2] [--json FILE]
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=24)
     parser.add_argument("--stride", type=int, default=2)
     parser.add_argument("--time-batch", type=int, default=1, help="batch of the CPU step-time runs")
-    parser.add_argument("--time-frames", type=int, default=None, help="frames of the step-time runs (default --frames)")
+    parser.add_argument("--time-frames", type=int, default=None, help="frames of the Conformer step-time runs (default --frames)")
+    parser.add_argument("--time-backbone-frames", type=int, default=116, help="frames of the whole-backbone step-time runs")
     parser.add_argument("--rounds", type=int, default=2, help="alternating timing rounds (0: memory only)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -104,13 +108,16 @@ def time_step(fn) -> float:
 def measure_time(args, config: PoseBackboneConfig, windows: ConformerWindows) -> dict:
     torch.manual_seed(0)
     backbone = PoseBackbone(config, "pose203").train()
-    keypoints, keypoint_mask, frame_mask = inputs(args.time_batch, args.time_frames, backbone.layout.num_points, "cpu")
+    keypoints, keypoint_mask, frame_mask = inputs(
+        args.time_batch, args.time_backbone_frames, backbone.layout.num_points, "cpu"
+    )
     hidden = torch.randn(args.time_batch, args.time_frames, config.dim, requires_grad=True)
+    hidden_mask = torch.ones(args.time_batch, args.time_frames, dtype=torch.bool)
 
     def conformer_only(mode):
         def step():
-            out = backbone.conformer.encode_windows(hidden, frame_mask, windows) if mode == "conformer_on_windows" \
-                else backbone.conformer.encode(hidden, frame_mask)
+            out = backbone.conformer.encode_windows(hidden, hidden_mask, windows) if mode == "conformer_on_windows" \
+                else backbone.conformer.encode(hidden, hidden_mask)
             out.square().mean().backward()
         return step
 
@@ -156,10 +163,13 @@ def main() -> None:
     if args.rounds > 0:
         timing = measure_time(args, config, windows)
         s = timing["seconds"]
-        print(f"step time, forward + backward, CPU, batch {args.time_batch}, {args.time_frames} frames, median of {args.rounds}:")
-        for part in ("conformer", "backbone"):
+        print(f"step time, forward + backward, CPU, batch {args.time_batch}, median of {args.rounds}:")
+        for part, frames in (("conformer", args.time_frames), ("backbone", args.time_backbone_frames)):
             win, whole = s[f"{part}:conformer_on_windows"], s[f"{part}:whole_sequence"]
-            print(f"  {part:<10} conformer_on_windows {win:7.2f} s   whole_sequence {whole:7.2f} s   ratio {win / whole:.2f}x")
+            print(
+                f"  {part:<9} {frames:>4} frames: conformer_on_windows {win:7.2f} s   "
+                f"whole_sequence {whole:7.2f} s   ratio {win / whole:.2f}x"
+            )
         print(cpu_line(timing["cpu"]))
         results["timing"] = timing
     if args.json:

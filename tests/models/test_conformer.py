@@ -1,11 +1,14 @@
-"""Conformer encoder: padding safety and block structure."""
+"""Conformer encoder: padding safety, block structure, sliding windows, attentive pooling."""
 
 from __future__ import annotations
 
+import pytest
 import torch
+from pydantic import ValidationError
 
+from glossfree.config import validate
 from glossfree.models.temporal.attention import MultiHeadAttention
-from glossfree.models.temporal.conformer import Conformer, ConformerConfig
+from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig, ConformerWindows
 
 
 def conformer() -> Conformer:
@@ -42,12 +45,6 @@ def test_attention_rows_without_keys_are_finite():
 
 
 # --- sliding windows (paper 004, App. B.3) ------------------------------------------------------
-
-import pytest  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
-
-from glossfree.config import validate  # noqa: E402
-from glossfree.models.temporal.conformer import AttentivePool, ConformerWindows  # noqa: E402
 
 
 def windowed(window: int = 6, stride: int = 2) -> Conformer:
