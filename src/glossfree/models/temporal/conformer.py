@@ -273,6 +273,7 @@ class AttentivePool(nn.Module):
     block's output, the clip feature is ``mean_t (A X)_t`` over the valid frames ``t``, i.e.
     ``sum_s w_s X_s`` with ``w_s = mean_t A[t, s]``. Padded queries are left out of the mean and
     padded keys have probability 0, so ``w`` sums to 1 over the valid frames. No parameters.
+    The text names no head reduction; averaging the heads with the blocks is our choice.
     """
 
     def forward(
