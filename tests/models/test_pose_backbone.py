@@ -187,6 +187,73 @@ def test_edges_match_mediapipe():
     assert {frozenset(e) for e in HAND_LIMBS} == {frozenset(e) for e in holistic.HAND_CONNECTIONS}
 
 
+# --- sliding-window Conformer and attentive pooling (paper 004, App. B.3, Sec. 3.1) ---------------
+
+WINDOWED = {**TINY, "conformer": {**TINY["conformer"], "windowed": {"window": 6, "stride": 2}}}
+
+
+@pytest.mark.parametrize("length", [4, 13])
+def test_windowed_backbone_padding_never_changes_a_sample(make_batch, length):
+    backbone = tiny_backbone(**WINDOWED)
+    alone = make_batch([length])
+    padded = make_batch([length, 31])
+    noisy = padded.keypoints.clone()
+    noisy[0, length:] = 50.0  # garbage in the padding must not matter either
+    with torch.no_grad():
+        a = backbone(alone.keypoints, alone.keypoint_mask, alone.frame_mask)
+        b = backbone(noisy, padded.keypoint_mask, padded.frame_mask)
+    torch.testing.assert_close(b[0, :length], a[0], atol=1e-5, rtol=0)
+    assert torch.all(b[0, length:] == 0)
+
+
+def test_windowed_backbone_runs_articulators_on_all_frames_and_conformer_on_windows(make_batch):
+    whole, windows = tiny_backbone(), tiny_backbone(**WINDOWED)
+    windows.load_state_dict(whole.state_dict())  # same weights: only the temporal mode differs
+    batch = make_batch([20])
+    with torch.no_grad():
+        hidden = whole.frame_features(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+        expected = whole.conformer.encode_windows(hidden, batch.frame_mask, windows.config.conformer.windowed)
+        out = windows(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+        full = whole(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    assert not torch.allclose(out, full, atol=1e-3)
+
+
+def test_pool_shape_weights_and_masking(make_batch):
+    backbone = tiny_backbone()
+    batch = make_batch([9, 14])
+    noisy = batch.keypoints.clone()
+    noisy[0, 9:] = 50.0
+    with torch.no_grad():
+        pooled, weights = backbone.pool(batch.keypoints, batch.keypoint_mask, batch.frame_mask, return_weights=True)
+        noisy_pooled = backbone.pool(noisy, batch.keypoint_mask, batch.frame_mask)
+        alone = backbone.pool(batch.keypoints[:1, :9], batch.keypoint_mask[:1, :9], batch.frame_mask[:1, :9])
+    assert pooled.shape == (2, 32) and weights.shape == (2, 14)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2))
+    assert torch.all(weights[0, 9:] == 0) and torch.all(weights[0, :9] > 0)
+    torch.testing.assert_close(noisy_pooled, pooled, atol=1e-5, rtol=0)
+    torch.testing.assert_close(alone[0], pooled[0], atol=1e-5, rtol=0)
+
+
+def test_pool_gradient_reaches_weights_and_valid_inputs(make_batch):
+    backbone = tiny_backbone(**WINDOWED)  # pool uses the whole clip even when forward is windowed
+    batch = make_batch([7, 12])
+    keypoints = batch.keypoints.clone().requires_grad_(True)
+    backbone.pool(keypoints, batch.keypoint_mask, batch.frame_mask).pow(2).sum().backward()
+    assert keypoints.grad[0, :7].abs().sum() > 0 and torch.all(keypoints.grad[0, 7:] == 0)
+    attn = backbone.conformer.blocks[0].attn
+    assert attn.q.weight.grad is not None and attn.q.weight.grad.abs().sum() > 0  # through the maps too
+
+
+def test_paper_recipe_runs_the_conformer_on_24_frame_windows_stride_2():
+    from glossfree.training.recipe import load_recipe
+
+    recipe = load_recipe("pose_perceiver/phoenix14t")
+    windows = recipe.model.frontend.conformer.windowed
+    assert (windows.window, windows.stride, windows.combine) == (24, 2, "mean")
+    assert PoseBackboneConfig().conformer.windowed is None  # other recipes keep the whole sequence
+
+
 # --- paper size --------------------------------------------------------------------------------
 
 

@@ -15,9 +15,11 @@ groups (body, face, left hand, right hand). Each group goes through an articulat
 
 The two hands share one encoder; right-hand points are mirrored (x -> -x) first so both hands
 present the same geometry. The four articulator features are concatenated, projected to ``dim``
-and encoded by a Conformer (:mod:`glossfree.models.temporal.conformer`); the per-frame output
-``[B, T, dim]`` feeds the Sliding Perceiver. (The paper's attentive pooling over time is for its
-ISLR pre-training only and is not part of this module.)
+and encoded by a Conformer (:mod:`glossfree.models.temporal.conformer`), over the whole sequence
+or, with ``conformer.windowed`` (paper 004, App. B.3), on sliding windows while the articulator
+encoders still see all frames at once; the per-frame output ``[B, T, dim]`` feeds the Sliding
+Perceiver. :meth:`PoseBackbone.pool` gives the clip-level feature ``[B, dim]`` of the paper's ISLR
+pre-training (attentive pooling, :class:`~glossfree.models.temporal.conformer.AttentivePool`).
 
 Masking. A keypoint with ``keypoint_mask`` False has its coordinates zeroed and its detection flag
 0, so "not detected" is distinguishable from "at the origin". Padded frames (``frame_mask``
@@ -45,7 +47,7 @@ from glossfree.config import StrictModel
 from glossfree.data.layouts import KeypointLayout, get_layout
 from glossfree.errors import ConfigError
 from glossfree.models.frontends.skeleton_graph import group_adjacency, normalized_subsets
-from glossfree.models.temporal.conformer import Conformer, ConformerConfig
+from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig
 
 
 class PoseBackboneConfig(StrictModel):
@@ -267,6 +269,7 @@ class PoseBackbone(nn.Module):
             nn.Linear(len(self.groups) * config.articulator_dim, config.dim), nn.Dropout(config.dropout)
         )
         self.conformer = Conformer(config.dim, config.conformer)
+        self.attentive_pool = AttentivePool()
 
     def _check_hands_match(self) -> None:
         left, right = (self.layout.groups[hand] for hand in _HANDS)
@@ -328,8 +331,34 @@ class PoseBackbone(nn.Module):
         Returns:
             ``[B, T, dim]`` per-frame features, 0 on padded frames.
         """
+        hidden = self.frame_features(keypoints, keypoint_mask, frame_mask)  # [B, T, dim]
+        return self.conformer(hidden, frame_mask.bool())
+
+    def frame_features(
+        self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """The per-frame part (articulator encoders, fusion) before the Conformer: ``[B, T, dim]``."""
         features = self.encode_articulators(keypoints, keypoint_mask, frame_mask)
         fused = torch.cat([features[group] for group in self.groups], dim=-1)  # [B, T, G * articulator_dim]
+        return self.fuse(fused) * frame_mask.bool().unsqueeze(-1).to(fused.dtype)  # [B, T, dim]
+
+    def pool(
+        self,
+        keypoints: torch.Tensor,
+        keypoint_mask: torch.Tensor,
+        frame_mask: torch.Tensor,
+        *,
+        return_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Clip-level feature ``[B, dim]`` for ISLR (paper 004, Sec. 3.1 / Tab. A.2).
+
+        The Conformer runs over the whole clip (an ISLR clip is one window, 24 frames in the
+        paper, so ``conformer.windowed`` does not apply here) and returns its attention maps;
+        :class:`AttentivePool` weights the last block's output with their mean. Padded frames get
+        weight 0. With ``return_weights``, also the frame weights ``[B, T]`` (sum 1 over valid frames).
+        """
         frame_mask = frame_mask.bool()
-        hidden = self.fuse(fused) * frame_mask.unsqueeze(-1).to(fused.dtype)  # [B, T, dim]
-        return self.conformer(hidden, frame_mask)
+        hidden = self.frame_features(keypoints, keypoint_mask, frame_mask)
+        encoded, maps = self.conformer.encode(hidden, frame_mask, return_attention=True)
+        pooled, weights = self.attentive_pool(encoded, maps, frame_mask)
+        return (pooled, weights) if return_weights else pooled

@@ -3,6 +3,10 @@
 A thin wrapper over ``torch.nn.functional.scaled_dot_product_attention``. Keys where ``key_mask`` is
 False take no part. A query row whose keys are *all* masked (a fully padded window) would give NaN;
 such rows attend to every key instead, and callers zero or mask those outputs.
+
+``need_weights=True`` computes the softmax explicitly and also returns the attention probabilities
+``[B, H, Lq, Lk]`` (before dropout), for attentive pooling; the default path stays on the fused
+kernel, which never materialises them.
 """
 
 from __future__ import annotations
@@ -35,10 +39,17 @@ class MultiHeadAttention(nn.Module):
         self.kv = nn.Linear(kv_dim, 2 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, query: torch.Tensor, key_value: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        query: torch.Tensor,
+        key_value: torch.Tensor,
+        key_mask: torch.Tensor,
+        *,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Attend from ``query`` [B, Lq, D] to ``key_value`` [B, Lk, Dkv]; ``key_mask`` [B, Lk] bool.
 
-        Returns [B, Lq, D].
+        Returns [B, Lq, D]; with ``need_weights``, also the probabilities [B, H, Lq, Lk].
         """
         batch, q_len, dim = query.shape
         k_len = key_value.shape[1]
@@ -49,8 +60,12 @@ class MultiHeadAttention(nn.Module):
         v = v.reshape(batch, k_len, heads, dim // heads).transpose(1, 2)  # [B, H, Lk, Dh]
         usable = key_mask | ~key_mask.any(dim=-1, keepdim=True)  # [B, Lk]; empty rows see all keys
         attn_mask = usable[:, None, None, :]  # [B, 1, 1, Lk]
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
-        )  # [B, H, Lq, Dh]
-        out = out.transpose(1, 2).reshape(batch, q_len, dim)  # [B, Lq, D]
-        return self.out(out)
+        dropout_p = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = q @ k.transpose(-1, -2) * (dim // heads) ** -0.5  # [B, H, Lq, Lk]
+            weights = scores.masked_fill(~attn_mask, float("-inf")).softmax(dim=-1)
+            out = F.dropout(weights, p=dropout_p, training=self.training) @ v  # [B, H, Lq, Dh]
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+        out = self.out(out.transpose(1, 2).reshape(batch, q_len, dim))  # [B, Lq, D]
+        return (out, weights) if need_weights else out
