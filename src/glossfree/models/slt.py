@@ -398,6 +398,7 @@ class SLTModel(nn.Module):
         if not weights:
             raise ValueError("no objective to compute: pass at least one")
         heads = {name: self.objectives[name] for name in weights}
+        prompts = prompts if prompts is not None else batch.prompts  # per-sample prompts loaded with the data
         visual = self.visual_points(batch)
         tokens = visual["tokens"]
         need = max((LM_NEEDS.index(head.lm_need) for head in heads.values()), default=0)
@@ -449,6 +450,7 @@ class SLTModel(nn.Module):
         prompts: list[str] | None = None,
     ) -> list[str]:
         """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``."""
+        prompts = prompts if prompts is not None else batch.prompts
         embeds, mask = self.encode(batch)
         return self.lm.generate(
             embeds,

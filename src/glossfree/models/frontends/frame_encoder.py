@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from torch import nn
 
 from glossfree.config import StrictModel
@@ -70,6 +70,9 @@ class FrameEncoderConfig(StrictModel):
         dim: project the pooled vector to this width (Linear + LayerNorm); None keeps the backbone's.
         chunk_size: frames per backbone pass.
     """
+
+    # the export writes fields by name (``model_config_``); both spellings load
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), populate_by_name=True)
 
     kind: Literal["frame_encoder"] = "frame_encoder"
     model: Literal["dinov2", "clip", "resnet"] = "dinov2"
