@@ -31,7 +31,12 @@ from glossfree.features.config import DEFAULT_PREPROCESS, PreprocessConfig
 
 # LoRA targets per family: the attention query/value projections (ResNet: its convolutions), and
 # the name of the module list that ``lora.layers`` indexes.
-LORA_TARGETS = {"dinov2": ["query", "value"], "clip": ["q_proj", "v_proj"], "resnet": ["convolution"]}
+# (transformers 5 names DINOv2's projections q_proj/v_proj, 4.x query/value: the first that exists is used.)
+LORA_TARGETS = {
+    "dinov2": [["q_proj", "v_proj"], ["query", "value"]],
+    "clip": [["q_proj", "v_proj"]],
+    "resnet": [["convolution"]],
+}
 LAYER_PATTERNS = {"dinov2": "layer", "clip": "layers", "resnet": "stages"}
 
 
@@ -111,7 +116,9 @@ def add_lora(model: nn.Module, family: str, config: FrameLoRAConfig) -> nn.Modul
     """Inject LoRA adapters into ``model`` in place (peft); base weights frozen, adapters trainable."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    targets = config.target_modules or LORA_TARGETS[family]
+    leaves = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    candidates = LORA_TARGETS[family]
+    targets = config.target_modules or next((c for c in candidates if set(c) <= leaves), candidates[0])
     peft_config = LoraConfig(
         r=config.r,
         lora_alpha=config.alpha,
