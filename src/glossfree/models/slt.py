@@ -124,7 +124,8 @@ class SLTModelConfig(StrictModel):
     @model_validator(mode="after")
     def _one_frontend_form(self) -> SLTModelConfig:
         if self.frontends is not None:
-            if "frontend" in self.model_fields_set:
+            # (an exported recipe dumps every field, the unused default ``frontend`` too)
+            if "frontend" in self.model_fields_set and self.frontend != PoseBackboneConfig():
                 raise ValueError("give either 'frontend' (one) or 'frontends' (a list fused by 'fusion'), not both")
             if not self.frontends:
                 raise ValueError("'frontends' is empty; list at least one frontend")
@@ -152,10 +153,10 @@ def required_inputs(config: SLTModelConfig) -> set[str]:
 def frame_preprocess(config: SLTModelConfig):
     """The preprocessing of the ``frames`` input (its frame encoders'), or None without one; several
     frame encoders must agree (the dataset prepares the frames once)."""
-    found = {c.preprocess for c in config.frontend_list() if c.kind == "frame_encoder"}
-    if len(found) > 1:
-        raise ConfigError(f"frame encoders with different preprocessing read the same frames: {sorted(map(str, found))}")
-    return found.pop() if found else None
+    found = [c.preprocess for c in config.frontend_list() if c.kind == "frame_encoder"]
+    if any(p != found[0] for p in found):
+        raise ConfigError(f"frame encoders with different preprocessing read the same frames: {[str(p) for p in found]}")
+    return found[0] if found else None
 
 
 def _build_frontend(config, layout) -> nn.Module:
