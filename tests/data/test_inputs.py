@@ -150,3 +150,21 @@ def test_segments_prompts_and_pseudo_gloss_targets(tmp_path):
     np.testing.assert_array_equal(segment_frames(np.array([[0.25, 0.9]]), offset=0.0, fps=10.0, num_frames=40), [[2, 9]])
     moved = batch.to("cpu")
     assert moved.targets["pseudo_gloss"].shape == (2, 3) and moved.masks.keys() == batch.masks.keys()
+
+
+def test_recipe_dataset_reads_spans_and_windows_by_default(tmp_path):
+    from glossfree.config import validate
+    from glossfree.models.slt import SLTModelConfig
+    from glossfree.training.datamodule import build_dataset
+    from glossfree.training.recipe import DataConfig
+
+    root, _ = _dataset_root(tmp_path, [100], fps=10.0)
+    # one pose file per episode, one record per subtitle (BOBSL, YouTube-SL-25 after `prepare`)
+    record = Record(id="c", split="train", text="", language="de", pose="poses/s0.pose", start=4.0, end=5.0)
+    model = validate(SLTModelConfig, {"frontend": {"kind": "keypoint_mlp"}}, source="t")
+    assert build_dataset(DataConfig(), model, [record], root, train=False).lengths == [10]
+    assert build_dataset(DataConfig(window_s=2.0), model, [record], root, train=False).lengths == [20]
+    assert build_dataset(DataConfig(spans=False), model, [record], root, train=False).lengths == [100]
+    features_model = validate(SLTModelConfig, {"frontend": {"kind": "features", "stream": "s", "input_dim": 3}}, source="t")
+    with pytest.raises(DataError, match="'s' a feature stream extracted"):
+        build_dataset(DataConfig(), features_model, [record], root, train=False)

@@ -150,3 +150,30 @@ def test_fused_features_model_encodes_with_padding_invariance():
                     masks={"features:a": ma[:1, :3], "features:b": mb[:1, :2]})  # fmt: skip
     torch.testing.assert_close(fused(one).features[0], out.features[0, :5], rtol=1e-5, atol=1e-6)
     assert SLTModel  # the composed model is exercised end to end in tests/training/test_input_recipes.py
+
+
+def test_pose_and_lip_stream_fuse_by_channels_in_the_model(t5_tokenizer, make_batch):
+    """Paper 004's pose ⊕ lip: a keypoint frontend and a feature stream of the same length."""
+    from glossfree.models.slt import SLTModel
+    from models.conftest import TINY_LM
+
+    config = validate(SLTModelConfig, {
+        "frontends": [{"kind": "keypoint_mlp", "dim": 16, "dropout": 0.0},
+                      {"kind": "features", "stream": "lip", "input_dim": 5, "dim": 8, "dropout": 0.0}],
+        "fusion": "concat_channels", "compressor": {"kind": "none"}, "mapper": {"kind": "linear"}, "lm": TINY_LM,
+    }, source="t")  # fmt: skip
+    torch.manual_seed(0)
+    model = SLTModel(config, t5_tokenizer).eval()
+    assert model.required_inputs() == {"keypoints", "features:lip"} and model.frontend.output_dim == 24
+    batch = make_batch([6, 9])
+    lip = torch.randn(2, 9, 5) * batch.frame_mask[..., None]
+    batch.features, batch.masks = {"lip": lip}, {"keypoints": batch.frame_mask, "features:lip": batch.frame_mask}
+    points = model.visual_points(batch)
+    assert points["frontend"].features.shape == (2, 9, 24)
+    assert points["frontend"].features[0, 6:].abs().sum() == 0
+    out = model.train()(batch)
+    out.loss.backward()
+    assert model.frontend.branches[1].proj.weight.grad.abs().sum() > 0  # the lip stream reaches the loss
+    batch.features = {}
+    with pytest.raises(ConfigError, match="frontend 'features' reads 'features:lip', but the batch has no such input"):
+        model(batch)

@@ -207,7 +207,7 @@ class Translator:
                 "once; the translation rests on too little signing"
             )
         extra = self._rgb_inputs(path, fps)  # a model fusing poses with frames or features
-        text = self._generate(model_input, path.stem, extra)
+        text = self._generate(model_input, path.stem, extra) if extra else self._generate(model_input, path.stem)
         timings["model"] = time.perf_counter() - start
         return TranslationResult(
             input=str(path),

@@ -175,10 +175,10 @@ def run_frontend(kind: str, module: nn.Module, config, batch: PoseBatch) -> Visu
             raise ConfigError(f"frontend '{kind}' reads keypoints, but the batch has none (inputs: {sorted(batch.masks)})")
         mask = (mask if mask is not None else batch.frame_mask).bool()
         return VisualTokens(module(batch.keypoints, batch.keypoint_mask, mask), mask)
-    if mask is None:
+    data = batch.frames if name == "frames" else batch.features.get(config.stream)
+    if mask is None or data is None:
         raise ConfigError(f"frontend '{kind}' reads '{name}', but the batch has no such input (inputs: {sorted(batch.masks)})")
     mask = mask.bool()
-    data = batch.frames if name == "frames" else batch.features[config.stream]
     return VisualTokens(module(data, mask), mask)
 
 
