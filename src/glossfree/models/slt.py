@@ -432,6 +432,7 @@ class SLTModel(nn.Module):
         clearly worse on swapped tokens; one that learned only the sentence prior scores the same.
         A batch of one sample has nothing to swap with: both entries are the real loss.
         """
+        prompts = prompts if prompts is not None else batch.prompts
         embeds, mask = self.encode(batch)
         real, _ = self.lm(embeds, mask, batch.texts, prompts=prompts)
         if embeds.shape[0] < 2:
