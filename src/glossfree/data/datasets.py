@@ -213,15 +213,18 @@ class PoseDataset(Dataset):
             self.records.append(record)
             lengths.append(length)
         self._lengths = lengths
+        # (the pose wording of the pose-only datasets is kept: users and logs grep for it)
+        what = "pose files" if self.inputs == {"keypoints"} else "input files"
         if records and not self.records:
             raise DataError(
-                f"all {len(records)} samples have missing or bad input files (first: {self.skipped[0][1]})"
+                f"all {len(records)} samples have missing or bad {what} (first: {self.skipped[0][1]})"
             )
         if self.skipped:
             logger.warning(
-                "skipped %d of %d samples with missing or bad input files (first: %s)",
+                "skipped %d of %d samples with missing or bad %s (first: %s)",
                 len(self.skipped),
                 len(records),
+                what,
                 self.skipped[0][1],
             )
 
