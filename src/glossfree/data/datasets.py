@@ -1,11 +1,15 @@
-"""Pose datasets, padded batches and length-bucketed (DDP-aware) batch sampling.
+"""Datasets of every model input, padded batches and length-bucketed (DDP-aware) batch sampling.
 
-- :class:`PoseDataset` reads one ``.pose`` file per manifest record, lazily, selects a keypoint
-  layout, normalises it and applies augmentations (seeded per ``(seed, epoch, index)``, so an
+- :class:`PoseDataset` reads, per manifest record and lazily, exactly the inputs it is given
+  (``inputs``, usually ``SLTModel.required_inputs()``; see :mod:`glossfree.data.inputs`): keypoints,
+  RGB frames, cached feature streams, sign segments, prompts, pseudo-gloss targets. For keypoints
+  it reads one ``.pose`` file per record, selects a keypoint layout, normalises it and applies
+  augmentations (seeded per ``(seed, epoch, index)``, so an
   item is the same whichever worker loads it). Bad files raise a :class:`DataError` naming the file,
   or, with ``skip_bad=True``, are found at construction, skipped, counted in ``skipped`` and
   logged — never replaced by another sample (the ssvp_slt wart named in STYLE.md).
-- :func:`collate_pose` pads a list of items into a :class:`PoseBatch` with padding masks.
+- :func:`collate_pose` pads a list of items into a :class:`PoseBatch` (the one batch type, also
+  named ``Batch``), each time series on its own axis with its own mask.
 - :class:`LengthBucketBatchSampler` groups samples of similar length; with ``num_replicas > 1``
   each rank gets disjoint batches and every rank the same number of batches (the last ones padded
   with repeats, as ``torch.utils.data.DistributedSampler`` pads samples), deterministic per
