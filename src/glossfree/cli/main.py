@@ -69,7 +69,16 @@ def train(
         skipped = stage.get("skipped_samples", {})
         note = f"; unreadable samples left out: {_counts(skipped)}" if any(skipped.values()) else ""
         monitor, best = stage.get("monitor", "dev/bleu4"), stage.get("best_score", stage["best_dev_bleu4"])
+        reliance = stage.get("input_reliance")
+        if reliance is not None:
+            note += f"; input reliance {reliance:.3f}"
         console.print(f"stage {stage['stage']}: best {monitor} {best}{note}")
+        if stage.get("not_reading_input"):
+            console.print(
+                f"[bold yellow]warning:[/] stage {stage['stage']}: the model is not reading its input (dev loss "
+                "with another sample's input is as good as with its own); see docs/benchmarks.md",
+                highlight=False,
+            )
     if result.data.get("empty_text_left_out"):
         console.print(f"training records with empty text left out: {result.data['empty_text_left_out']}")
     if result.data.get("ignored_splits"):

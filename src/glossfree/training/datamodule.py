@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, collate_pose
@@ -135,6 +136,10 @@ class PoseDataModule(L.LightningDataModule):
             persistent_workers=workers > 0,
             prefetch_factor=self.config.prefetch_factor if workers > 0 else None,
             pin_memory=on_gpu,
+            # The loader draws its workers' base seed when an iterator starts: from its own generator,
+            # never from the global RNG (a persistent iterator starts once per run, so drawing from
+            # the global RNG would shift the dropout draws of a resumed run).
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def on_train_epoch_start(self, epoch: int) -> None:

@@ -516,6 +516,16 @@ def run_stage(
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
+    reliance = trainer.callback_metrics.get("dev/input_reliance")  # the last validation's
+    if reliance is not None:
+        summary["input_reliance"] = float(reliance)
+        summary["not_reading_input"] = float(reliance) < recipe.evaluation.min_input_reliance
+        if summary["not_reading_input"]:
+            log.warning(
+                "stage '%s': the model is not reading its input: dev loss with swapped inputs is within %.3f "
+                "nats/token of the real one (evaluation.min_input_reliance %.3f); it learned the sentence prior",
+                stage.name, float(reliance), recipe.evaluation.min_input_reliance,
+            )  # fmt: skip
     if recipe.data.on_error == "skip":
         summary["skipped_samples"] = {
             recipe.data.train_split: len(datamodule.train_dataset().skipped),

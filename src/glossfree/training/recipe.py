@@ -142,11 +142,19 @@ class EvaluationConfig(StrictModel):
     """How generated translations are scored (see ``glossfree.evaluation``).
 
     Decoding settings (beams, length) live with the model: ``model.lm.generation``.
+
+    Args:
+        min_input_reliance: the input-reliance check of every validation (dev loss with each
+            sample's visual tokens swapped for another sample's, minus the real dev loss, in nats
+            per target token) below which the run summary warns that the model is not reading its
+            input. A model that learned only the sentence prior scores ~0; one that reads its input
+            scores clearly more (the demo model: ~2).
     """
 
     preset: Literal["signjoey", "spamo", "sacrebleu"] = "signjoey"
     append_period: bool = False
     batch_size: int = Field(16, ge=1)
+    min_input_reliance: float = Field(0.05, ge=0)
 
 
 class InitCheckpointConfig(StrictModel):
