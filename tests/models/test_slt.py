@@ -34,7 +34,7 @@ def test_default_config_is_paper_004():
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(
         ConfigError,
-        match=r"recipe.yaml: unknown key 'frontned'; valid keys: compressor, frontend, layout, lm, mapper",
+        match=r"recipe.yaml: unknown key 'frontned'; valid keys: align, compressor, frontend, frontends, fusion, layout, lm, mapper",
     ):
         validate(SLTModelConfig, {"frontned": {}}, source="recipe.yaml")
     with pytest.raises(ConfigError, match=r"unknown key 'frontend.width' \(kind 'pose_backbone'\); valid keys: .*agcn_channels.*dim"):

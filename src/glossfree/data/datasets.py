@@ -1,11 +1,15 @@
-"""Pose datasets, padded batches and length-bucketed (DDP-aware) batch sampling.
+"""Datasets of every model input, padded batches and length-bucketed (DDP-aware) batch sampling.
 
-- :class:`PoseDataset` reads one ``.pose`` file per manifest record, lazily, selects a keypoint
-  layout, normalises it and applies augmentations (seeded per ``(seed, epoch, index)``, so an
+- :class:`PoseDataset` reads, per manifest record and lazily, exactly the inputs it is given
+  (``inputs``, usually ``SLTModel.required_inputs()``; see :mod:`glossfree.data.inputs`): keypoints,
+  RGB frames, cached feature streams, sign segments, prompts, pseudo-gloss targets. For keypoints
+  it reads one ``.pose`` file per record, selects a keypoint layout, normalises it and applies
+  augmentations (seeded per ``(seed, epoch, index)``, so an
   item is the same whichever worker loads it). Bad files raise a :class:`DataError` naming the file,
   or, with ``skip_bad=True``, are found at construction, skipped, counted in ``skipped`` and
   logged — never replaced by another sample (the ssvp_slt wart named in STYLE.md).
-- :func:`collate_pose` pads a list of items into a :class:`PoseBatch` with padding masks.
+- :func:`collate_pose` pads a list of items into a :class:`PoseBatch` (the one batch type, also
+  named ``Batch``), each time series on its own axis with its own mask.
 - :class:`LengthBucketBatchSampler` groups samples of similar length; with ``num_replicas > 1``
   each rank gets disjoint batches and every rank the same number of batches (the last ones padded
   with repeats, as ``torch.utils.data.DistributedSampler`` pads samples), deterministic per
@@ -16,14 +20,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from glossfree.data.inputs import (
+    ClipAugment,
+    centred_window,
+    check_input_names,
+    clip_length,
+    clip_tensor,
+    feature_streams,
+    load_clip,
+    pseudo_gloss_targets,
+    read_segments,
+    segment_frames,
+)
 from glossfree.data.layouts import KeypointLayout, get_layout
 from glossfree.data.manifest import Record, resolve
 from glossfree.data.pose_io import (
@@ -34,7 +50,11 @@ from glossfree.data.pose_io import (
     read_pose_info,
 )
 from glossfree.data.transforms import Transform, resample_fps, resampled_length
-from glossfree.errors import DataError
+from glossfree.data.video import probe_video
+from glossfree.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from glossfree.features.config import PreprocessConfig
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +79,19 @@ class PoseDataset(Dataset):
             with one pose file per video and one record per subtitle); otherwise the pose file is
             the sample.
         seed: base seed of the augmentation generators.
+        inputs: what to load (:mod:`glossfree.data.inputs`; default ``{"keypoints"}``): usually the
+            model's ``required_inputs()``. Nothing else is opened: a features-only model never
+            reads a pose file or a video.
+        frames: the frame encoder's preprocessing (``frames`` input): resize, centre crop, normalise.
+        clip_augment: clip-consistent augmentation of the raw frames, drawn per ``(seed, epoch, index)``.
+        window_s: with ``use_span``, read a window of this many seconds centred on each record's
+            span instead of the span (paper 004's SSA input); keypoints and frames.
+        folder_fps: frame rate of frame folders (PHOENIX-2014-T: 25).
 
-    Items are dicts: ``id``, ``keypoints`` FloatTensor ``[T, N, 3]``, ``keypoint_mask``
-    BoolTensor ``[T, N]``, ``text``, ``language``.
+    Items are dicts with ``id``, ``text``, ``language`` and, by input: ``keypoints`` FloatTensor
+    ``[T, N, 3]`` and ``keypoint_mask`` BoolTensor ``[T, N]``; ``frames`` FloatTensor
+    ``[T, 3, crop, crop]``; ``features`` ``{stream: [T_s, D_s]}``; ``segments`` LongTensor
+    ``[S, 2]`` (frame spans of the sample); ``prompt`` str; ``targets`` ``{"pseudo_gloss": [V]}``.
     """
 
     def __init__(
@@ -78,9 +108,30 @@ class PoseDataset(Dataset):
         allow_missing: bool = False,
         use_span: bool = False,
         seed: int = 0,
+        inputs: set[str] | frozenset[str] | None = None,
+        frames: PreprocessConfig | None = None,
+        clip_augment: ClipAugment | None = None,
+        window_s: float | None = None,
+        folder_fps: float = 25.0,
     ) -> None:
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
+        if window_s is not None and window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {window_s}")
+        self.inputs = check_input_names(set(inputs) if inputs is not None else {"keypoints"})
+        if not self.inputs & {"keypoints", "frames"} and not feature_streams(self.inputs):
+            raise ConfigError(
+                f"inputs {sorted(self.inputs)} hold no time series; a sample needs keypoints, frames or a feature stream"
+            )
+        if "frames" in self.inputs and frames is None:
+            raise ConfigError("the 'frames' input needs the frame preprocessing (the frame encoder's 'preprocess')")
+        if window_s is not None and feature_streams(self.inputs):
+            raise ConfigError(
+                "window_s re-cuts each sample from its video or pose file; cached features are stored per record "
+                "already cut: extract them with the window in the records' start/end instead"
+            )
+        self.frames_preprocess, self.clip_augment = frames, clip_augment
+        self.window_s, self.folder_fps = window_s, folder_fps
         self.root = Path(root)
         self.layout = get_layout(layout)
         self.normalize, self.transform, self.fps = normalize, transform, fps
@@ -90,12 +141,14 @@ class PoseDataset(Dataset):
         self._cache: dict[int, Keypoints] = {}
         self._lengths: list[int] | None = None
         self.records: list[Record] = []
+        self._caches = self._feature_caches()
+        self._segments = read_segments(self.root / "segments.jsonl") if "segments" in self.inputs else {}
+        self._targets = pseudo_gloss_targets(self.root) if "targets:pseudo_gloss" in self.inputs else None
         if skip_bad:
             self._check_all(records)
         else:
             for record in records:
-                if record.pose is None:
-                    raise DataError(f"record '{record.id}' has no 'pose' path; PoseDataset needs pose files")
+                self._check_paths(record)
             self.records = list(records)
 
     @classmethod
@@ -120,28 +173,62 @@ class PoseDataset(Dataset):
         dataset._lengths = [keypoints.num_frames for _, keypoints in samples]
         return dataset
 
+    def _feature_caches(self) -> dict[str, Any]:
+        from glossfree.features.cache import FeatureCache
+        from glossfree.features.dataset import stream_info
+
+        caches = {}
+        for stream in feature_streams(self.inputs):
+            info = stream_info(self.root, stream)
+            caches[stream] = FeatureCache(self.root, stream, signature=info.get("signature"), dim=info.get("dim"))
+        return caches
+
+    def _check_paths(self, record: Record) -> None:
+        """A DataError when ``record`` lacks a path one of the inputs needs (before anything is read)."""
+        if "keypoints" in self.inputs and record.pose is None:
+            raise DataError(f"record '{record.id}' has no 'pose' path; the model reads keypoints from pose files")
+        if "frames" in self.inputs and record.video is None:
+            raise DataError(f"record '{record.id}' has no 'video' path; the model reads RGB frames")
+        if "segments" in self.inputs and record.id not in self._segments:
+            raise DataError(f"record '{record.id}' has no line in {self.root / 'segments.jsonl'}")
+        if "prompts" in self.inputs and not isinstance(record.extra.get("prompt"), str):
+            raise DataError(f"record '{record.id}' has no 'prompt' (a string) for the 'prompts' input")
+        if self._targets is not None and record.id not in self._targets[0]:
+            raise DataError(f"record '{record.id}' is not in {self.root / 'pseudo_glosses.json'}; rerun "
+                            "`glossfree pseudo-glosses` on the current manifest")  # fmt: skip
+
     def _check_all(self, records: Sequence[Record]) -> None:
         lengths = []
         for record in records:
             try:
-                keypoints = self._load(record)
+                self._check_paths(record)
+                if "keypoints" in self.inputs:
+                    keypoints = self._load(record)
+                    length = keypoints.num_frames
+                else:
+                    keypoints, length = None, self._record_length(record)
+                for stream, cache in self._caches.items():
+                    cache.read(record.id)
             except DataError as error:
                 self.skipped.append((record.id, str(error)))
                 continue
-            if self.cache:
+            if self.cache and keypoints is not None:
                 self._cache[len(self.records)] = keypoints
             self.records.append(record)
-            lengths.append(keypoints.num_frames)
+            lengths.append(length)
         self._lengths = lengths
+        # (the pose wording of the pose-only datasets is kept: users and logs grep for it)
+        what = "pose files" if self.inputs == {"keypoints"} else "input files"
         if records and not self.records:
             raise DataError(
-                f"all {len(records)} samples have missing or bad pose files (first: {self.skipped[0][1]})"
+                f"all {len(records)} samples have missing or bad {what} (first: {self.skipped[0][1]})"
             )
         if self.skipped:
             logger.warning(
-                "skipped %d of %d samples with missing or bad pose files (first: %s)",
+                "skipped %d of %d samples with missing or bad %s (first: %s)",
                 len(self.skipped),
                 len(records),
+                what,
                 self.skipped[0][1],
             )
 
@@ -152,7 +239,27 @@ class PoseDataset(Dataset):
         return path
 
     def _span(self, record: Record) -> tuple[float | None, float | None]:
-        return (record.start, record.end) if self.use_span else (None, None)
+        """The seconds to read of the record's file: its span (``use_span``), or the window of
+        ``window_s`` centred on it; ``(None, None)`` for the whole file."""
+        if not self.use_span:
+            return None, None
+        return centred_window(record.start, record.end, self.window_s)
+
+    def _video_path(self, record: Record) -> Path:
+        path = resolve(self.root, record).video
+        if path is None:
+            raise DataError(f"record '{record.id}' has no 'video' path; the model reads RGB frames")
+        return path
+
+    def _record_length(self, record: Record) -> int:
+        """Time steps of the sample's primary input: keypoints, else frames, else the first stream."""
+        if "keypoints" in self.inputs:
+            return self._length(record)
+        if "frames" in self.inputs:
+            start, end = self._span(record)
+            return clip_length(self._video_path(record), fps=self.fps, start=start, end=end, folder_fps=self.folder_fps)
+        stream = feature_streams(self.inputs)[0]
+        return int(self._caches[stream].read(record.id).features.shape[0])
 
     def _load(self, record: Record) -> Keypoints:
         path = self._pose_path(record)
@@ -187,7 +294,7 @@ class PoseDataset(Dataset):
         """Frames per sample before augmentation (read from pose headers once, then kept)."""
         if self._lengths is None:
             self._lengths = [
-                self._cache[i].num_frames if i in self._cache else self._length(record)
+                self._cache[i].num_frames if i in self._cache else self._record_length(record)
                 for i, record in enumerate(self.records)
             ]
         return self._lengths
@@ -214,47 +321,96 @@ class PoseDataset(Dataset):
         never sees :meth:`set_epoch`; the epoch travels with the index instead)."""
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         record = self.records[index]
-        keypoints = self.keypoints(index)
-        if self.transform is not None:
-            rng = np.random.default_rng((self.seed, epoch, index))
-            keypoints = self.transform(keypoints, rng)
-        return {
-            "id": record.id,
-            "keypoints": torch.from_numpy(np.ascontiguousarray(keypoints.points, dtype=np.float32)),
-            "keypoint_mask": torch.from_numpy(np.ascontiguousarray(keypoints.mask, dtype=bool)),
-            "text": record.text,
-            "language": record.language,
-        }
+        item: dict[str, Any] = {"id": record.id, "text": record.text, "language": record.language}
+        rate: float | None = self.fps
+        num_frames = 0
+        if "keypoints" in self.inputs:
+            keypoints = self.keypoints(index)
+            if self.transform is not None:
+                rng = np.random.default_rng((self.seed, epoch, index))
+                keypoints = self.transform(keypoints, rng)
+            item["keypoints"] = torch.from_numpy(np.ascontiguousarray(keypoints.points, dtype=np.float32))
+            item["keypoint_mask"] = torch.from_numpy(np.ascontiguousarray(keypoints.mask, dtype=bool))
+            rate, num_frames = rate or keypoints.fps, keypoints.num_frames
+        if "frames" in self.inputs:
+            start, end = self._span(record)
+            raw = load_clip(self._video_path(record), fps=self.fps, start=start, end=end, folder_fps=self.folder_fps)
+            # A generator of its own (not the pose transforms'), so adding frames changes no pose draw.
+            rng = np.random.default_rng((self.seed, epoch, index, 1)) if self.clip_augment is not None else None
+            item["frames"] = clip_tensor(raw, self.frames_preprocess, augment=self.clip_augment, rng=rng)
+            if rate is None:
+                rate = self.folder_fps if self._video_path(record).is_dir() else probe_video(self._video_path(record)).fps
+            num_frames = num_frames or raw.shape[0]
+        if self._caches:
+            item["features"] = {stream: cache.read(record.id).features.float() for stream, cache in self._caches.items()}
+        if "segments" in self.inputs:
+            if rate is None or not num_frames:
+                raise ConfigError("the 'segments' input needs keypoints or frames to count frames against")
+            start, _ = self._span(record)
+            item["segments"] = torch.from_numpy(
+                segment_frames(self._segments[record.id], offset=start or 0.0, fps=rate, num_frames=num_frames)
+            )
+        if "prompts" in self.inputs:
+            item["prompt"] = record.extra["prompt"]
+        if self._targets is not None:
+            glosses, vocab = self._targets
+            item["targets"] = {"pseudo_gloss": vocab.multi_hot([glosses[record.id]])[0]}
+        return item
 
 
 @dataclass
 class PoseBatch:
-    """A padded batch of keypoint sequences.
+    """A padded batch of every input a model can read; inputs the model did not ask for are empty.
+
+    The keypoint fields are those of a pose batch; the others were added for frame encoders,
+    cached feature streams, sign segments, prompts and auxiliary targets.
 
     Attributes:
         ids: sample ids, ``B``.
-        keypoints: FloatTensor ``[B, T, N, 3]``, 0 on padding and undetected points.
+        keypoints: FloatTensor ``[B, T, N, 3]``, 0 on padding and undetected points (None without keypoints).
         keypoint_mask: BoolTensor ``[B, T, N]``, True = detected point (False on padding).
-        frame_mask: BoolTensor ``[B, T]``, True = real frame.
-        lengths: LongTensor ``[B]``, real frames per sample.
+        frame_mask: BoolTensor ``[B, T]``, True = real step of the primary input (keypoints, else
+            frames, else the first feature stream).
+        lengths: LongTensor ``[B]``, real steps of the primary input per sample.
         texts: target sentences, ``B``.
         languages: target languages, ``B``.
+        frames: FloatTensor ``[B, T, 3, H, W]`` preprocessed RGB frames, 0 on padding.
+        features: ``{stream: FloatTensor [B, T_s, D_s]}`` cached streams, 0 on padding.
+        masks: ``{input: BoolTensor [B, T_input]}`` for every time series loaded (``keypoints``,
+            ``frames``, ``features:<stream>``); True = real step.
+        segments: LongTensor ``[B, S, 2]`` frame spans ``[first, stop)`` of the signs, 0 on padding.
+        segment_mask: BoolTensor ``[B, S]``, True = real segment.
+        prompts: per-sample LM prompts (the records' ``prompt``), or None.
+        targets: ``{name: FloatTensor [B, ...]}`` auxiliary targets (``pseudo_gloss``: multi-hot ``[B, V]``).
     """
 
     ids: list[str]
-    keypoints: torch.Tensor
-    keypoint_mask: torch.Tensor
+    keypoints: torch.Tensor | None
+    keypoint_mask: torch.Tensor | None
     frame_mask: torch.Tensor
     lengths: torch.Tensor
     texts: list[str]
     languages: list[str]
+    frames: torch.Tensor | None = None
+    features: dict[str, torch.Tensor] = field(default_factory=dict)
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    segments: torch.Tensor | None = None
+    segment_mask: torch.Tensor | None = None
+    prompts: list[str] | None = None
+    targets: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def _map(self, fn: Any) -> PoseBatch:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return PoseBatch(**{k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+        def apply(value: Any) -> Any:
+            if isinstance(value, torch.Tensor):
+                return fn(value)
+            if isinstance(value, dict):
+                return {key: apply(inner) for key, inner in value.items()}
+            return value
+
+        return PoseBatch(**{f.name: apply(getattr(self, f.name)) for f in fields(self)})
 
     def to(self, device: torch.device | str) -> PoseBatch:
         return self._map(lambda tensor: tensor.to(device))
@@ -264,34 +420,76 @@ class PoseBatch:
         return self._map(lambda tensor: tensor.pin_memory())
 
 
-def collate_pose(items: Sequence[dict[str, Any]]) -> PoseBatch:
-    """Pad items of :class:`PoseDataset` to the longest one; each sample's data is copied unchanged."""
-    if not items:
-        raise ValueError("collate_pose: empty list of items")
-    shapes = {tuple(item["keypoints"].shape[1:]) for item in items}
+Batch = PoseBatch
+"""The general name of the batch type (every modality); ``PoseBatch`` is kept for existing users."""
+
+
+def _pad_time(items: Sequence[dict[str, Any]], tensors: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack ``[T_i, ...]`` tensors into ``[B, T_max, ...]`` (0 on padding) and a ``[B, T_max]`` mask."""
+    shapes = {tuple(t.shape[1:]) for t in tensors}
     if len(shapes) != 1:
         raise ValueError(
-            "collate_pose: items have different point shapes "
-            + ", ".join(f"{item['id']}: {tuple(item['keypoints'].shape)}" for item in items)
+            f"collate_pose: items have different {name} shapes "
+            + ", ".join(f"{item['id']}: {tuple(t.shape)}" for item, t in zip(items, tensors))
         )
-    (num_points, channels), batch = shapes.pop(), len(items)
-    lengths = torch.tensor([item["keypoints"].shape[0] for item in items], dtype=torch.long)
+    lengths = torch.tensor([t.shape[0] for t in tensors], dtype=torch.long)
     longest = int(lengths.max())
-    keypoints = torch.zeros(batch, longest, num_points, channels, dtype=torch.float32)  # [B, T, N, C]
-    keypoint_mask = torch.zeros(batch, longest, num_points, dtype=torch.bool)  # [B, T, N]
-    for row, item in enumerate(items):
-        frames = item["keypoints"].shape[0]
-        keypoints[row, :frames] = item["keypoints"]
-        keypoint_mask[row, :frames] = item["keypoint_mask"]
-    frame_mask = torch.arange(longest)[None, :] < lengths[:, None]  # [B, T]
+    out = torch.zeros(len(tensors), longest, *shapes.pop(), dtype=tensors[0].dtype)
+    for row, tensor in enumerate(tensors):
+        out[row, : tensor.shape[0]] = tensor
+    return out, torch.arange(longest)[None, :] < lengths[:, None]
+
+
+def collate_pose(items: Sequence[dict[str, Any]]) -> PoseBatch:
+    """Pad items of :class:`PoseDataset` to the longest one; each sample's data is copied unchanged.
+
+    Every input present in the items is padded on its own time axis with its own mask
+    (``masks[name]``); the first of keypoints, frames and the feature streams (sorted) gives
+    ``frame_mask`` and ``lengths``.
+    """
+    if not items:
+        raise ValueError("collate_pose: empty list of items")
+    first = items[0]
+    masks: dict[str, torch.Tensor] = {}
+    keypoints = keypoint_mask = frames = None
+    if "keypoints" in first:
+        keypoints, masks["keypoints"] = _pad_time(items, [item["keypoints"] for item in items], "point")  # [B, T, N, C]
+        keypoint_mask, _ = _pad_time(items, [item["keypoint_mask"] for item in items], "point mask")  # [B, T, N]
+    if "frames" in first:
+        frames, masks["frames"] = _pad_time(items, [item["frames"] for item in items], "frame")  # [B, T, 3, H, W]
+    features: dict[str, torch.Tensor] = {}
+    for stream in sorted(first.get("features", {})):
+        features[stream], masks[f"features:{stream}"] = _pad_time(
+            items, [item["features"][stream] for item in items], f"'{stream}' feature"
+        )  # [B, T_s, D_s]
+    if not masks:
+        raise ValueError("collate_pose: items hold no keypoints, frames or features")
+    frame_mask = next(iter(masks.values()))
+    segments = segment_mask = None
+    if "segments" in first:
+        spans = [item["segments"].reshape(-1, 2) for item in items]
+        count = max(1, max(len(s) for s in spans))
+        segments = torch.zeros(len(items), count, 2, dtype=torch.long)  # [B, S, 2]
+        segment_mask = torch.zeros(len(items), count, dtype=torch.bool)  # [B, S]
+        for row, span in enumerate(spans):
+            segments[row, : len(span)] = span
+            segment_mask[row, : len(span)] = True
+    targets = {name: torch.stack([item["targets"][name] for item in items]) for name in first.get("targets", {})}
     return PoseBatch(
         ids=[item["id"] for item in items],
         keypoints=keypoints,
         keypoint_mask=keypoint_mask,
         frame_mask=frame_mask,
-        lengths=lengths,
+        lengths=frame_mask.sum(dim=1),
         texts=[item["text"] for item in items],
         languages=[item["language"] for item in items],
+        frames=frames,
+        features=features,
+        masks=masks,
+        segments=segments,
+        segment_mask=segment_mask,
+        prompts=[item["prompt"] for item in items] if "prompt" in first else None,
+        targets=targets,
     )
 
 

@@ -148,6 +148,24 @@ def build_backbone(family: str, config: ImageExtractorConfig | VideoClipsExtract
     return model
 
 
+def pool_output(out: Any, family: str, pooling: str) -> torch.Tensor:
+    """One vector per image from a backbone's output: ResNet's pooled map, else the CLS token
+    (CLIP: its post-layernormed ``pooler_output``), the mean patch token, or both concatenated."""
+    if family == "resnet":
+        return out.pooler_output.flatten(1)  # [B, C, 1, 1] -> [B, C]
+    hidden = out.last_hidden_state  # [B, 1 + patches, d]
+    cls = out.pooler_output if family == "clip" else hidden[:, 0]
+    mean = hidden[:, 1:].mean(dim=1)
+    return {"cls": cls, "mean": mean, "cls+mean": torch.cat([cls, mean], dim=-1)}[pooling]
+
+
+def pooled_dim(hf_config: Any, family: str, pooling: str) -> int:
+    """Width of :func:`pool_output`."""
+    if family == "resnet":
+        return int(hf_config.hidden_sizes[-1])
+    return int(hf_config.hidden_size) * (2 if pooling == "cls+mean" else 1)
+
+
 # ---------------------------------------------------------------------------------------------
 # the interface
 
@@ -219,21 +237,11 @@ class ImageExtractor(Extractor):
 
     @property
     def dim(self) -> int:
-        hf = self.model.config
-        if self.config.model == "resnet":
-            return int(hf.hidden_sizes[-1])
-        per_scale = int(hf.hidden_size) * (2 if self.config.pooling == "cls+mean" else 1)
-        return per_scale * len(self.scales)
+        return pooled_dim(self.model.config, self.config.model, self.config.pooling) * len(self.scales)
 
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, 3, crop, crop]`` -> ``[B, d]`` pooled as the config says."""
-        out = self.model(pixel_values=x)
-        if self.config.model == "resnet":
-            return out.pooler_output.flatten(1)  # [B, C, 1, 1] -> [B, C]
-        hidden = out.last_hidden_state  # [B, 1 + patches, d]
-        cls = out.pooler_output if self.config.model == "clip" else hidden[:, 0]
-        mean = hidden[:, 1:].mean(dim=1)
-        return {"cls": cls, "mean": mean, "cls+mean": torch.cat([cls, mean], dim=-1)}[self.config.pooling]
+        return pool_output(self.model(pixel_values=x), self.config.model, self.config.pooling)
 
     def _multiscale(self, x: torch.Tensor) -> torch.Tensor:
         """S2: ``[B, 3, c, c]`` -> ``[B, len(scales) * d]`` (tiles of each scale averaged)."""

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from glossfree.checkpoint import TrainedModel
-from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, collate_pose
+from glossfree.data.datasets import LengthBucketBatchSampler, collate_pose
 from glossfree.data.manifest import Record, load_split
 from glossfree.evaluation import Scores, score
 from glossfree.evaluation.report import write_report
@@ -47,7 +47,10 @@ def generate_records(
 ) -> dict[str, str]:
     """Translate every record in batches on ``device`` (default: where the model is); ``{id: hypothesis}``."""
     recipe = trained.recipe
-    dataset = PoseDataset(records, root, layout=recipe.model.layout, normalize=recipe.data.normalize, fps=recipe.data.fps)
+    from glossfree.training.datamodule import build_dataset
+
+    # The training data options (inputs, spans, window, fps), without augmentation; a bad file is an error.
+    dataset = build_dataset(recipe.data, recipe.model, records, root, train=False, skip_bad=False)
     sampler = LengthBucketBatchSampler(dataset.lengths, batch_size=batch_size or recipe.evaluation.batch_size, shuffle=False)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose)
     device = device or InferenceDevice(next(trained.model.parameters()).device)

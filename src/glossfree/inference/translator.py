@@ -97,18 +97,63 @@ class Translator:
             )
         return resample_fps(keypoints, fps)
 
+    @property
+    def inputs(self) -> set[str]:
+        """What the model reads (``keypoints``, ``frames``, ``features:<stream>``)."""
+        from glossfree.models.slt import required_inputs
+
+        return required_inputs(self.trained.recipe.model)
+
     def translate_keypoints(self, keypoints: Keypoints, *, sample_id: str = "input") -> str:
         keypoints = self._prepare(keypoints, sample_id)
         return self._generate(keypoints, sample_id)
 
-    def _generate(self, keypoints: Keypoints, sample_id: str) -> str:
-        item = {
-            "id": sample_id,
-            "keypoints": torch.from_numpy(keypoints.points),
-            "keypoint_mask": torch.from_numpy(keypoints.mask),
-            "text": "",
-            "language": "",
-        }
+    def _rgb_inputs(self, path: Path, folder_fps: float | None) -> dict:
+        """The frames and feature streams the model reads, computed from a video or frame folder:
+        frames decoded at the model's rate and preprocessed as in training; each feature stream
+        extracted with the extractor config recorded at training (``feature_extractors`` in the
+        export's metadata)."""
+        from glossfree.data.inputs import clip_tensor, feature_streams, load_clip
+        from glossfree.models.slt import frame_preprocess
+
+        inputs, out = self.inputs, {}
+        streams = feature_streams(inputs)
+        if "frames" not in inputs and not streams:
+            return out
+        if not (path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES):
+            raise DataError(
+                f"{path}: this model reads {', '.join(sorted(inputs - {'keypoints'}))}; give a video "
+                f"({', '.join(VIDEO_SUFFIXES)}) or a folder of frames"
+            )
+        folder = folder_fps or 25.0
+        if "frames" in inputs:
+            raw = load_clip(path, fps=self.fps, folder_fps=folder)
+            out["frames"] = clip_tensor(raw, frame_preprocess(self.trained.recipe.model))
+        if streams:
+            from glossfree.features.config import parse_extractor_config
+            from glossfree.features.extractors import build_extractor
+
+            recorded = self.trained.metadata.get("feature_extractors") or {}
+            missing = [stream for stream in streams if stream not in recorded]
+            if missing:
+                raise ConfigError(
+                    f"the model reads cached feature stream(s) {', '.join(missing)} but its export does not record "
+                    "their extractor configs, so they cannot be computed from a video; evaluate it on the extracted "
+                    "features with `glossfree evaluate` instead"
+                )
+            out["features"] = {}
+            for stream in streams:
+                config = parse_extractor_config(recorded[stream]["config"], source=f"feature_extractors.{stream}")
+                extractor = build_extractor(config, device=str(self.device.device))
+                frames = load_clip(path, fps=config.fps, folder_fps=folder)
+                out["features"][stream] = extractor.extract(iter(frames)).float().cpu()
+        return out
+
+    def _generate(self, keypoints: Keypoints | None, sample_id: str, extra: dict | None = None) -> str:
+        item = {"id": sample_id, "text": "", "language": "", **(extra or {})}
+        if keypoints is not None:
+            item["keypoints"] = torch.from_numpy(keypoints.points)
+            item["keypoint_mask"] = torch.from_numpy(keypoints.mask)
         batch = collate_pose([item]).to(self.device.device)
         with torch.inference_mode(), self.device.autocast():
             return self.trained.model.generate(
@@ -129,6 +174,8 @@ class Translator:
                 "PHOENIX-2014-T) so that it can be resampled to the model's"
                 + (f" {self.fps:g} fps" if self.fps else " rate")
             )
+        if "keypoints" not in self.inputs:
+            return self._translate_rgb(path, fps)
         if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
             # MediaPipe runs only on the frames the model will see (its training frame rate).
             pose, decode_s = _estimate_poses(path, fps=self.fps, folder_fps=fps)
@@ -159,7 +206,8 @@ class Translator:
                 f"{model_input.fps:g} fps, fewer than the {self.min_frames} frames the model reads at "
                 "once; the translation rests on too little signing"
             )
-        text = self._generate(model_input, path.stem)
+        extra = self._rgb_inputs(path, fps)  # a model fusing poses with frames or features
+        text = self._generate(model_input, path.stem, extra) if extra else self._generate(model_input, path.stem)
         timings["model"] = time.perf_counter() - start
         return TranslationResult(
             input=str(path),
@@ -170,6 +218,37 @@ class Translator:
             timings_s=timings,
             warnings=warnings,
         )
+
+
+    def _translate_rgb(self, path: Path, folder_fps: float | None) -> TranslationResult:
+        """A model without a pose frontend: frames and/or features straight from the video."""
+        start = time.perf_counter()
+        extra = self._rgb_inputs(path, folder_fps)
+        decoded = time.perf_counter() - start
+        first = extra["frames"] if "frames" in extra else next(iter(extra["features"].values()))
+        if path.is_dir():
+            source_fps = float(folder_fps or 25.0)
+        else:
+            from glossfree.data.video import probe_video
+
+            source_fps = probe_video(path).fps
+        rate = self.fps or source_fps
+        steps = int(first.shape[0])
+        warnings = []
+        if steps < self.min_frames:
+            warnings.append(f"{path}: only {steps} step(s), fewer than the {self.min_frames} the model reads at once")
+        start = time.perf_counter()
+        text = self._generate(None, path.stem, extra)
+        # frames at the model's rate, or feature rows: the duration comes from the frames when there are any
+        duration = steps / rate if "frames" in extra else 0.0
+        if not duration:
+            from glossfree.data.video import probe_video
+
+            duration = len(list(path.iterdir())) / source_fps if path.is_dir() else probe_video(path).duration
+        return TranslationResult(
+            input=str(path), text=text, num_frames=steps, fps=rate, duration_s=duration,
+            timings_s={"decode": decoded, "model": time.perf_counter() - start}, warnings=warnings,
+        )  # fmt: skip
 
 
 def check_decoding(*, num_beams: int | None, max_new_tokens: int | None) -> None:

@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import torch
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, model_validator
 from torch import nn
 
 from glossfree.config import StrictModel
 from glossfree.data.layouts import get_layout
+from glossfree.errors import ConfigError
+from glossfree.models.frontends.features import FeatureStreamConfig, FeatureStreamFrontend
+from glossfree.models.frontends.frame_encoder import FrameEncoder, FrameEncoderConfig
 from glossfree.models.frontends.keypoint_mlp import KeypointMLP, KeypointMLPConfig
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
@@ -55,7 +58,12 @@ class PassThrough(nn.Module):
         return features, frame_mask.bool()
 
 
-FRONTENDS = {"pose_backbone": PoseBackbone, "keypoint_mlp": KeypointMLP}
+FRONTENDS = {
+    "pose_backbone": PoseBackbone,
+    "keypoint_mlp": KeypointMLP,
+    "frame_encoder": FrameEncoder,
+    "features": FeatureStreamFrontend,
+}
 COMPRESSORS = {"sliding_perceiver": SlidingPerceiver, "conv_pool": ConvPool, "none": PassThrough}
 
 
@@ -71,7 +79,10 @@ def _kind_or(default: str):
 
 
 FrontendConfig = Annotated[
-    Annotated[PoseBackboneConfig, Tag("pose_backbone")] | Annotated[KeypointMLPConfig, Tag("keypoint_mlp")],
+    Annotated[PoseBackboneConfig, Tag("pose_backbone")]
+    | Annotated[KeypointMLPConfig, Tag("keypoint_mlp")]
+    | Annotated[FrameEncoderConfig, Tag("frame_encoder")]
+    | Annotated[FeatureStreamConfig, Tag("features")],
     _kind_or("pose_backbone"),
 ]
 CompressorConfig = Annotated[
@@ -84,8 +95,14 @@ class SLTModelConfig(StrictModel):
 
     Attributes:
         layout: keypoint layout of the input (see :func:`glossfree.data.layouts.get_layout`).
-        frontend: per-frame visual encoder (``kind: pose_backbone``, the default, or
-            ``keypoint_mlp``).
+        frontend: per-frame visual encoder: ``kind: pose_backbone`` (the default), ``keypoint_mlp``
+            (keypoints), ``frame_encoder`` (RGB frames) or ``features`` (a cached stream).
+        frontends: several frontends fused by ``fusion`` (instead of ``frontend``).
+        fusion: how ``frontends`` combine: ``concat_channels`` (time-aligned streams, e.g. pose and
+            lip: ``[B, T, sum D_i]``) or ``concat_time`` (SpaMo: each sample's streams one after the
+            other, ``[B, sum T_i, D]``, equal widths).
+        align: ``concat_channels`` with streams of different lengths: ``strict`` is an error naming
+            the samples, ``resample`` maps each stream onto the first one's steps (nearest earlier step).
         compressor: temporal compression (``kind: sliding_perceiver``, ``conv_pool`` or ``none``).
         mapper: token map to the LM width (``kind: linear``, ``mlp`` or ``identity``).
         token_norm: ``batch`` standardises the visual tokens per feature over the batch's valid
@@ -96,10 +113,142 @@ class SLTModelConfig(StrictModel):
 
     layout: str = "pose203"
     frontend: FrontendConfig = PoseBackboneConfig()
+    frontends: list[FrontendConfig] | None = None
+    fusion: Literal["concat_channels", "concat_time"] = "concat_channels"
+    align: Literal["strict", "resample"] = "strict"
     compressor: CompressorConfig = SlidingPerceiverConfig()
     mapper: MapperConfig = MapperConfig()
     token_norm: Literal["none", "batch"] = "none"
     lm: LanguageModelConfig = LanguageModelConfig()
+
+    @model_validator(mode="after")
+    def _one_frontend_form(self) -> SLTModelConfig:
+        if self.frontends is not None:
+            # (an exported recipe dumps every field, the unused default ``frontend`` too)
+            if "frontend" in self.model_fields_set and self.frontend != PoseBackboneConfig():
+                raise ValueError("give either 'frontend' (one) or 'frontends' (a list fused by 'fusion'), not both")
+            if not self.frontends:
+                raise ValueError("'frontends' is empty; list at least one frontend")
+        return self
+
+    def frontend_list(self) -> list:
+        """The frontend configs, in order (one for ``frontend``)."""
+        return list(self.frontends) if self.frontends is not None else [self.frontend]
+
+
+def frontend_inputs(config) -> set[str]:
+    """The inputs one frontend config reads (names of :mod:`glossfree.data.inputs`)."""
+    if config.kind in ("pose_backbone", "keypoint_mlp"):
+        return {"keypoints"}
+    if config.kind == "frame_encoder":
+        return {"frames"}
+    return {f"features:{config.stream}"}
+
+
+def required_inputs(config: SLTModelConfig) -> set[str]:
+    """Every input the model of ``config`` reads: the union over its frontends."""
+    return set().union(*(frontend_inputs(c) for c in config.frontend_list()))
+
+
+def frame_preprocess(config: SLTModelConfig):
+    """The preprocessing of the ``frames`` input (its frame encoders'), or None without one; several
+    frame encoders must agree (the dataset prepares the frames once)."""
+    found = [c.preprocess for c in config.frontend_list() if c.kind == "frame_encoder"]
+    if any(p != found[0] for p in found):
+        raise ConfigError(f"frame encoders with different preprocessing read the same frames: {[str(p) for p in found]}")
+    return found[0] if found else None
+
+
+def _build_frontend(config, layout) -> nn.Module:
+    module = FRONTENDS[config.kind](config, layout) if config.kind in ("pose_backbone", "keypoint_mlp") else FRONTENDS[config.kind](config)
+    if not hasattr(module, "output_dim"):
+        module.output_dim = config.dim  # FeatureStreamFrontend: its projection width
+    return module
+
+
+def run_frontend(kind: str, module: nn.Module, config, batch: PoseBatch) -> VisualTokens:
+    """One frontend on the batch's input it reads: per-step features ``[B, T_i, D_i]`` and mask."""
+    name = next(iter(frontend_inputs(config)))
+    mask = batch.masks.get(name)
+    if name == "keypoints":
+        if batch.keypoints is None:
+            raise ConfigError(f"frontend '{kind}' reads keypoints, but the batch has none (inputs: {sorted(batch.masks)})")
+        mask = (mask if mask is not None else batch.frame_mask).bool()
+        return VisualTokens(module(batch.keypoints, batch.keypoint_mask, mask), mask)
+    data = batch.frames if name == "frames" else batch.features.get(config.stream)
+    if mask is None or data is None:
+        raise ConfigError(f"frontend '{kind}' reads '{name}', but the batch has no such input (inputs: {sorted(batch.masks)})")
+    mask = mask.bool()
+    return VisualTokens(module(data, mask), mask)
+
+
+def _resample_to(tokens: VisualTokens, reference: torch.Tensor) -> torch.Tensor:
+    """``tokens`` ``[B, T_i, D]`` mapped onto the steps of ``reference`` ``[B, T]`` per sample:
+    step ``t`` of a sample with ``L`` reference steps takes stream step ``floor(t * L_i / L)``."""
+    ref_len = reference.sum(dim=1).clamp(min=1)  # [B]
+    own_len = tokens.mask.sum(dim=1)  # [B]
+    steps = torch.arange(reference.shape[1], device=reference.device)[None, :]  # [1, T]
+    index = (steps * own_len[:, None]) // ref_len[:, None]  # [B, T]
+    index = torch.minimum(index, (own_len - 1).clamp(min=0)[:, None])
+    gathered = tokens.features.gather(1, index[..., None].expand(-1, -1, tokens.features.shape[-1]))
+    return gathered * reference[..., None].to(gathered.dtype)
+
+
+def fuse(streams: Sequence[VisualTokens], fusion: str, align: str, ids: Sequence[str] = ()) -> VisualTokens:
+    """Fuse frontend outputs by ``fusion`` (see :class:`SLTModelConfig`); padding stays 0 and masked."""
+    if len(streams) == 1:
+        return streams[0]
+    if fusion == "concat_channels":
+        reference = streams[0].mask
+        ref_len = reference.sum(dim=1)
+        parts = [streams[0].features]
+        for number, stream in enumerate(streams[1:], start=1):
+            own_len = stream.mask.sum(dim=1)
+            if torch.equal(own_len, ref_len) and stream.features.shape[1] == reference.shape[1]:
+                parts.append(stream.features)
+                continue
+            empty = (own_len == 0) & (ref_len > 0)
+            if align == "strict" or bool(empty.any()):
+                rows = (own_len != ref_len).nonzero().flatten().tolist()
+                named = ", ".join(f"{ids[r] if r < len(ids) else r}: {int(ref_len[r])} vs {int(own_len[r])}" for r in rows[:5])
+                raise ValueError(
+                    f"concat_channels: frontend {number} has other lengths than frontend 0 ({named}); "
+                    + ("an empty stream cannot be aligned" if bool(empty.any()) else
+                       "set model.align: resample to map it onto frontend 0's steps, or give streams of one frame rate")
+                )  # fmt: skip
+            parts.append(_resample_to(stream, reference))
+        return VisualTokens(torch.cat(parts, dim=-1), reference)
+    # concat_time: pack each sample's real steps of every stream one after the other
+    lengths = torch.stack([s.mask.sum(dim=1) for s in streams], dim=1)  # [B, S]
+    total = lengths.sum(dim=1)  # [B]
+    batch, width = streams[0].mask.shape[0], streams[0].features.shape[-1]
+    out = streams[0].features.new_zeros(batch, int(total.max()), width)  # [B, sum T_i, D]
+    for row in range(batch):
+        pieces = [s.features[row][s.mask[row]] for s in streams]
+        packed = torch.cat(pieces)
+        out[row, : packed.shape[0]] = packed
+    mask = torch.arange(out.shape[1], device=out.device)[None, :] < total[:, None]
+    return VisualTokens(out, mask)
+
+
+class FusedFrontend(nn.Module):
+    """Several frontends, each on its own input, fused by a declared rule (``model.fusion``)."""
+
+    def __init__(self, configs: Sequence, layout, fusion: str, align: str) -> None:
+        super().__init__()
+        self.configs, self.fusion, self.align = list(configs), fusion, align
+        self.branches = nn.ModuleList(_build_frontend(c, layout) for c in configs)
+        dims = [b.output_dim for b in self.branches]
+        if fusion == "concat_time" and len(set(dims)) > 1:
+            raise ConfigError(
+                f"fusion concat_time puts streams one after the other, so their widths must agree; "
+                f"frontend widths are {dims} (set each frontend's dim to one value)"
+            )
+        self.output_dim = sum(dims) if fusion == "concat_channels" else dims[0]
+
+    def forward(self, batch: PoseBatch) -> VisualTokens:
+        streams = [run_frontend(c.kind, m, c, batch) for c, m in zip(self.configs, self.branches)]
+        return fuse(streams, self.fusion, self.align, batch.ids)
 
 
 # Top-level parts of every SLTModel, in data-flow order; objective modules with weights add
@@ -164,7 +313,11 @@ class SLTModel(nn.Module):
         layout = get_layout(config.layout)
         # The LM goes first: its embedding width sizes the compressor and the mapper.
         self.lm = LanguageModel(config.lm, tokenizer)
-        self.frontend = FRONTENDS[config.frontend.kind](config.frontend, layout)
+        # One frontend keeps its own module (and its weights' names, ``frontend.*``); several are fused.
+        if config.frontends is None:
+            self.frontend = _build_frontend(config.frontend, layout)
+        else:
+            self.frontend = FusedFrontend(config.frontends, layout, config.fusion, config.align)
         self.compressor = COMPRESSORS[config.compressor.kind](
             config.compressor, self.frontend.output_dim, self.lm.embed_dim
         )
@@ -189,10 +342,22 @@ class SLTModel(nn.Module):
         heads = [f"objectives.{key}" for key, head in self.objectives.items() if next(head.parameters(), None) is not None]
         return [*BASE_PARTS, *sorted(heads)]
 
+    def required_inputs(self) -> set[str]:
+        """What the datasets must load for this model: ``{"keypoints"}``, ``{"frames"}``,
+        ``{"features:clip_s2", "features:videomae"}``, ... (:mod:`glossfree.data.inputs`)."""
+        return required_inputs(self.config)
+
+    def encode_frontend(self, batch: PoseBatch) -> VisualTokens:
+        """The (fused) frontend output ``[B, T, D]`` and its mask."""
+        if isinstance(self.frontend, FusedFrontend):
+            return self.frontend(batch)
+        config = self.config.frontend
+        return run_frontend(config.kind, self.frontend, config, batch)
+
     def visual_points(self, batch: PoseBatch) -> dict[str, VisualTokens]:
         """The visual tokens at each named point of :data:`VISUAL_POINTS` (see :class:`SLTOutput`)."""
-        frame_mask = batch.frame_mask.bool()
-        frames = self.frontend(batch.keypoints, batch.keypoint_mask, frame_mask)  # [B, T, D]
+        fused = self.encode_frontend(batch)
+        frames, frame_mask = fused.features, fused.mask  # [B, T, D], [B, T]
         tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
         embeds = self.token_norm(self.mapper(tokens), token_mask)  # [B, W, embed_dim]
         embeds = embeds * token_mask.unsqueeze(-1).to(embeds.dtype)
@@ -234,6 +399,7 @@ class SLTModel(nn.Module):
         if not weights:
             raise ValueError("no objective to compute: pass at least one")
         heads = {name: self.objectives[name] for name in weights}
+        prompts = prompts if prompts is not None else batch.prompts  # per-sample prompts loaded with the data
         visual = self.visual_points(batch)
         tokens = visual["tokens"]
         need = max((LM_NEEDS.index(head.lm_need) for head in heads.values()), default=0)
@@ -266,6 +432,7 @@ class SLTModel(nn.Module):
         clearly worse on swapped tokens; one that learned only the sentence prior scores the same.
         A batch of one sample has nothing to swap with: both entries are the real loss.
         """
+        prompts = prompts if prompts is not None else batch.prompts
         embeds, mask = self.encode(batch)
         real, _ = self.lm(embeds, mask, batch.texts, prompts=prompts)
         if embeds.shape[0] < 2:
@@ -285,6 +452,7 @@ class SLTModel(nn.Module):
         prompts: list[str] | None = None,
     ) -> list[str]:
         """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``."""
+        prompts = prompts if prompts is not None else batch.prompts
         embeds, mask = self.encode(batch)
         return self.lm.generate(
             embeds,

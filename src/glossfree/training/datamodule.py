@@ -1,4 +1,5 @@
-"""Dataloaders of a recipe: pose datasets, length-bucketed batches, DDP sharding by rank.
+"""Dataloaders of a recipe: datasets of the inputs the model reads, length-bucketed batches, DDP
+sharding by rank.
 
 Built lazily from the trainer, so the world size and rank are those of the running process (the
 same code serves one CPU, ``--devices 2`` on gloo, and torchrun/SLURM jobs).
@@ -18,6 +19,41 @@ from glossfree.data.manifest import Record, load_split
 from glossfree.training.recipe import DataConfig
 
 
+def build_dataset(
+    config: DataConfig,
+    model_config,
+    records: list[Record],
+    root: Path,
+    *,
+    train: bool,
+    seed: int = 0,
+    skip_bad: bool | None = None,
+) -> PoseDataset:
+    """The dataset of a recipe's ``data`` section for a model of ``model_config``: it loads the
+    model's required inputs (plus ``data.extra_inputs``) and nothing else; augmentations only in
+    training. Used by training, evaluation and the demo alike, so spans and windows agree."""
+    from glossfree.models.slt import frame_preprocess, required_inputs
+
+    inputs = required_inputs(model_config) | set(config.extra_inputs)
+    return PoseDataset(
+        records,
+        root,
+        layout=model_config.layout,
+        normalize=config.normalize,
+        transform=build_transforms(config.augment) if train and config.augment else None,
+        fps=config.fps,
+        cache=config.cache,
+        skip_bad=config.on_error == "skip" if skip_bad is None else skip_bad,
+        use_span=config.spans,
+        seed=seed,
+        inputs=inputs,
+        frames=frame_preprocess(model_config),
+        clip_augment=config.build_clip_augment() if train else None,
+        window_s=config.window_s,
+        folder_fps=config.folder_fps,
+    )
+
+
 class DatasetEpoch(L.Callback):
     """Forwards the epoch to the training dataset (the batch sampler gets it from Lightning itself)."""
 
@@ -33,6 +69,7 @@ class PoseDataModule(L.LightningDataModule):
         *,
         layout: str,
         batch_size: int,
+        model=None,
         eval_batch_size: int,
         seed: int,
         train_records: list[Record] | None = None,
@@ -40,6 +77,7 @@ class PoseDataModule(L.LightningDataModule):
         super().__init__()
         self.config = config
         self.layout = layout
+        self.model_config = model
         self.root = Path(root)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -49,6 +87,8 @@ class PoseDataModule(L.LightningDataModule):
         self._dev: PoseDataset | None = None
 
     def _dataset(self, records: list[Record], *, train: bool) -> PoseDataset:
+        if self.model_config is not None:
+            return build_dataset(self.config, self.model_config, records, self.root, train=train, seed=self.seed)
         return PoseDataset(
             records,
             self.root,

@@ -386,7 +386,7 @@ def training_frame_rate(recipe: RecipeConfig, records: list[Record], root: Path,
         if rate > 0:
             rates[round(rate, 3)] += 1
     if not rates:
-        return None
+        return _video_frame_rate(records, root, sample)
     if len(rates) > 1:
         log.warning(
             "training poses have several frame rates (%s); the model records the most common one; set "
@@ -394,6 +394,31 @@ def training_frame_rate(recipe: RecipeConfig, records: list[Record], root: Path,
             ", ".join(f"{rate:g} fps x{count}" for rate, count in rates.most_common()),
         )
     return rates.most_common(1)[0][0]
+
+
+def _video_frame_rate(records: list[Record], root: Path, sample: int) -> float | None:
+    """The most common frame rate of the training videos (a frames model without ``data.fps``)."""
+    from collections import Counter
+
+    from glossfree.data.video import probe_video
+
+    rates: Counter[float] = Counter()
+    with_video = [record for record in records if record.video and not (root / record.video).is_dir()]
+    for record in with_video[:: max(1, len(with_video) // sample)][:sample]:
+        try:
+            rates[round(probe_video(root / record.video).fps, 3)] += 1
+        except DataError:
+            continue
+    return rates.most_common(1)[0][0] if rates else None
+
+
+def _feature_extractors(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
+    """``{stream: extractor.json}`` of every cached stream the model reads."""
+    from glossfree.data.inputs import feature_streams
+    from glossfree.features.dataset import stream_info
+    from glossfree.models.slt import required_inputs
+
+    return {stream: stream_info(root, stream) for stream in feature_streams(required_inputs(recipe.model))}
 
 
 def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
@@ -459,6 +484,7 @@ def run_stage(
         recipe.data,
         data_root,
         layout=recipe.model.layout,
+        model=recipe.model,
         batch_size=stage.batch_size,
         eval_batch_size=recipe.evaluation.batch_size,
         seed=recipe.seed,
@@ -600,6 +626,8 @@ def _train(
                 "data": data_report,
                 # translate resamples every input to it (the recipe may not say: data.fps unset)
                 "fps": training_frame_rate(recipe, train_records, root),
+                # translate computes a features model's streams from a video with these configs
+                "feature_extractors": _feature_extractors(recipe, root),
             },
         )
     return result

@@ -44,6 +44,17 @@ class DataConfig(StrictModel):
             computes (0 = in the training process). Workers persist across epochs; batches are
             copied to pinned memory when training on a GPU.
         prefetch_factor: batches each worker prepares ahead.
+        spans: read only each record's ``start``/``end`` seconds of its pose file or video (BOBSL,
+            YouTube-SL-25: one file per episode, one record per subtitle); records without a span
+            are read whole. ``false`` treats every file as the sample.
+        window_s: instead of the span, read a window of this many seconds centred on it (paper
+            004's SSA input: a fixed 20 s window around each subtitle).
+        extra_inputs: inputs loaded beside those the model's frontends read: ``segments``
+            (``segments.jsonl``), ``prompts`` (the records' ``prompt``), ``targets:pseudo_gloss``.
+        clip_augment: clip-consistent augmentation of RGB frames in training (one random crop,
+            brightness and contrast per clip): ``{crop_scale: [0.8, 1.0], brightness: 0.1,
+            contrast: 0.1}``; None = off.
+        folder_fps: frame rate of frame folders given as ``video`` (PHOENIX-2014-T: 25).
     """
 
     root: Path | None = None
@@ -58,6 +69,48 @@ class DataConfig(StrictModel):
     num_workers: int = Field(2, ge=0)
     prefetch_factor: int = Field(4, ge=1)
     augment: list[dict[str, Any]] = Field(default_factory=list)
+    spans: bool = True
+    window_s: float | None = Field(None, gt=0)
+    extra_inputs: list[str] = Field(default_factory=list)
+    clip_augment: dict[str, Any] | None = None
+    folder_fps: float = Field(25.0, gt=0)
+
+    @field_validator("extra_inputs")
+    @classmethod
+    def _known_inputs(cls, names: list[str]) -> list[str]:
+        from glossfree.data.inputs import check_input_names
+
+        try:
+            check_input_names(set(names))
+        except GlossfreeError as error:
+            raise ValueError(str(error)) from None
+        return names
+
+    def build_clip_augment(self):
+        """The :class:`~glossfree.data.inputs.ClipAugment` of ``clip_augment`` (None when off)."""
+        from glossfree.data.inputs import ClipAugment
+
+        if self.clip_augment is None:
+            return None
+        spec = dict(self.clip_augment)
+        if "crop_scale" in spec:
+            spec["crop_scale"] = tuple(spec["crop_scale"])
+        try:
+            return ClipAugment(**spec)
+        except TypeError as error:
+            raise ConfigError(f"data.clip_augment: {error}") from None
+
+    @field_validator("clip_augment")
+    @classmethod
+    def _valid_clip_augment(cls, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+        from glossfree.data.inputs import ClipAugment
+
+        if spec is not None:
+            try:
+                ClipAugment(**{k: tuple(v) if k == "crop_scale" else v for k, v in spec.items()})
+            except (TypeError, GlossfreeError) as error:
+                raise ValueError(str(error)) from None
+        return spec
 
     @field_validator("augment")
     @classmethod

@@ -6,7 +6,8 @@ frontend maps one such stream to the model width: an optional norm of the input 
 (``input_norm``: a LayerNorm without affine parameters, which puts streams of very different
 scales on one footing), a linear projection, an optional LayerNorm of the output, GELU-free (the
 compressor/mapper after it brings the non-linearity), dropout. Padded time steps come out as
-exactly zero. Not yet wired into ``models/slt.py``; the lead folds it in.
+exactly zero. In a recipe: ``model.frontend: {kind: features, stream: ..., input_dim: ...}``, or
+one entry of ``model.frontends`` (see :mod:`glossfree.models.slt`); the dataset then reads the stream.
 """
 
 from __future__ import annotations
