@@ -40,17 +40,9 @@ def test_every_cited_recipe_resolves(cited):
 
 # tiny.yaml still cites "paper.yaml" (meaning phoenix14t.yaml); the file is being edited on another
 # branch, so its text is fixed there. Drop the mark once that branch is merged.
-_PENDING = {"pose_perceiver/tiny.yaml": "cites paper.yaml; fixed on the recipes branch"}
-
-
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(reason=_PENDING[key], strict=False))
-        if (key := str(p.relative_to(builtin_configs_dir()))) in _PENDING
-        else p
-        for p in sorted(builtin_configs_dir().rglob("*.yaml"))
-    ],
+    sorted(builtin_configs_dir().rglob("*.yaml")),
     ids=lambda p: str(p.relative_to(builtin_configs_dir())),
 )
 def test_recipe_comments_cite_existing_files(path):
