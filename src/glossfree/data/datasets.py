@@ -239,6 +239,9 @@ class PoseBatch:
         lengths: LongTensor ``[B]``, real frames per sample.
         texts: target sentences, ``B``.
         languages: target languages, ``B``.
+        prompts: per-sample LM prompts (multitask data, :mod:`glossfree.data.multitask`), or None
+            for the model's own ``lm.prompt``.
+        tasks: per-sample task (``slt`` / ``ssa``), or None when every sample is SLT.
     """
 
     ids: list[str]
@@ -248,6 +251,8 @@ class PoseBatch:
     lengths: torch.Tensor
     texts: list[str]
     languages: list[str]
+    prompts: list[str] | None = None
+    tasks: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

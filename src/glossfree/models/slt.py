@@ -218,12 +218,13 @@ class SLTModel(nn.Module):
 
         Args:
             batch: a :class:`~glossfree.data.datasets.PoseBatch` with target texts.
-            prompts: per-sample LM prompts (default: ``config.lm.prompt``).
+            prompts: per-sample LM prompts (default: the batch's ``prompts``, else ``config.lm.prompt``).
             objectives: weight of each objective by name (names of ``self.objectives``).
 
         The LM runs only as far as the objectives need: not at all, its encoder, or the
         teacher-forced pass.
         """
+        prompts = prompts if prompts is not None else getattr(batch, "prompts", None)
         weights = dict(objectives) if objectives is not None else {"lm_ce": 1.0}
         unknown = [name for name in weights if name not in self.objectives]
         if unknown:
@@ -266,6 +267,7 @@ class SLTModel(nn.Module):
         clearly worse on swapped tokens; one that learned only the sentence prior scores the same.
         A batch of one sample has nothing to swap with: both entries are the real loss.
         """
+        prompts = prompts if prompts is not None else getattr(batch, "prompts", None)
         embeds, mask = self.encode(batch)
         real, _ = self.lm(embeds, mask, batch.texts, prompts=prompts)
         if embeds.shape[0] < 2:
@@ -284,7 +286,9 @@ class SLTModel(nn.Module):
         length_penalty: float | None = None,
         prompts: list[str] | None = None,
     ) -> list[str]:
-        """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``."""
+        """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``
+        (prompts: the batch's ``prompts``, else ``config.lm.prompt``)."""
+        prompts = prompts if prompts is not None else getattr(batch, "prompts", None)
         embeds, mask = self.encode(batch)
         return self.lm.generate(
             embeds,
