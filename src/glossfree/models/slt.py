@@ -9,8 +9,8 @@ configuration is paper 004's SLT path on poses ("Lost in Translation, Found in E
 - Sec. 3.1 / A.5: Sliding Perceiver (window 8, stride 2) to LLM-width tokens, identity mapper;
 - Sec. 3.2 / 4.2: Flan-T5-XL with DoRA (r 32, alpha 64), beam search with 5 beams.
 
-The lip backbone, the ISLR pre-training heads and the SSA task of paper 004 are not part of this
-model. Training objectives (:mod:`glossfree.objectives`) are modules of the model too
+The lip backbone and the ISLR pre-training heads of paper 004 are not part of this model; its SSA
+task is the same model with another prompt (``PoseBatch.prompts``, :mod:`glossfree.data.multitask`). Training objectives (:mod:`glossfree.objectives`) are modules of the model too
 (``SLTModel.objectives``), so that their weights train, save and freeze with it.
 """
 
