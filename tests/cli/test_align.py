@@ -65,8 +65,17 @@ def test_align_writes_subtitles_and_summary(ssa_run, tmp_path):
     assert out.read_text().startswith("1\n")
     assert [c.text for c in aligned] == [c.text for c in priors]
     assert all(a.end <= b.start + 1e-3 for a, b in zip(aligned, aligned[1:]))  # DTW: ordered, no overlap
-    assert summary["subtitles"] == len(priors) and 0 <= summary["fallbacks"] <= len(priors)
-    assert len(summary["fallback_reasons"]) == summary["fallbacks"] and summary["window_s"] == 16.0
+    assert summary["subtitles"] == len(priors) and summary["window_s"] == 16.0
+    # The constrained beam search writes only sss-eee answers: a fallback can only be a start after
+    # the end or past the window, never a malformed answer.
+    assert len(summary["fallback_reasons"]) == summary["fallbacks"]
+    assert not [r for r in summary["fallback_reasons"] if "digits" in r or "of the form" in r], summary["fallback_reasons"]
+    vtt = tmp_path / "free.vtt"
+    result = runner.invoke(app, ["align", str(pose), str(audio), "--model", str(run_dir), "-o", str(vtt), "--free",
+                                 "--json", "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    free = json.loads(result.stdout)
+    assert result.exit_code == 0 and 0 <= free["fallbacks"] <= len(priors)
+    assert len(free["fallback_reasons"]) == free["fallbacks"]
     vtt = tmp_path / "aligned.vtt"
     result = runner.invoke(app, ["align", str(pose), str(audio), "--model", str(run_dir), "-o", str(vtt),
                                  "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
@@ -88,6 +97,23 @@ def test_align_errors_name_the_files(ssa_run, tmp_path, tiny_run):
     assert result.exit_code == 2 and "a.txt" in result.output
     result = align(pose, audio, "--model", tiny_run, "-o", tmp_path / "a.vtt")
     assert result.exit_code == 2 and "not trained for alignment" in result.output
+
+
+def test_answer_format_constraint(ssa_run):
+    import re
+
+    import torch
+
+    from glossfree.alignment.aligner import answer_format_constraint
+    from glossfree.checkpoint import load_trained
+
+    _, run_dir, _ = ssa_run
+    lm = load_trained(run_dir).model.lm
+    allowed = answer_format_constraint(lm)
+    steps = [allowed(0, torch.zeros(1 + k, dtype=torch.long)) for k in range(9)]
+    texts = [[lm.tokenizer.convert_ids_to_tokens(lm._full_id(i)) for i in step] for step in steps]
+    assert texts[1] == list("0123456789") and texts[4] == ["-"] and texts[-1] == ["</s>"]
+    assert re.fullmatch(r"\d{3}-\d{3}", lm.tokenizer.decode([s[0] for s in steps], skip_special_tokens=True).replace(" ", ""))
 
 
 def test_ssa_fraction_needs_ssa_data():

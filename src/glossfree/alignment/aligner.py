@@ -24,12 +24,13 @@ import torch
 
 from glossfree.alignment.align import AlignedStream, align_stream
 from glossfree.alignment.subtitles import Cue
-from glossfree.alignment.windows import Window, ssa_windows
+from glossfree.alignment.windows import DIGITS, Window, ssa_windows
 from glossfree.data.datasets import PoseDataset
 from glossfree.data.manifest import Record
 from glossfree.data.multitask import MultitaskDataset, collate_multitask, prior_frames
 from glossfree.data.pose_io import read_pose_info
 from glossfree.errors import ConfigError, DataError
+from glossfree.text.prompts import format_ssa_target
 
 
 @dataclass
@@ -74,11 +75,41 @@ def _window_seconds(trained) -> float:
     return float(ssa.window_s)
 
 
+def answer_format_constraint(lm, digits: int = DIGITS):
+    """A ``prefix_allowed_tokens_fn`` that lets beam search write only ``"ddd-ddd"`` (then end):
+    at each step the token the format's template ``"000-000"`` has there, a digit position taking
+    any of the ten digit tokens of that shape (:func:`~glossfree.objectives.ssa_soft_digits.digit_slots`).
+    ``None`` when the tokenizer has no ten digit tokens of a needed shape (answers are then free)."""
+    from glossfree.objectives.ssa_soft_digits import digit_slots, digit_token_ids
+
+    template = format_ssa_target(0, 0, digits=digits)
+    ids = [int(i) for i in lm.encode_targets([template])[0].tolist() if i != -100]  # model ids, </s> last
+    pieces = [lm.tokenizer.convert_ids_to_tokens(lm._full_id(i)) for i in ids]
+    slots, widths = digit_slots(pieces)
+    if len(slots) != sum(widths):
+        return None
+    allowed: list[list[int]] = [[i] for i in ids]
+    for position, shape, *_ in slots:
+        choices = digit_token_ids(lm.tokenizer, shape, lm._model_id)
+        if choices is None:
+            return None
+        allowed[position] = choices
+    last = allowed[-1]
+
+    def allowed_tokens(batch_id: int, decoder_ids: torch.Tensor) -> list[int]:
+        step = decoder_ids.shape[-1] - 1  # the decoder start token comes first
+        return allowed[step] if step < len(allowed) else last
+
+    return allowed_tokens
+
+
 def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, num_beams: int | None = None,
-                    batch_size: int = 16, language: str | None = None,
+                    batch_size: int = 16, language: str | None = None, constrained: bool = True,
                     progress: Callable[[Sequence[Any]], Any] | None = None) -> AlignmentResult:  # fmt: skip
     """Signing-aligned cues for ``priors`` on the stream in ``pose_path`` (see the module docstring).
 
+    ``constrained`` restricts beam search to the answer format (:func:`answer_format_constraint`;
+    glossfree's addition: paper 004 decodes freely and a malformed answer falls back to the prior).
     ``progress`` wraps the list of batches (e.g. ``rich.progress.track``).
     """
     start_time = time.perf_counter()
@@ -111,11 +142,12 @@ def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, nu
         batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
         model = trained.model
         device = next(model.parameters()).device
+        constraint = answer_format_constraint(model.lm) if constrained else None
         iterator = progress(batches) if progress is not None else batches
         with torch.inference_mode():
             for indices in iterator:
                 batch = collate_multitask([dataset[i] for i in indices]).to(device)
-                for i, text in zip(indices, model.generate(batch, num_beams=num_beams), strict=True):
+                for i, text in zip(indices, model.generate(batch, num_beams=num_beams, prefix_allowed_tokens_fn=constraint), strict=True):
                     answers[rows[i]] = text
     model_s = time.perf_counter() - start_time
     aligned = align_stream(priors, answers, num_frames=frames, fps=fps, windows=windows)
@@ -153,7 +185,7 @@ def align_file(trained, input_path: str | Path, priors: Sequence[Cue], **kwargs)
 
 
 def score_broadcast(trained, root: str | Path, *, num_beams: int | None = None, batch_size: int = 16,
-                    max_streams: int | None = None) -> dict[str, Any]:  # fmt: skip
+                    max_streams: int | None = None, constrained: bool = True) -> dict[str, Any]:  # fmt: skip
     """Align every stream of a broadcast set (``glossfree.data.synth.broadcast``) and score the
     aligned subtitles against the true signing spans, beside the audio-aligned baseline
     (:mod:`glossfree.alignment.metrics`, pooled over streams). Returns ``{"aligned", "audio",
@@ -167,7 +199,8 @@ def score_broadcast(trained, root: str | Path, *, num_beams: int | None = None, 
     fallbacks = subtitles = 0
     for entry in read_stream_manifest(root)[:max_streams]:
         truth, priors = read_subtitles(root / entry["signing"]), read_subtitles(root / entry["audio"])
-        result = align_pose_file(trained, root / entry["pose"], priors, num_beams=num_beams, batch_size=batch_size)
+        result = align_pose_file(trained, root / entry["pose"], priors, num_beams=num_beams, batch_size=batch_size,
+                                 constrained=constrained)  # fmt: skip
         frames, fps = int(entry["num_frames"]), float(entry["fps"])
         aligned.add(result.cues, truth, num_frames=frames, fps=fps)
         audio.add(priors, truth, num_frames=frames, fps=fps)
@@ -189,9 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("broadcast_dir", type=Path)
     parser.add_argument("--num-beams", type=int, default=None)
     parser.add_argument("--max-streams", type=int, default=None)
+    parser.add_argument("--free", action="store_true", help="decode without the answer-format constraint")
     args = parser.parse_args(argv)
     scores = score_broadcast(load_trained(args.model), args.broadcast_dir, num_beams=args.num_beams,
-                             max_streams=args.max_streams)  # fmt: skip
+                             max_streams=args.max_streams, constrained=not args.free)  # fmt: skip
     print(json.dumps(scores, indent=1))
 
 

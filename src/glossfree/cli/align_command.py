@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("-o", "--out", help="Aligned subtitles to write; .srt or .vtt by extension.")] = Path("aligned.vtt"),
         num_beams: Annotated[Optional[int], typer.Option(min=1, help="Beam size (default: the recipe's).")] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="Subtitle windows per generation batch.")] = 16,
+        constrained: Annotated[bool, typer.Option("--constrained/--free", help="Beam search only over answers of the form sss-eee (--free: paper 004's unconstrained beam search; malformed answers keep their prior timing).")] = True,
         accelerator: Annotated[str, typer.Option(help="cpu, gpu (= cuda) or auto.")] = "auto",
         devices: Annotated[Optional[str], typer.Option(help="Index of the GPU to run on (default 0).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
@@ -25,8 +26,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Move each subtitle to where it is signed: a window centred on it, the model's answer, DTW.
 
-        An answer the model gets wrong in form (not sss-eee) keeps the subtitle's own timing and is
-        counted in the summary.
+        With --free, an answer the model gets wrong in form (not sss-eee) keeps the subtitle's own
+        timing and is counted in the summary.
         """
         from rich.console import Console
         from rich.progress import track
@@ -47,7 +48,8 @@ def register(app: typer.Typer) -> None:
             device = resolve_device(accelerator, devices, "32")
             trained = load_trained(model, device=device.device)
             bar = (lambda batches: track(batches, description="aligning", console=Console(stderr=True))) if progress else None
-            result = align_file(trained, input, priors, num_beams=num_beams, batch_size=batch_size, progress=bar)
+            result = align_file(trained, input, priors, num_beams=num_beams, batch_size=batch_size,
+                                constrained=constrained, progress=bar)  # fmt: skip
             write_subtitles(out, result.cues)
         except GlossfreeError as error:
             fail(error)

@@ -285,6 +285,7 @@ class SLTModel(nn.Module):
         max_new_tokens: int | None = None,
         length_penalty: float | None = None,
         prompts: list[str] | None = None,
+        prefix_allowed_tokens_fn=None,
     ) -> list[str]:
         """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``
         (prompts: the batch's ``prompts``, else ``config.lm.prompt``)."""
@@ -297,4 +298,5 @@ class SLTModel(nn.Module):
             num_beams=num_beams,
             max_new_tokens=max_new_tokens,
             length_penalty=length_penalty,
+            prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
         )
