@@ -66,9 +66,27 @@ class SLTLightningModule(L.LightningModule):
             if name not in logged:
                 self.log(f"dev/{name}", value, batch_size=size, sync_dist=True)
         if self.stage.generates:
-            hypotheses = self.model.generate(batch)  # decoding settings: model.lm.generation; the batch's prompts
             tasks = batch.tasks or ["slt"] * size
+            hypotheses = self.generate_dev(batch, tasks)
             self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts, tasks))
+
+    def generate_dev(self, batch, tasks: list[str]) -> list[str]:
+        """Dev hypotheses with the decoding settings of ``model.lm.generation`` and the batch's prompts;
+        SSA samples are decoded in the answer format, as ``glossfree align`` decodes them by default."""
+        if "ssa" not in tasks:
+            return self.model.generate(batch)
+        from glossfree.alignment.aligner import answer_format_constraint
+
+        hypotheses = [""] * len(tasks)
+        for task in ("slt", "ssa"):
+            rows = [i for i, t in enumerate(tasks) if t == task]
+            if not rows:
+                continue
+            part = _select(batch, rows)
+            constraint = answer_format_constraint(self.model.lm) if task == "ssa" else None
+            for row, text in zip(rows, self.model.generate(part, prefix_allowed_tokens_fn=constraint)):
+                hypotheses[row] = text
+        return hypotheses
 
     def on_validation_epoch_end(self) -> None:
         if not self.stage.generates:
@@ -126,9 +144,27 @@ class SLTLightningModule(L.LightningModule):
             set_rng_state(checkpoint["glossfree_rng"])
 
 
+def _select(batch, rows: list[int]):
+    """The samples ``rows`` of a :class:`~glossfree.data.datasets.PoseBatch` (padding kept)."""
+    import dataclasses
+
+    index = torch.tensor(rows, device=batch.keypoints.device)
+    values = {}
+    for f in dataclasses.fields(batch):
+        value = getattr(batch, f.name)
+        if isinstance(value, torch.Tensor):
+            values[f.name] = value.index_select(0, index)
+        elif isinstance(value, list):
+            values[f.name] = [value[i] for i in rows]
+        else:
+            values[f.name] = value
+    return type(batch)(**values)
+
+
 def ssa_answer_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
     """Dev scores of generated SSA answers against the targets (``"sss-eee"`` frames in the window).
 
+    SSA answers are decoded in the ``sss-eee`` format (:func:`glossfree.alignment.aligner.answer_format_constraint`).
     ``ssa_exact``: answer equals the target; ``ssa_parsed``: answer is usable (``ddd-ddd``, start
     <= end); ``ssa_iou50``: temporal IoU with the target span >= 0.5 (an unusable answer misses);
     ``ssa_frame_l1``: mean of the start and end errors in frames over the usable answers (the
