@@ -10,7 +10,9 @@
 - :mod:`.baseline` - the audio-aligned baseline on synthetic broadcast streams
   (:mod:`glossfree.data.synth.broadcast`).
 
-The model itself (paper 004's multitask SLT + SSA training) is not here; see ``docs/alignment.md``.
+- :mod:`.aligner` - a trained multitask (SLT + SSA) model's answers for a stream -> aligned cues
+  (``glossfree align``); the model is the SLT model trained on mixed batches
+  (:mod:`glossfree.data.multitask`, objective ``ssa_soft_digits``); see ``docs/alignment.md``.
 """
 
 from glossfree.alignment.align import AlignedStream, align_stream

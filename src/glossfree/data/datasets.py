@@ -382,6 +382,7 @@ class PoseBatch:
         segment_mask: BoolTensor ``[B, S]``, True = real segment.
         prompts: per-sample LM prompts (the records' ``prompt``), or None.
         targets: ``{name: FloatTensor [B, ...]}`` auxiliary targets (``pseudo_gloss``: multi-hot ``[B, V]``).
+        tasks: per-sample task (``slt`` / ``ssa``), or None when every sample is SLT.
     """
 
     ids: list[str]
@@ -398,6 +399,7 @@ class PoseBatch:
     segment_mask: torch.Tensor | None = None
     prompts: list[str] | None = None
     targets: dict[str, torch.Tensor] = field(default_factory=dict)
+    tasks: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -546,8 +546,13 @@ class LanguageModel(nn.Module):
         num_beams: int | None = None,
         max_new_tokens: int | None = None,
         length_penalty: float | None = None,
+        prefix_allowed_tokens_fn=None,
     ) -> list[str]:
-        """Beam-search decode one sentence per sample (``None`` arguments: ``config.generation``)."""
+        """Beam-search decode one sentence per sample (``None`` arguments: ``config.generation``).
+
+        ``prefix_allowed_tokens_fn(batch_id, decoder_ids) -> list of model ids`` restricts each step
+        (Hugging Face ``generate``), e.g. to the SSA answer format (``glossfree.alignment.aligner``).
+        """
         settings = self.config.generation
         embeds, mask = self.prepare_inputs(inputs_embeds, attention_mask, prompts)
         kwargs: dict[str, Any] = {
@@ -561,6 +566,8 @@ class LanguageModel(nn.Module):
         }
         if self._forced_bos is not None:
             kwargs["forced_bos_token_id"] = self._forced_bos
+        if prefix_allowed_tokens_fn is not None:
+            kwargs["prefix_allowed_tokens_fn"] = prefix_allowed_tokens_fn
         sequences = self.model.generate(inputs_embeds=embeds, attention_mask=mask.long(), **kwargs)
         return [self._decode(row) for row in sequences.tolist()]
 

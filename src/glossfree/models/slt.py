@@ -9,8 +9,8 @@ configuration is paper 004's SLT path on poses ("Lost in Translation, Found in E
 - Sec. 3.1 / A.5: Sliding Perceiver (window 8, stride 2) to LLM-width tokens, identity mapper;
 - Sec. 3.2 / 4.2: Flan-T5-XL with DoRA (r 32, alpha 64), beam search with 5 beams.
 
-The lip backbone, the ISLR pre-training heads and the SSA task of paper 004 are not part of this
-model. Training objectives (:mod:`glossfree.objectives`) are modules of the model too
+The lip backbone and the ISLR pre-training heads of paper 004 are not part of this model; its SSA
+task is the same model with another prompt (``PoseBatch.prompts``, :mod:`glossfree.data.multitask`). Training objectives (:mod:`glossfree.objectives`) are modules of the model too
 (``SLTModel.objectives``), so that their weights train, save and freeze with it.
 """
 
@@ -383,12 +383,13 @@ class SLTModel(nn.Module):
 
         Args:
             batch: a :class:`~glossfree.data.datasets.PoseBatch` with target texts.
-            prompts: per-sample LM prompts (default: ``config.lm.prompt``).
+            prompts: per-sample LM prompts (default: the batch's ``prompts``, else ``config.lm.prompt``).
             objectives: weight of each objective by name (names of ``self.objectives``).
 
         The LM runs only as far as the objectives need: not at all, its encoder, or the
         teacher-forced pass.
         """
+        prompts = prompts if prompts is not None else getattr(batch, "prompts", None)
         weights = dict(objectives) if objectives is not None else {"lm_ce": 1.0}
         unknown = [name for name in weights if name not in self.objectives]
         if unknown:
@@ -450,6 +451,7 @@ class SLTModel(nn.Module):
         max_new_tokens: int | None = None,
         length_penalty: float | None = None,
         prompts: list[str] | None = None,
+        prefix_allowed_tokens_fn=None,
     ) -> list[str]:
         """Translate a batch by beam search; ``None`` arguments take ``config.lm.generation``."""
         prompts = prompts if prompts is not None else batch.prompts
@@ -461,4 +463,5 @@ class SLTModel(nn.Module):
             num_beams=num_beams,
             max_new_tokens=max_new_tokens,
             length_penalty=length_penalty,
+            prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
         )

@@ -26,8 +26,13 @@ from glossfree.objectives.base import (
 )
 from glossfree.objectives.clip_global import ClipGlobal, ClipGlobalConfig, clip_loss
 from glossfree.objectives.lm_ce import LMCrossEntropy, LMCrossEntropyConfig
+from glossfree.objectives.ssa_soft_digits import SSASoftDigits, SSASoftDigitsConfig
 
-OBJECTIVES: dict[str, type[Objective]] = {"lm_ce": LMCrossEntropy, "clip_global": ClipGlobal}
+OBJECTIVES: dict[str, type[Objective]] = {
+    "lm_ce": LMCrossEntropy,
+    "clip_global": ClipGlobal,
+    "ssa_soft_digits": SSASoftDigits,
+}
 
 
 def objective_kind(value) -> str:
@@ -38,7 +43,9 @@ def objective_kind(value) -> str:
 
 
 ObjectiveConfig = Annotated[
-    Annotated[LMCrossEntropyConfig, Tag("lm_ce")] | Annotated[ClipGlobalConfig, Tag("clip_global")],
+    Annotated[LMCrossEntropyConfig, Tag("lm_ce")]
+    | Annotated[ClipGlobalConfig, Tag("clip_global")]
+    | Annotated[SSASoftDigitsConfig, Tag("ssa_soft_digits")],
     Discriminator(objective_kind),
 ]
 
@@ -49,6 +56,7 @@ def build_objective(config: ObjectiveSettings, dims: PointDims) -> Objective:
 
 __all__ = [
     "LM_NEEDS", "OBJECTIVES", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy", "LMCrossEntropyConfig",
-    "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "build_objective",
+    "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "SSASoftDigits",
+    "SSASoftDigitsConfig", "build_objective",
     "clip_loss", "masked_mean",
 ]  # fmt: skip

@@ -91,7 +91,7 @@ def load_tokenizer(
         ) from None
 
 
-def _train_sentencepiece(sentences: list[str], *, vocab_size: int, family: str) -> bytes:
+def _train_sentencepiece(sentences: list[str], *, vocab_size: int, family: str, split_digits: bool = False) -> bytes:
     import sentencepiece as spm
 
     buffer = io.BytesIO()
@@ -107,6 +107,7 @@ def _train_sentencepiece(sentences: list[str], *, vocab_size: int, family: str) 
         shuffle_input_sentence=False,
         num_threads=1,
         minloglevel=2,
+        split_digits=split_digits,
         **_SPECIAL_IDS[family],
     )
     return buffer.getvalue()
@@ -134,6 +135,7 @@ def train_tokenizer(
     family: Literal["t5", "mbart"] = "t5",
     src_lang: str | None = None,
     tgt_lang: str | None = None,
+    split_digits: bool = False,
 ):
     """Train a sentencepiece unigram tokenizer on ``texts`` and save it to ``out_dir``.
 
@@ -143,6 +145,9 @@ def train_tokenizer(
         vocab_size: target sentencepiece vocabulary (a soft limit: small corpora may yield fewer).
         family: ``"t5"`` or ``"mbart"`` (see the module docstring for ids and extras).
         src_lang, tgt_lang: mBART language codes stored with the tokenizer (e.g. ``"de_DE"``).
+        split_digits: every digit is a piece of its own (sentencepiece ``split_digits``): SSA
+            answers such as ``"042-137"`` then give one token per digit, as paper 004's digit-wise
+            soft decoding needs (``glossfree.objectives.ssa_soft_digits``).
 
     Returns:
         The tokenizer, equal to ``load_tokenizer(out_dir)``.
@@ -158,7 +163,7 @@ def train_tokenizer(
     sentences = [line.strip() for line in texts if line and line.strip()]
     if not sentences:
         raise DataError("cannot train a tokenizer: no non-blank texts were given")
-    model = _train_sentencepiece(sentences, vocab_size=vocab_size, family=family)
+    model = _train_sentencepiece(sentences, vocab_size=vocab_size, family=family, split_digits=split_digits)
 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)

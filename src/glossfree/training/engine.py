@@ -170,6 +170,7 @@ def prepare_tokenizer(
     rank: int = 0,
     wait_s: float = 600.0,
     lm: Any = None,
+    split_digits: bool = False,
 ):
     """Load the pretrained tokenizer, or train one on the training texts (reused if already trained).
 
@@ -194,8 +195,9 @@ def prepare_tokenizer(
     family = getattr(lm, "family", "t5")
     langs = {"src_lang": getattr(lm, "src_lang", None), "tgt_lang": getattr(lm, "tgt_lang", None)}
     return train_tokenizer(
-        train_texts, out_dir, vocab_size=config.vocab_size, family=family, **(langs if family == "mbart" else {})
-    )
+        train_texts, out_dir, vocab_size=config.vocab_size, family=family, split_digits=split_digits,
+        **(langs if family == "mbart" else {}),
+    )  # fmt: skip
 
 
 def _trim_on_training_texts(recipe: RecipeConfig, tokenizer, texts: list[str], run_dir: Path) -> RecipeConfig:
@@ -335,6 +337,18 @@ def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record],
     split no recipe split names (a misspelt ``"trian"``) are never read: they are counted.
     """
     data = recipe.data
+    if data.ssa is not None:  # a stream manifest: SLT and SSA samples cut from long pose files
+        from glossfree.data.multitask import multitask_records
+
+        ssa = data.ssa
+        records, counts = multitask_records(root, split=data.train_split, window_s=ssa.window_s,
+                                            language=ssa.language, dev_streams=ssa.dev_streams)  # fmt: skip
+        if not any(record.extra.get("task") == "slt" for record in records):
+            raise DataError(f"{root}: no '{data.train_split}' stream gives an SLT sample to train on")
+        if counts["ssa_outside_window"]:
+            log.warning("%s: %d subtitle(s) are signed outside their %g s SSA window: no SSA sample for them",
+                        root, counts["ssa_outside_window"], ssa.window_s)  # fmt: skip
+        return records, {"train_records": len(records), **{f"train_{k}": v for k, v in counts.items()}}
     records = load_split(root, data.train_split)
     load_split(root, data.dev_split)  # read again by the data module; a bad dev manifest fails here, early
     empty = [record.id for record in records if not record.text.strip()]
@@ -480,9 +494,16 @@ def run_stage(
         log_every_n_steps=1,
         deterministic=False,
     )
-    datamodule = PoseDataModule(
+    datamodule_kwargs: dict[str, Any] = {}
+    datamodule_class: type[PoseDataModule] = PoseDataModule
+    if recipe.data.ssa is not None:
+        from glossfree.training.multitask_data import MultitaskDataModule
+
+        datamodule_class, datamodule_kwargs = MultitaskDataModule, {"ssa_fraction": stage.ssa_fraction}
+    datamodule = datamodule_class(
         recipe.data,
         data_root,
+        **datamodule_kwargs,
         layout=recipe.model.layout,
         model=recipe.model,
         batch_size=stage.batch_size,
@@ -574,10 +595,14 @@ def _train(
         if stage.init_checkpoint is not None:
             resolve_init_checkpoint(stage.init_checkpoint, stage.name)
     train_records, data_report = check_train_records(root, recipe)
-    tokenizer = prepare_tokenizer(
-        recipe.tokenizer, [r.text for r in train_records], run_dir / "tokenizer", rank=rank, lm=recipe.model.lm
-    )
-    recipe = _trim_on_training_texts(recipe, tokenizer, [r.text for r in train_records], run_dir)
+    texts = [r.text for r in train_records]
+    if recipe.data.ssa is not None:  # the tokenizer must also cover the prompts and the answers' digits
+        from glossfree.data.multitask import tokenizer_texts
+
+        texts = tokenizer_texts(train_records)
+    tokenizer = prepare_tokenizer(recipe.tokenizer, texts, run_dir / "tokenizer", rank=rank, lm=recipe.model.lm,
+                                  split_digits=recipe.data.ssa is not None)  # one token per SSA answer digit
+    recipe = _trim_on_training_texts(recipe, tokenizer, texts, run_dir)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_model(recipe, tokenizer)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}

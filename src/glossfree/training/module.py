@@ -33,7 +33,7 @@ class SLTLightningModule(L.LightningModule):
         self.model = model
         self.stage = stage
         self.evaluation = evaluation
-        self._dev_outputs: list[tuple[str, str, str]] = []
+        self._dev_outputs: list[tuple[str, str, str, str]] = []  # (id, hypothesis, reference, task)
 
     # ---------------------------------------------------------------- training
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -66,8 +66,27 @@ class SLTLightningModule(L.LightningModule):
             if name not in logged:
                 self.log(f"dev/{name}", value, batch_size=size, sync_dist=True)
         if self.stage.generates:
-            hypotheses = self.model.generate(batch)  # decoding settings: model.lm.generation
-            self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts))
+            tasks = batch.tasks or ["slt"] * size
+            hypotheses = self.generate_dev(batch, tasks)
+            self._dev_outputs.extend(zip(batch.ids, hypotheses, batch.texts, tasks))
+
+    def generate_dev(self, batch, tasks: list[str]) -> list[str]:
+        """Dev hypotheses with the decoding settings of ``model.lm.generation`` and the batch's prompts;
+        SSA samples are decoded in the answer format, as ``glossfree align`` decodes them by default."""
+        if "ssa" not in tasks:
+            return self.model.generate(batch)
+        from glossfree.alignment.aligner import answer_format_constraint
+
+        hypotheses = [""] * len(tasks)
+        for task in ("slt", "ssa"):
+            rows = [i for i, t in enumerate(tasks) if t == task]
+            if not rows:
+                continue
+            part = _select(batch, rows)
+            constraint = answer_format_constraint(self.model.lm) if task == "ssa" else None
+            for row, text in zip(rows, self.model.generate(part, prefix_allowed_tokens_fn=constraint)):
+                hypotheses[row] = text
+        return hypotheses
 
     def on_validation_epoch_end(self) -> None:
         if not self.stage.generates:
@@ -77,7 +96,11 @@ class SLTLightningModule(L.LightningModule):
             gathered: list[Any] = [None] * self.trainer.world_size
             torch.distributed.all_gather_object(gathered, outputs)
             outputs = [item for part in gathered for item in part]
-        unique = dict(sorted({sample_id: (hyp, ref) for sample_id, hyp, ref in outputs}.items()))
+        ssa = dict(sorted({sid: (hyp, ref) for sid, hyp, ref, task in outputs if task == "ssa"}.items()))
+        if ssa:  # multitask data: SSA answers are scored apart from the translations
+            for name, value in ssa_answer_scores(list(ssa.values())).items():
+                self.log(f"dev/{name}", value)
+        unique = dict(sorted({sid: (hyp, ref) for sid, hyp, ref, task in outputs if task != "ssa"}.items()))
         if not unique:
             return
         hyps = [hyp for hyp, _ in unique.values()]
@@ -119,6 +142,61 @@ class SLTLightningModule(L.LightningModule):
         restore_pretrained_base(checkpoint, self.model)
         if "glossfree_rng" in checkpoint:
             set_rng_state(checkpoint["glossfree_rng"])
+
+
+def _select(batch, rows: list[int]):
+    """The samples ``rows`` of a :class:`~glossfree.data.datasets.PoseBatch` (padding kept)."""
+    import dataclasses
+
+    index = torch.tensor(rows, device=batch.keypoints.device)
+    values = {}
+    for f in dataclasses.fields(batch):
+        value = getattr(batch, f.name)
+        if isinstance(value, torch.Tensor):
+            values[f.name] = value.index_select(0, index)
+        elif isinstance(value, list):
+            values[f.name] = [value[i] for i in rows]
+        else:
+            values[f.name] = value
+    return type(batch)(**values)
+
+
+def ssa_answer_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """Dev scores of generated SSA answers against the targets (``"sss-eee"`` frames in the window).
+
+    SSA answers are decoded in the ``sss-eee`` format (:func:`glossfree.alignment.aligner.answer_format_constraint`).
+    ``ssa_exact``: answer equals the target; ``ssa_parsed``: answer is usable (``ddd-ddd``, start
+    <= end); ``ssa_iou50``: temporal IoU with the target span >= 0.5 (an unusable answer misses);
+    ``ssa_frame_l1``: mean of the start and end errors in frames over the usable answers (the
+    window length when none is). Whole-stream Acc / CB-Acc / F1 need every subtitle of a stream
+    and the DTW: ``glossfree align`` and ``docs/alignment.md``.
+    """
+    from glossfree.errors import DataError
+    from glossfree.text.prompts import parse_ssa_target
+
+    exact = parsed = hits = 0
+    errors: list[float] = []
+    for hyp, ref in pairs:
+        exact += hyp.strip() == ref.strip()
+        true_start, true_end = parse_ssa_target(ref)
+        try:
+            start, end = parse_ssa_target(hyp)
+        except DataError:
+            continue
+        if start > end:
+            continue
+        parsed += 1
+        errors.append((abs(start - true_start) + abs(end - true_end)) / 2)
+        overlap = max(0, min(end, true_end) - max(start, true_start) + 1)
+        union = max(end, true_end) - min(start, true_start) + 1
+        hits += overlap / union >= 0.5
+    count = max(len(pairs), 1)
+    return {
+        "ssa_exact": exact / count,
+        "ssa_parsed": parsed / count,
+        "ssa_iou50": hits / count,
+        "ssa_frame_l1": sum(errors) / len(errors) if errors else 1000.0,
+    }
 
 
 def rng_state() -> dict[str, Any]:

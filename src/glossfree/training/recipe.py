@@ -20,6 +20,30 @@ from glossfree.training.optim import OptimizerConfig, ScheduleConfig
 # Dev metrics computed from generated translations (validation decodes only when the monitor is one
 # of these, or ``generate: true``). All are higher-is-better.
 GENERATED_METRICS = ("dev/bleu4", "dev/bleu1", "dev/rouge_l", "dev/chrf")
+# SSA dev metrics from generated answers (``ssa_fraction > 0``): higher-is-better except the L1.
+SSA_METRICS: dict[str, Literal["max", "min"]] = {
+    "dev/ssa_exact": "max", "dev/ssa_parsed": "max", "dev/ssa_iou50": "max", "dev/ssa_frame_l1": "min",
+}  # fmt: skip
+
+
+class SSADataConfig(StrictModel):
+    """Multitask SLT + SSA samples from long streams (paper 004 Sec. 3.4, 4.2); see
+    :mod:`glossfree.data.multitask`. The data root then holds a stream manifest (as written by
+    ``glossfree.data.synth.broadcast``: ``id``, ``pose``, ``signing``, ``audio``, ``fps``,
+    ``num_frames``, optional ``split`` and ``language``), not a sample manifest.
+
+    Args:
+        window_s: SSA input window centred on each audio-aligned (prior) subtitle (paper: 20 s).
+        prior_probability: chance that a training SSA prompt shows the prior timing (paper: 0.5);
+            validation and ``glossfree align`` always show it.
+        language: subtitle language when the manifest gives none (the SLT prompt names it).
+        dev_streams: streams without a ``split`` held out for dev (the last ones of the manifest).
+    """
+
+    window_s: float = Field(20.0, gt=0)
+    prior_probability: float = Field(0.5, ge=0, le=1)
+    language: str = "en"
+    dev_streams: int = Field(2, ge=0)
 
 
 class DataConfig(StrictModel):
@@ -55,6 +79,8 @@ class DataConfig(StrictModel):
             brightness and contrast per clip): ``{crop_scale: [0.8, 1.0], brightness: 0.1,
             contrast: 0.1}``; None = off.
         folder_fps: frame rate of frame folders given as ``video`` (PHOENIX-2014-T: 25).
+        ssa: multitask SLT + SSA data from long streams and their subtitles (:class:`SSADataConfig`);
+            a stage mixes SSA samples into its batches with ``ssa_fraction``.
     """
 
     root: Path | None = None
@@ -111,6 +137,7 @@ class DataConfig(StrictModel):
             except (TypeError, GlossfreeError) as error:
                 raise ValueError(str(error)) from None
         return spec
+    ssa: SSADataConfig | None = None
 
     @field_validator("augment")
     @classmethod
@@ -182,6 +209,7 @@ def monitor_modes(objectives: list[ObjectiveConfig]) -> dict[str, Literal["max",
     """Every metric a stage with ``objectives`` logs at validation, and which way is better."""
     modes: dict[str, Literal["max", "min"]] = {name: "max" for name in GENERATED_METRICS}
     modes["dev/loss"] = "min"
+    modes.update(SSA_METRICS)
     if any(objective.kind == "lm_ce" for objective in objectives):
         modes.update({"dev/lm_ce": "min", "dev/lm_ce_swapped": "min", "dev/input_reliance": "max"})
     for objective in objectives:
@@ -218,6 +246,8 @@ class StageConfig(StrictModel):
             ``max_steps``, a multiple of it, and no ``val_every_n_epochs``).
         init_from: stage whose best checkpoint initialises this one (default: the previous stage).
         init_checkpoint: weights from another run or file, loaded after ``init_from``'s.
+        ssa_fraction: share of SSA samples in every training batch (paper 004: 0.2, i.e. 80 % SLT /
+            20 % SSA); needs ``data.ssa``. 0 trains on SLT samples only.
     """
 
     name: str
@@ -237,6 +267,7 @@ class StageConfig(StrictModel):
     val_every_n_steps: int | None = Field(None, ge=1)
     init_from: str | None = None
     init_checkpoint: InitCheckpointConfig | None = None
+    ssa_fraction: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _check(self) -> StageConfig:
@@ -273,7 +304,7 @@ class StageConfig(StrictModel):
                 f"stage '{self.name}': monitor '{self.monitor}' is not logged by this stage; choose one of "
                 f"{', '.join(modes)}"
             )
-        if self.generate is False and self.monitor in GENERATED_METRICS:
+        if self.generate is False and (self.monitor in GENERATED_METRICS or self.monitor in SSA_METRICS):
             raise ValueError(
                 f"stage '{self.name}': monitor '{self.monitor}' is scored on generated translations, "
                 "but generate is false"
@@ -291,7 +322,9 @@ class StageConfig(StrictModel):
     @property
     def generates(self) -> bool:
         """Whether validation decodes and scores dev translations."""
-        return self.generate if self.generate is not None else self.monitor in GENERATED_METRICS
+        if self.generate is not None:
+            return self.generate
+        return self.monitor in GENERATED_METRICS or self.monitor in SSA_METRICS
 
     @property
     def objective_weights(self) -> dict[str, float]:
@@ -331,6 +364,11 @@ class RecipeConfig(StrictModel):
                     f"stage '{stage.name}': init_from '{stage.init_from}' is not an earlier stage "
                     f"(earlier: {', '.join(names[:index]) or 'none'})"
                 )
+        mixing = [stage.name for stage in self.stages if stage.ssa_fraction > 0]
+        if mixing and self.data.ssa is None:
+            raise ValueError(
+                f"stage(s) {', '.join(mixing)} mix SSA samples (ssa_fraction > 0) but data.ssa is not set"
+            )
         objectives = self.objective_configs()  # raises on one name configured two ways
         parts = model_parts(objectives)
         for stage in self.stages:

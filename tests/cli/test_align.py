@@ -1,0 +1,128 @@
+"""`glossfree align` end to end on a multitask model trained in seconds (pipeline and files, not quality),
+the multitask recipe's checks and the SSA dev scores."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from glossfree.alignment.subtitles import read_subtitles
+from glossfree.cli.main import app
+from glossfree.data.synth.broadcast import BroadcastConfig, generate_broadcast
+from glossfree.errors import ConfigError
+from glossfree.training.module import ssa_answer_scores
+from glossfree.training.recipe import load_recipe
+
+runner = CliRunner()
+
+FAST_SSA = [
+    *(f"stages.{i}.{key}" for i in range(3) for key in ("max_epochs=1", "val_every_n_epochs=1", "batch_size=8")),
+    "data.ssa.dev_streams=1",
+    "data.max_dev_samples=4",
+    "model.lm.generation.num_beams=1",
+    "model.lm.generation.max_new_tokens=10",
+    "tokenizer.vocab_size=120",
+    "evaluation.batch_size=8",
+]
+
+
+@pytest.fixture(scope="module")
+def ssa_run(tmp_path_factory):
+    from glossfree.training.engine import LaunchConfig, train
+
+    data = tmp_path_factory.mktemp("bc")
+    generate_broadcast(data, BroadcastConfig(num_streams=3, sentences_per_stream=4, seed=4))
+    run_dir = tmp_path_factory.mktemp("run") / "ssa"
+    recipe = load_recipe("pose_perceiver/ssa_tiny", FAST_SSA)
+    result = train(recipe, data_root=data, run_dir=run_dir, launch=LaunchConfig(accelerator="cpu", progress=False))
+    return data, run_dir, result
+
+
+def test_multitask_run_logs_ssa_scores(ssa_run):
+    _, run_dir, result = ssa_run
+    assert [s["stage"] for s in result.stages] == ["slt_frozen", "slt_full", "multitask"]
+    header = (run_dir / "logs" / "multitask" / "attempt-0" / "metrics.csv").read_text().splitlines()[0].split(",")
+    for name in ("train/ssa_soft_digits", "dev/ssa_iou50", "dev/ssa_exact", "dev/ssa_frame_l1", "dev/bleu4"):
+        assert name in header
+    first = (run_dir / "logs" / "slt_frozen" / "attempt-0" / "metrics.csv").read_text().splitlines()[0]
+    assert "ssa" not in first  # the SLT stages see no SSA sample
+    tokenizer = (run_dir / "model" / "tokenizer")
+    assert tokenizer.is_dir()
+
+
+def test_align_writes_subtitles_and_summary(ssa_run, tmp_path):
+    data, run_dir, _ = ssa_run
+    pose, audio = data / "streams" / "stream-0002.pose", data / "streams" / "stream-0002.audio.vtt"
+    out = tmp_path / "aligned.srt"
+    result = runner.invoke(app, ["align", str(pose), str(audio), "--model", str(run_dir), "-o", str(out),
+                                 "--json", "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    priors = read_subtitles(audio)
+    aligned = read_subtitles(out)  # SRT by the extension
+    assert out.read_text().startswith("1\n")
+    assert [c.text for c in aligned] == [c.text for c in priors]
+    assert all(a.end <= b.start + 1e-3 for a, b in zip(aligned, aligned[1:]))  # DTW: ordered, no overlap
+    assert summary["subtitles"] == len(priors) and summary["window_s"] == 16.0
+    # The constrained beam search writes only sss-eee answers: a fallback can only be a start after
+    # the end or past the window, never a malformed answer.
+    assert len(summary["fallback_reasons"]) == summary["fallbacks"]
+    assert not [r for r in summary["fallback_reasons"] if "digits" in r or "of the form" in r], summary["fallback_reasons"]
+    vtt = tmp_path / "free.vtt"
+    result = runner.invoke(app, ["align", str(pose), str(audio), "--model", str(run_dir), "-o", str(vtt), "--free",
+                                 "--json", "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    free = json.loads(result.stdout)
+    assert result.exit_code == 0 and 0 <= free["fallbacks"] <= len(priors)
+    assert len(free["fallback_reasons"]) == free["fallbacks"]
+    vtt = tmp_path / "aligned.vtt"
+    result = runner.invoke(app, ["align", str(pose), str(audio), "--model", str(run_dir), "-o", str(vtt),
+                                 "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0 and vtt.read_text().startswith("WEBVTT")
+
+
+def test_align_errors_name_the_files(ssa_run, tmp_path, tiny_run):
+    data, run_dir, _ = ssa_run
+    pose, audio = data / "streams" / "stream-0002.pose", data / "streams" / "stream-0002.audio.vtt"
+
+    def align(*args):
+        return runner.invoke(app, ["align", *map(str, args), "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)
+
+    result = align(pose, tmp_path / "missing.vtt", "--model", run_dir, "-o", tmp_path / "a.vtt")
+    assert result.exit_code == 2 and "missing.vtt" in result.output
+    result = align(tmp_path / "missing.pose", audio, "--model", run_dir, "-o", tmp_path / "a.vtt")
+    assert result.exit_code == 2 and "missing.pose" in result.output
+    result = align(pose, audio, "--model", run_dir, "-o", tmp_path / "a.txt")
+    assert result.exit_code == 2 and "a.txt" in result.output
+    result = align(pose, audio, "--model", tiny_run, "-o", tmp_path / "a.vtt")
+    assert result.exit_code == 2 and "not trained for alignment" in result.output
+
+
+def test_answer_format_constraint(ssa_run):
+    import re
+
+    import torch
+
+    from glossfree.alignment.aligner import answer_format_constraint
+    from glossfree.checkpoint import load_trained
+
+    _, run_dir, _ = ssa_run
+    lm = load_trained(run_dir).model.lm
+    allowed = answer_format_constraint(lm)
+    steps = [allowed(0, torch.zeros(1 + k, dtype=torch.long)) for k in range(9)]
+    texts = [[lm.tokenizer.convert_ids_to_tokens(lm._full_id(i)) for i in step] for step in steps]
+    assert texts[1] == list("0123456789") and texts[4] == ["-"] and texts[-1] == ["</s>"]
+    assert re.fullmatch(r"\d{3}-\d{3}", lm.tokenizer.decode([s[0] for s in steps], skip_special_tokens=True).replace(" ", ""))
+
+
+def test_ssa_fraction_needs_ssa_data():
+    with pytest.raises(ConfigError, match="data.ssa"):
+        load_recipe("pose_perceiver/tiny", ["stages.0.ssa_fraction=0.2"])
+
+
+def test_ssa_answer_scores():
+    scores = ssa_answer_scores([("010-020", "010-020"), ("012-022", "010-020"), ("junk", "010-020"), ("030-040", "010-020")])
+    assert scores["ssa_exact"] == 0.25 and scores["ssa_parsed"] == 0.75
+    assert scores["ssa_iou50"] == 0.5  # 9 of 13 frames overlap for the second answer; none for the last
+    assert scores["ssa_frame_l1"] == pytest.approx((0 + 2 + 20) / 3)
