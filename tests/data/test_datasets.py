@@ -269,3 +269,21 @@ def test_sampler_argument_errors():
         LengthBucketBatchSampler([1], batch_size=1, num_replicas=2, rank=2)
     with pytest.raises(ValueError, match="batch_size \\(0\\)"):
         LengthBucketBatchSampler([1], batch_size=0)
+
+
+def test_batch_select_keeps_every_per_sample_field_in_order():
+    import torch
+
+    from glossfree.data.datasets import collate_pose
+
+    items = [
+        {"id": f"s{i}", "keypoints": torch.full((3 + i, 203, 3), float(i)), "keypoint_mask": torch.ones(3 + i, 203, dtype=torch.bool),
+         "text": f"text {i}", "language": "de"}
+        for i in range(3)
+    ]  # fmt: skip
+    batch = collate_pose(items)
+    picked = batch.select([2, 0])
+    assert picked.ids == ["s2", "s0"] and picked.texts == ["text 2", "text 0"]
+    assert picked.keypoints.shape == (2, 5, 203, 3) and picked.keypoints[0, 0, 0, 0] == 2.0
+    assert picked.lengths.tolist() == [5, 3]
+    assert all(mask.shape[0] == 2 for mask in picked.masks.values())

@@ -417,6 +417,16 @@ class PoseBatch:
     def to(self, device: torch.device | str) -> PoseBatch:
         return self._map(lambda tensor: tensor.to(device))
 
+    def select(self, rows: list[int]) -> PoseBatch:
+        """The samples ``rows`` (in that order) of every tensor, tensor dict and per-sample list;
+        the padding is kept."""
+        selected = self._map(lambda tensor: tensor[torch.as_tensor(rows, dtype=torch.long, device=tensor.device)])
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                setattr(selected, f.name, [value[i] for i in rows])
+        return selected
+
     def pin_memory(self) -> PoseBatch:
         """Called by ``DataLoader(pin_memory=True)``."""
         return self._map(lambda tensor: tensor.pin_memory())

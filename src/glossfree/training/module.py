@@ -82,7 +82,7 @@ class SLTLightningModule(L.LightningModule):
             rows = [i for i, t in enumerate(tasks) if t == task]
             if not rows:
                 continue
-            part = _select(batch, rows)
+            part = batch.select(rows)
             constraint = answer_format_constraint(self.model.lm) if task == "ssa" else None
             for row, text in zip(rows, self.model.generate(part, prefix_allowed_tokens_fn=constraint)):
                 hypotheses[row] = text
@@ -142,23 +142,6 @@ class SLTLightningModule(L.LightningModule):
         restore_pretrained_base(checkpoint, self.model)
         if "glossfree_rng" in checkpoint:
             set_rng_state(checkpoint["glossfree_rng"])
-
-
-def _select(batch, rows: list[int]):
-    """The samples ``rows`` of a :class:`~glossfree.data.datasets.PoseBatch` (padding kept)."""
-    import dataclasses
-
-    index = torch.tensor(rows, device=batch.keypoints.device)
-    values = {}
-    for f in dataclasses.fields(batch):
-        value = getattr(batch, f.name)
-        if isinstance(value, torch.Tensor):
-            values[f.name] = value.index_select(0, index)
-        elif isinstance(value, list):
-            values[f.name] = [value[i] for i in rows]
-        else:
-            values[f.name] = value
-    return type(batch)(**values)
 
 
 def ssa_answer_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
