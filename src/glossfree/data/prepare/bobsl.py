@@ -116,8 +116,8 @@ def prepare_bobsl(
             if media is None:
                 summary.skip("episode video and pose missing", episode)
                 continue
-            for cue in read_subtitles(vtt):
-                cue_id = f"{episode}_{cue.index:05d}"
+            for cue_index, cue in enumerate(read_subtitles(vtt)):
+                cue_id = f"{episode}_{cue_index:05d}"
                 text = plain_text(cue.text)
                 reason = "empty text" if not text else keep.reason(cue.start, cue.end, text)
                 if reason is not None:

@@ -1,9 +1,8 @@
 """Shared pieces of the dataset preparers: subtitle parsing, layout checks, paths, the run summary.
 
-Subtitles: :func:`read_subtitles` parses WebVTT (``HH:MM:SS.mmm --> HH:MM:SS.mmm [settings]``,
-hours optional, header/NOTE/STYLE/REGION blocks skipped, cue identifiers allowed) and SubRip
-(``HH:MM:SS,mmm``) into :class:`Cue` objects; the cue text keeps its line breaks so a cleaner can
-work line by line. A malformed timing line is an error naming ``file:line``.
+Subtitles are read with :func:`glossfree.alignment.subtitles.read_subtitles` (WebVTT and SubRip,
+errors naming ``file:line``); the cue text keeps its line breaks so a cleaner can work line by line,
+and :func:`plain_text` flattens it.
 
 Paths written into a manifest are relative to the output folder (the manifest's dataset root), so
 a manifest written beside the release (``--out`` = the release root) holds short relative paths,
@@ -18,11 +17,12 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glossfree.alignment.subtitles import read_subtitles  # re-exported for the preparers
 from glossfree.data.manifest import Record, write_manifest
 from glossfree.errors import ConfigError, DataError
 from glossfree.io import atomic_write_json
@@ -31,72 +31,12 @@ MANIFEST_NAME = "manifest.jsonl"
 SUMMARY_NAME = "prepare_summary.json"
 _EXAMPLES = 10
 
-_TIMESTAMP = re.compile(r"^(?:(\d+):)?([0-5]?\d):([0-5]\d)[.,](\d{1,3})$")
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s+")
 
 
 # ---------------------------------------------------------------------------------------------
 # subtitles
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One subtitle cue: ``index`` (0-based order in its file), times in seconds, raw text."""
-
-    index: int
-    start: float
-    end: float
-    text: str
-
-
-def parse_timestamp(value: str, *, source: str = "") -> float:
-    """``[HH:]MM:SS.mmm`` (WebVTT) or ``HH:MM:SS,mmm`` (SubRip) to seconds."""
-    match = _TIMESTAMP.match(value.strip())
-    if match is None:
-        raise DataError(f"{source}: invalid timestamp {value.strip()!r} (expected HH:MM:SS.mmm)")
-    hours, minutes, seconds, millis = match.groups()
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(millis.ljust(3, "0")) / 1000
-
-
-def _timing(line: str, source: str) -> tuple[float, float]:
-    """``(start, end)`` of a cue timing line ``start --> end [settings]``."""
-    left, right = line.split("-->", 1)
-    right_parts = right.strip().split()
-    if not right_parts:
-        raise DataError(f"{source}: cue timing line has no end time: {line.strip()!r}")
-    return parse_timestamp(left, source=source), parse_timestamp(right_parts[0], source=source)
-
-
-def _blocks(lines: Sequence[str]) -> Iterable[tuple[int, list[str]]]:
-    """Blank-line separated blocks with the 1-based number of their first line."""
-    block: list[str] = []
-    first = 0
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            if not block:
-                first = number
-            block.append(line.rstrip("\r\n"))
-        elif block:
-            yield first, block
-            block = []
-    if block:
-        yield first, block
-
-
-def _parse_cues(path: Path, lines: list[str], *, webvtt: bool) -> list[Cue]:
-    cues: list[Cue] = []
-    for first, block in _blocks(lines):
-        timing_at = next((i for i, line in enumerate(block) if "-->" in line), None)
-        if timing_at is None:
-            if webvtt and (block[0].startswith(("WEBVTT", "NOTE", "STYLE", "REGION")) or first == 1):
-                continue  # header, comment, style or region block
-            raise DataError(f"{path}:{first}: block without a cue timing line ('-->')")
-        if timing_at > 1:
-            raise DataError(f"{path}:{first}: cue timing line must be the first or second line of a cue")
-        start, end = _timing(block[timing_at], f"{path}:{first + timing_at}")
-        cues.append(Cue(index=len(cues), start=start, end=end, text="\n".join(block[timing_at + 1:])))
-    return cues
 
 
 def read_text(path: Path, what: str) -> str:
@@ -113,22 +53,6 @@ def read_text(path: Path, what: str) -> str:
             f"{path}:{line}: the {what} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
             f"{error.start}); save it as UTF-8"
         ) from None
-
-
-def read_subtitles(path: str | Path) -> list[Cue]:
-    """Cues of a ``.vtt`` (WebVTT) or ``.srt`` (SubRip) file, in file order."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: subtitle file not found")
-    lines = read_text(path, "subtitle file").splitlines()
-    suffix = path.suffix.lower()
-    if suffix == ".vtt":
-        if not lines or not lines[0].startswith("WEBVTT"):
-            raise DataError(f"{path}:1: not a WebVTT file (first line must start with 'WEBVTT')")
-        return _parse_cues(path, lines, webvtt=True)
-    if suffix == ".srt":
-        return _parse_cues(path, lines, webvtt=False)
-    raise DataError(f"{path}: unsupported subtitle format '{suffix}' (expected .vtt or .srt)")
 
 
 def plain_text(text: str) -> str:

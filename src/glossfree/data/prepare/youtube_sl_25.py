@@ -139,8 +139,8 @@ def prepare_youtube_sl_25(
             summary.skip(f"no caption track in {', '.join(caption_languages)}", video_id)
             continue
         language, caption_file = track
-        for cue in read_subtitles(caption_file):
-            cue_id = f"{video_id}_{cue.index:05d}"
+        for cue_index, cue in enumerate(read_subtitles(caption_file)):
+            cue_id = f"{video_id}_{cue_index:05d}"
             text = " ".join(clean_subtitle(cue.text).split())
             reason = "empty after cleaning" if not text else keep.reason(cue.start, cue.end, text)
             if reason is not None:
