@@ -79,9 +79,8 @@ class KeypointMLP(nn.Module):
             )
         indices = torch.cat([torch.as_tensor(self.layout.group_indices(g), dtype=torch.long) for g in groups])
         self.register_buffer("points", indices, persistent=False)  # [P]
-        self.hands = [g for g in groups if g in HAND_GROUPS] if config.wrist_relative else []
-        hand_ranges = [self.layout.groups[g] for g in self.hands]
-        self.hand_ranges = [(start, stop) for start, stop in hand_ranges]
+        hands = [g for g in groups if g in HAND_GROUPS] if config.wrist_relative else []
+        self.hand_ranges = [self.layout.groups[g] for g in hands]  # (start, stop) into the layout
         num_points = len(indices)
         hand_points = sum(stop - start for start, stop in self.hand_ranges)
         self.input_dim = (num_points + hand_points) * config.coord_dims + num_points
