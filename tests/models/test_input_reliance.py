@@ -41,3 +41,14 @@ def test_a_single_sample_batch_has_nothing_to_swap(t5_tokenizer, tiny_config, ma
     model = SLTModel(tiny_config(), t5_tokenizer).eval()
     losses = model.swapped_input_losses(make_batch([10]))
     assert losses["lm_ce"] is losses["lm_ce_swapped"]
+
+
+def test_reusing_the_forward_output_gives_the_same_losses(t5_tokenizer, tiny_config, make_batch):
+    torch.manual_seed(0)
+    model = SLTModel(tiny_config(), t5_tokenizer).eval()
+    batch = make_batch([14, 9, 11])
+    with torch.no_grad():
+        fresh = model.swapped_input_losses(batch)
+        reused = model.swapped_input_losses(batch, output=model(batch))
+    assert torch.allclose(fresh["lm_ce"], reused["lm_ce"], atol=1e-6)
+    assert torch.allclose(fresh["lm_ce_swapped"], reused["lm_ce_swapped"], atol=1e-6)

@@ -425,17 +425,24 @@ class SLTModel(nn.Module):
         output.loss = total
         return output
 
-    def swapped_input_losses(self, batch: PoseBatch, *, prompts: list[str] | None = None) -> dict[str, torch.Tensor]:
+    def swapped_input_losses(
+        self, batch: PoseBatch, *, prompts: list[str] | None = None, output: SLTOutput | None = None
+    ) -> dict[str, torch.Tensor]:
         """The input-reliance check: LM loss with the batch's real visual tokens and with each sample's
         tokens swapped for the next sample's (a cyclic shift of the batch).
 
         Returns ``{"lm_ce": real, "lm_ce_swapped": swapped}``. A model that reads its input scores
         clearly worse on swapped tokens; one that learned only the sentence prior scores the same.
-        A batch of one sample has nothing to swap with: both entries are the real loss.
+        A batch of one sample has nothing to swap with: both entries are the real loss. ``output``
+        (this batch's forward output, with its LM loss) saves encoding the batch and the real LM
+        pass again.
         """
         prompts = prompts if prompts is not None else batch.prompts
-        embeds, mask = self.encode(batch)
-        real, _ = self.lm(embeds, mask, batch.texts, prompts=prompts)
+        if output is not None and output.lm_loss is not None:
+            embeds, mask, real = output.visual["tokens"].features, output.visual["tokens"].mask, output.lm_loss
+        else:
+            embeds, mask = self.encode(batch)
+            real, _ = self.lm(embeds, mask, batch.texts, prompts=prompts)
         if embeds.shape[0] < 2:
             return {"lm_ce": real, "lm_ce_swapped": real}
         order = torch.roll(torch.arange(embeds.shape[0], device=embeds.device), 1)

@@ -56,7 +56,7 @@ class SLTLightningModule(L.LightningModule):
         # Input reliance: the LM loss with each sample's visual tokens swapped for another sample's.
         # A model that ignores its input (it learned the sentence prior) scores the same on both.
         if size > 1 and any(objective.kind == "lm_ce" for objective in self.stage.objectives):
-            losses = self.model.swapped_input_losses(batch)
+            losses = self.model.swapped_input_losses(batch, output=output)
             gap = losses["lm_ce_swapped"] - losses["lm_ce"]
             self.log("dev/lm_ce", losses["lm_ce"], batch_size=size, sync_dist=True)
             self.log("dev/lm_ce_swapped", losses["lm_ce_swapped"], batch_size=size, sync_dist=True)
