@@ -70,3 +70,13 @@ def test_tokenizer_and_errors():
         cider_d(["a", "b"], [["a"]])
     with pytest.raises(DataError, match="segment 0 has no reference"):
         cider_d(["a"], [[]])
+
+
+def test_score_reports_cider_beside_bleu():
+    from glossfree.evaluation import score
+
+    hyps = ["es regnet im norden", "morgen scheint die sonne"]
+    refs = ["es regnet im norden", "morgen regnet es"]
+    scores = score(hyps, refs, preset="signjoey")
+    assert scores.cider == pytest.approx(cider_d(hyps, refs).score)
+    assert "CIDEr-D" in scores.signature

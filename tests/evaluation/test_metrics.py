@@ -319,7 +319,7 @@ def test_scores_fields_and_signature():
     result = score(HYPS, REFS, preset="signjoey")
     data = result.as_dict()
     assert set(data) == {
-        "bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "chrf",
+        "bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "chrf", "cider",
         "preset", "signature", "num_sentences", "append_period",
     }  # fmt: skip
     assert data["preset"] == "signjoey" and data["num_sentences"] == len(HYPS)

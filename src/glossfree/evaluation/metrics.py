@@ -25,6 +25,7 @@ import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.metrics.bleu import BLEUSignature
 
+from glossfree.evaluation.cider import cider_d
 from glossfree.evaluation.presets import COCO_ROUGE_BETA, Preset, get_preset
 
 MAX_NGRAM_ORDER = 4
@@ -51,6 +52,7 @@ class Scores:
     signature: str
     num_sentences: int
     append_period: bool = False
+    cider: float | None = None  # CIDEr-D on coco-caption's scale (paper 004 prints it so: 1.77)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable) of every field."""
@@ -281,12 +283,14 @@ def score(
     rouge_l = 100.0 * float(np.mean([_sentence_rouge(h, r, spec) for h, r in zip(hyps, refs)]))
     chrf_metric = CHRF(lowercase=spec.lowercase)
     chrf = float(chrf_metric.corpus_score(hyps, [refs]).score)
+    cider = cider_d(hyps, refs).score
     signature = "; ".join(
         [
             f"preset:{spec.name}",
             _bleu_signature(spec),
             _rouge_signature(spec),
             f"chrF: {chrf_metric.get_signature().format()}",
+            "CIDEr-D: coco-caption (n 1-4, sigma 6, clipped, x10, PTB-like tokens, df from the references)",
             f"append_period:{'yes' if append_period else 'no'}",
         ]
     )
@@ -294,6 +298,7 @@ def score(
         **bleu,
         rouge_l=rouge_l,
         chrf=chrf,
+        cider=cider,
         preset=spec.name,
         signature=signature,
         num_sentences=len(hyps),

@@ -181,4 +181,6 @@ def format_scores_table(scores: Scores) -> Table:
     table.add_row("BLEU-4", f"{scores.bleu4:.2f}", "", end_section=True)
     table.add_row("ROUGE-L", f"{scores.rouge_l:.2f}", parts.get("ROUGE-L", ""), end_section=True)
     table.add_row("chrF", f"{scores.chrf:.2f}", parts.get("chrF", ""))
+    if scores.cider is not None:
+        table.add_row("CIDEr-D", f"{scores.cider:.3f}", parts.get("CIDEr-D", ""))
     return table
