@@ -505,6 +505,15 @@ def collate_pose(items: Sequence[dict[str, Any]]) -> PoseBatch:
     )
 
 
+def rank_share(batches: list[list[int]], *, rank: int, num_replicas: int, drop_last: bool = False) -> list[list[int]]:
+    """Rank ``rank``'s batches of an epoch: the list is padded by repeating its first batches (or,
+    with ``drop_last``, truncated) to a multiple of ``num_replicas``; rank ``r`` takes ``r, r + R, ...``,
+    so every rank gets the same number of batches, as ``DistributedSampler`` pads samples."""
+    per_rank = len(batches) // num_replicas if drop_last else -(-len(batches) // num_replicas)
+    padded = [batches[i % len(batches)] for i in range(per_rank * num_replicas)] if batches else []
+    return padded[rank::num_replicas]
+
+
 class LengthBucketBatchSampler(Sampler[list[int]]):
     """Batches of samples of similar length; disjoint per rank, same batch count on every rank.
 
@@ -588,10 +597,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return -(-total // self.num_replicas)
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self.global_batches()
-        needed = self._per_rank(len(batches)) * self.num_replicas
-        padded = [batches[i % len(batches)] for i in range(needed)] if batches else []
-        for batch in padded[self.rank :: self.num_replicas]:
+        share = rank_share(self.global_batches(), rank=self.rank, num_replicas=self.num_replicas, drop_last=self.drop_last)
+        for batch in share:
             yield [(index, self.epoch) for index in batch] if self.tag_epoch else batch
 
     def __len__(self) -> int:

@@ -24,7 +24,6 @@ a split are ``train``, except the last ``dev_streams``, which are ``dev``.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from torch.utils.data import Dataset, Sampler
 
 from glossfree.alignment.subtitles import read_subtitles
 from glossfree.alignment.windows import encode_target, ssa_window
-from glossfree.data.datasets import PoseBatch, PoseDataset, collate_pose
+from glossfree.data.datasets import PoseBatch, PoseDataset, collate_pose, rank_share
 from glossfree.data.manifest import Record
 from glossfree.errors import DataError
 from glossfree.text.prompts import build_paper004_slt_prompt, build_ssa_prompt, sample_ssa_prompt
@@ -44,25 +43,12 @@ _STREAM_KEYS = ("id", "pose", "signing", "audio", "fps", "num_frames")
 
 
 def read_stream_manifest(root: str | Path) -> list[dict[str, Any]]:
-    """The stream lines of ``root/manifest.jsonl``; a missing key is a :class:`DataError` naming the line."""
-    path = Path(root) / "manifest.jsonl"
-    if not path.is_file():
-        raise DataError(f"{path}: no stream manifest (expected one line per stream with {', '.join(_STREAM_KEYS)})")
-    streams = []
+    """The stream lines of ``root/manifest.jsonl`` (a missing key is a :class:`DataError` naming the line)."""
+    from glossfree.data.synth.broadcast import read_broadcast_manifest
 
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: not JSON ({error})") from None
-        missing = [key for key in _STREAM_KEYS if key not in entry]
-        if missing:
-            raise DataError(f"{path}:{number}: a stream line needs {', '.join(missing)}")
-        streams.append(entry)
+    streams = read_broadcast_manifest(root, required=_STREAM_KEYS)
     if not streams:
-        raise DataError(f"{path}: no streams")
+        raise DataError(f"{Path(root) / 'manifest.jsonl'}: no streams")
     return streams
 
 
@@ -255,10 +241,7 @@ class MixedTaskBatchSampler(Sampler[list[int]]):
         return -(-total // self.num_replicas)
 
     def __iter__(self) -> Iterator[list[Any]]:
-        batches = self.global_batches()
-        needed = self._per_rank(len(batches)) * self.num_replicas
-        padded = [batches[i % len(batches)] for i in range(needed)] if batches else []
-        for batch in padded[self.rank :: self.num_replicas]:
+        for batch in rank_share(self.global_batches(), rank=self.rank, num_replicas=self.num_replicas):
             yield [(index, self.epoch) for index in batch] if self.tag_epoch else batch
 
     def __len__(self) -> int:

@@ -242,8 +242,11 @@ def generate_broadcast(out_dir: str | Path, config: BroadcastConfig | None = Non
     return streams
 
 
-def read_broadcast_manifest(root: str | Path) -> list[dict]:
-    """The manifest lines of a broadcast set, with a :class:`DataError` naming a bad line."""
+def read_broadcast_manifest(
+    root: str | Path, *, required: tuple[str, ...] = ("id", "signing", "audio", "fps", "num_frames")
+) -> list[dict]:
+    """The manifest lines of a broadcast set (or any stream manifest with the ``required`` keys),
+    with a :class:`DataError` naming a bad line."""
     path = Path(root) / "manifest.jsonl"
     if not path.is_file():
         raise DataError(f"{path}: broadcast manifest not found")
@@ -255,7 +258,7 @@ def read_broadcast_manifest(root: str | Path) -> list[dict]:
             entry = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"{path}:{number}: not valid JSON: {error.msg}") from None
-        missing = {"id", "signing", "audio", "fps", "num_frames"} - set(entry)
+        missing = set(required) - set(entry)
         if missing:
             raise DataError(f"{path}:{number}: missing keys {sorted(missing)}")
         entries.append(entry)
