@@ -23,6 +23,9 @@ def _features() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _worker(rank: int, store: str, out: str) -> None:
+    # A forked child must not enter the OpenMP pool the parent already used (libgomp is not fork-safe:
+    # the child can hang); one thread, as DataLoader workers do.
+    torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=WORLD)
     try:
         visual, text = _features()
