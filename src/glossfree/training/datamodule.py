@@ -89,6 +89,10 @@ class PoseDataModule(L.LightningDataModule):
     def _dataset(self, records: list[Record], *, train: bool) -> PoseDataset:
         if self.model_config is not None:
             return build_dataset(self.config, self.model_config, records, self.root, train=train, seed=self.seed)
+        return self.pose_dataset(records, train=train)
+
+    def pose_dataset(self, records: list[Record], *, train: bool, use_span: bool = False) -> PoseDataset:
+        """Keypoints of ``records`` with the recipe's data settings (augmentation only in training)."""
         return PoseDataset(
             records,
             self.root,
@@ -98,6 +102,7 @@ class PoseDataModule(L.LightningDataModule):
             fps=self.config.fps,
             cache=self.config.cache,
             skip_bad=self.config.on_error == "skip",
+            use_span=use_span,
             seed=self.seed,
         )
 
@@ -126,12 +131,16 @@ class PoseDataModule(L.LightningDataModule):
             rank=trainer.global_rank if trainer else 0,
             tag_epoch=True,  # persistent workers never see set_epoch: the epoch travels with each index
         )
+        return self.data_loader(dataset, sampler, collate_pose)
+
+    def data_loader(self, dataset, sampler, collate_fn) -> DataLoader:
+        """A loader over ``sampler``'s batches with the recipe's worker settings."""
         workers = self.config.num_workers
-        on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
+        on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(
             dataset,
             batch_sampler=sampler,
-            collate_fn=collate_pose,
+            collate_fn=collate_fn,
             num_workers=workers,
             persistent_workers=workers > 0,
             prefetch_factor=self.config.prefetch_factor if workers > 0 else None,

@@ -13,10 +13,8 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from glossfree.data.datasets import PoseDataset
 from glossfree.data.manifest import Record
 from glossfree.data.multitask import MixedTaskBatchSampler, MultitaskDataset, multitask_records, record_task
-from glossfree.data.transforms import build_transforms
 from glossfree.training.datamodule import PoseDataModule
 from glossfree.training.recipe import DataConfig
 
@@ -32,18 +30,7 @@ class MultitaskDataModule(PoseDataModule):
         return records if self.ssa_fraction > 0 else [r for r in records if record_task(r) == "slt"]
 
     def _multitask(self, records: list[Record], *, train: bool) -> MultitaskDataset:
-        poses = PoseDataset(
-            records,
-            self.root,
-            layout=self.layout,
-            normalize=self.config.normalize,
-            transform=build_transforms(self.config.augment) if train and self.config.augment else None,
-            fps=self.config.fps,
-            cache=self.config.cache,
-            skip_bad=self.config.on_error == "skip",
-            use_span=True,
-            seed=self.seed,
-        )
+        poses = self.pose_dataset(records, train=train, use_span=True)
         return MultitaskDataset(poses, sample_prior=train, prior_probability=self.ssa.prior_probability)
 
     def train_dataset(self) -> MultitaskDataset:  # type: ignore[override]
@@ -83,14 +70,4 @@ class MultitaskDataModule(PoseDataModule):
             rank=trainer.global_rank if trainer else 0,
             tag_epoch=True,
         )
-        workers = self.config.num_workers
-        on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
-        return DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            collate_fn=collate_multitask,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            prefetch_factor=self.config.prefetch_factor if workers > 0 else None,
-            pin_memory=on_gpu,
-        )
+        return self.data_loader(dataset, sampler, collate_multitask)
