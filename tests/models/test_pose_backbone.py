@@ -275,3 +275,63 @@ def test_paper_size_builds_and_runs_on_meta():
     assert out.shape == (2, 250, 512)
     count = sum(p.numel() for p in backbone.parameters())
     assert 40e6 < count < 46e6  # 43.1M: Conformer ~27M, joint aggregation (fc2) ~12M, AGCN ~3M
+
+
+@pytest.mark.parametrize("length", [12, 13])
+def test_stacked_frames_halve_the_steps_and_keep_padding_out(make_batch, length):
+    backbone = tiny_backbone(stack_frames=2)
+    alone = make_batch([length])
+    padded = make_batch([length, 31])
+    with torch.no_grad():
+        a = backbone(alone.keypoints, alone.keypoint_mask, alone.frame_mask)
+        b = backbone(padded.keypoints, padded.keypoint_mask, padded.frame_mask)
+    steps = (length + 1) // 2
+    assert a.shape == (1, steps, 32) and b.shape == (2, 16, 32)
+    assert backbone.output_mask(padded.frame_mask).sum(dim=1).tolist() == [steps, 16]
+    assert torch.all(b[0, steps:] == 0)
+    torch.testing.assert_close(b[0, :steps], a[0], atol=1e-5, rtol=0)
+
+
+def test_stacked_frames_reach_their_own_step_only(make_batch):
+    """Without AGCN layers (which mix neighbouring steps) the step features are per step: moving
+    frame 3, the second frame of step 1, changes step 1 only, and both frames of a step matter."""
+    backbone = tiny_backbone(stack_frames=2, agcn_multipliers=[])
+    batch = make_batch([10])
+    with torch.no_grad():
+        before = backbone.frame_features(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+        changes = []
+        for frame in (2, 3):
+            moved = batch.keypoints.clone()
+            moved[0, frame] += 0.5
+            after = backbone.frame_features(moved, batch.keypoint_mask, batch.frame_mask)
+            changes.append((after - before).abs().amax(dim=-1)[0])  # [5]
+    for changed in changes:
+        assert changed[1] > 1e-4
+        assert torch.all(changed[[0, 2, 3, 4]] == 0)
+    assert not torch.allclose(changes[0], changes[1])
+
+
+def test_standardizer_uses_detected_points_and_running_statistics(make_batch):
+    backbone = tiny_backbone(standardize=True).train()
+    standardizer = backbone.standardizer
+    batch = make_batch([9, 14])
+    points = batch.keypoints * 3.0 + 2.0
+    mask = batch.keypoint_mask & batch.frame_mask.unsqueeze(-1)
+    mask[:, :, 0] = False
+    mask[0, 0, 0] = True  # point 0 detected once: too few for batch statistics, running ones used
+    out = standardizer(points * mask.unsqueeze(-1), mask)
+    assert torch.all(out[~mask] == 0)
+    values = out[:, :, 1:][mask[:, :, 1:]]  # [valid, 3]
+    torch.testing.assert_close(values.mean(dim=0), torch.zeros(3), atol=1e-4, rtol=0)
+    torch.testing.assert_close(values.var(dim=0, unbiased=False), torch.ones(3), atol=1e-3, rtol=0)
+    torch.testing.assert_close(out[0, 0, 0], points[0, 0, 0], atol=1e-4, rtol=0)  # running mean 0, var 1
+    assert standardizer.running_mean[1].abs().sum() > 0 and standardizer.running_mean[0].abs().sum() == 0
+    standardizer.eval()
+    again = standardizer(points * mask.unsqueeze(-1), mask)
+    expected = (points[:, :, 1] - standardizer.running_mean[1]) / (standardizer.running_var[1] + 1e-5).sqrt()
+    torch.testing.assert_close(again[:, :, 1][mask[:, :, 1]], expected[mask[:, :, 1]], atol=1e-4, rtol=0)
+
+
+def test_stack_frames_must_be_positive():
+    with pytest.raises(ConfigError, match="stack_frames"):
+        validate(PoseBackboneConfig, {**TINY, "stack_frames": 0})

@@ -174,7 +174,9 @@ def run_frontend(kind: str, module: nn.Module, config, batch: PoseBatch) -> Visu
         if batch.keypoints is None:
             raise ConfigError(f"frontend '{kind}' reads keypoints, but the batch has none (inputs: {sorted(batch.masks)})")
         mask = (mask if mask is not None else batch.frame_mask).bool()
-        return VisualTokens(module(batch.keypoints, batch.keypoint_mask, mask), mask)
+        features = module(batch.keypoints, batch.keypoint_mask, mask)
+        # A frontend that changes the step rate (pose_backbone's stack_frames) says which steps are real.
+        return VisualTokens(features, module.output_mask(mask) if hasattr(module, "output_mask") else mask)
     data = batch.frames if name == "frames" else batch.features.get(config.stream)
     if mask is None or data is None:
         raise ConfigError(f"frontend '{kind}' reads '{name}', but the batch has no such input (inputs: {sorted(batch.masks)})")

@@ -43,6 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pydantic import Field
+
 from glossfree.config import StrictModel
 from glossfree.data.layouts import KeypointLayout, get_layout
 from glossfree.errors import ConfigError
@@ -65,6 +67,15 @@ class PoseBackboneConfig(StrictModel):
         share_hands: one encoder for both hands.
         mirror_right_hand: negate the right hand's x coordinate before its encoder.
         dropout: dropout after each AGCN layer and in the Conformer's input projection.
+        standardize: standardise every point's coordinates with batch statistics over detected
+            points (running statistics at evaluation, i.e. the training set's) before ``fc1``. Off in
+            the paper; needed from scratch at small size, where the shoulder-normalised input is
+            mostly an offset every frame shares and the articulation is a small perturbation of it.
+        stack_frames: ``s`` consecutive frames are stacked into one step before ``fc1`` (their
+            coordinates and detection flags side by side, as low-frame-rate speech encoders stack
+            feature frames), so the backbone runs at ``1/s`` of the input frame rate with no input
+            dropped. 1 (the paper) keeps every frame a step. The output has ``ceil(T / s)`` steps;
+            :meth:`PoseBackbone.output_mask` gives their mask.
         conformer: the temporal encoder.
     """
 
@@ -79,6 +90,8 @@ class PoseBackboneConfig(StrictModel):
     share_hands: bool = True
     mirror_right_hand: bool = True
     dropout: float = 0.1
+    standardize: bool = False
+    stack_frames: int = Field(default=1, ge=1)
     conformer: ConformerConfig = ConformerConfig()
 
 
@@ -207,7 +220,8 @@ class ArticulatorEncoder(nn.Module):
         super().__init__()
         num_points = subsets.shape[-1]
         fixed = torch.tensor(subsets)  # [K, N, N]; a factory call, so it follows the default device
-        self.input = nn.Conv2d(config.coord_dims + 1, config.agcn_channels, kernel_size=1)  # fc1
+        step_inputs = config.stack_frames * (config.coord_dims + 1)  # coordinates + flag per stacked frame
+        self.input = nn.Conv2d(step_inputs, config.agcn_channels, kernel_size=1)  # fc1
         widths = [config.agcn_channels] + [config.agcn_channels * m for m in config.agcn_multipliers]
         self.layers = nn.ModuleList(
             AGCNLayer(
@@ -223,17 +237,69 @@ class ArticulatorEncoder(nn.Module):
         self.aggregate = nn.Linear(num_points * widths[-1] + num_points, config.articulator_dim)  # fc2
 
     def forward(
-        self, points: torch.Tensor, point_mask: torch.Tensor, frame_mask: torch.Tensor
+        self, points: torch.Tensor, flags: torch.Tensor, frame_mask: torch.Tensor
     ) -> torch.Tensor:
-        """``points`` [B, T, N, C] (0 where masked), ``point_mask`` [B, T, N] -> [B, T, articulator_dim]."""
+        """Encode one articulator's steps.
+
+        Args:
+            points: ``[B, T, N, S * C]``, the coordinates of the ``S`` stacked frames of each step
+                (``S = stack_frames``), 0 where not detected.
+            flags: ``[B, T, N, S]`` float detection flags, 1 = detected.
+            frame_mask: ``[B, T]`` bool, True = real step.
+
+        Returns:
+            ``[B, T, articulator_dim]``, 0 on padded steps.
+        """
         batch, frames, num_points, _ = points.shape
-        flag = point_mask.unsqueeze(1).to(points.dtype)  # [B, 1, T, N]
-        h = self.input(torch.cat([points.permute(0, 3, 1, 2) * flag, flag], dim=1))  # [B, C0, T, N]
+        h = self.input(torch.cat([points, flags], dim=-1).permute(0, 3, 1, 2).contiguous())  # [B, C0, T, N]
         for layer in self.layers:
             h = layer(h, frame_mask)
         joints = h.permute(0, 2, 3, 1).reshape(batch, frames, -1)  # [B, T, N * C]
-        joints = torch.cat([joints, point_mask.to(h.dtype)], dim=-1)  # [B, T, N * C + N]
+        joints = torch.cat([joints, flags.mean(dim=-1)], dim=-1)  # [B, T, N * C + N]: detected fraction
         return self.aggregate(joints) * frame_mask.unsqueeze(-1).to(h.dtype)
+
+
+class PointStandardizer(nn.Module):
+    """Per point and coordinate standardisation over detected points (``standardize: true``).
+
+    BatchNorm statistics without affine parameters (``fc1`` follows): in training the mean and
+    variance of each ``(point, coordinate)`` over the batch's detected points, with running
+    estimates (momentum ``0.1``) used in evaluation; a point detected fewer than twice in a
+    training batch uses the running estimates. Undetected points stay 0.
+    """
+
+    def __init__(self, num_points: int, coord_dims: int, *, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.register_buffer("running_mean", torch.zeros(num_points, coord_dims))
+        self.register_buffer("running_var", torch.ones(num_points, coord_dims))
+
+    def forward(self, points: torch.Tensor, point_mask: torch.Tensor) -> torch.Tensor:
+        """``points`` [B, T, N, C], ``point_mask`` [B, T, N] bool -> [B, T, N, C]."""
+        weight = point_mask.unsqueeze(-1).to(points.dtype)  # [B, T, N, 1]
+        mean, var = self.running_mean, self.running_var
+        if self.training:
+            with torch.no_grad():
+                count = weight.sum(dim=(0, 1))  # [N, 1]
+                enough = count > 1
+                batch_mean = (points * weight).sum(dim=(0, 1)) / count.clamp(min=1)
+                batch_var = ((points - batch_mean) * weight).pow(2).sum(dim=(0, 1)) / count.clamp(min=1)
+                unbiased = batch_var * count / (count - 1).clamp(min=1)
+                self.running_mean.copy_(torch.where(enough, torch.lerp(mean, batch_mean, self.momentum), mean))
+                self.running_var.copy_(torch.where(enough, torch.lerp(var, unbiased, self.momentum), var))
+                mean = torch.where(enough, batch_mean, mean)
+                var = torch.where(enough, batch_var, var)
+        return (points - mean) * torch.rsqrt(var + self.eps) * weight
+
+
+def stack_steps(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B, T, ...]`` -> ``[B, ceil(T / size), size, ...]``, zero-padding the last step."""
+    if size == 1:
+        return x.unsqueeze(2)
+    pad = -x.shape[1] % size
+    if pad:
+        x = torch.cat([x, x.new_zeros(x.shape[0], pad, *x.shape[2:])], dim=1)
+    return x.view(x.shape[0], x.shape[1] // size, size, *x.shape[2:])
 
 
 _HANDS = ("left_hand", "right_hand")
@@ -265,6 +331,9 @@ class PoseBackbone(nn.Module):
                 subsets = normalized_subsets(group_adjacency(self.layout, group))
                 encoders[name] = ArticulatorEncoder(config, subsets)
         self.encoders = nn.ModuleDict(encoders)
+        self.standardizer = (
+            PointStandardizer(self.layout.num_points, config.coord_dims) if config.standardize else None
+        )
         self.fuse = nn.Sequential(
             nn.Linear(len(self.groups) * config.articulator_dim, config.dim), nn.Dropout(config.dropout)
         )
@@ -298,24 +367,37 @@ class PoseBackbone(nn.Module):
                 f"keypoints {list(keypoints.shape)}"
             )
 
+    def output_mask(self, frame_mask: torch.Tensor) -> torch.Tensor:
+        """The mask ``[B, ceil(T / stack_frames)]`` of the output steps for an input ``frame_mask`` ``[B, T]``:
+        a step is real when any of its stacked frames is."""
+        return stack_steps(frame_mask.bool(), self.config.stack_frames).any(dim=2)
+
     def encode_articulators(
         self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """Per-articulator features ``{group: [B, T, articulator_dim]}`` before fusion."""
+        """Per-articulator features ``{group: [B, T', articulator_dim]}`` before fusion
+        (``T' = ceil(T / stack_frames)``)."""
         self._check_inputs(keypoints, keypoint_mask, frame_mask)
         frame_mask = frame_mask.bool()
         point_mask = keypoint_mask.bool() & frame_mask.unsqueeze(-1)  # [B, T, N]
         points = keypoints * point_mask.unsqueeze(-1).to(keypoints.dtype)  # [B, T, N, C]
+        if self.standardizer is not None:
+            points = self.standardizer(points, point_mask)
+        size = self.config.stack_frames
+        step_mask = self.output_mask(frame_mask)  # [B, T']
+        # [B, T', S, N, C] -> [B, T', N, S, C]: each point carries its S frames side by side.
+        points = stack_steps(points, size).transpose(2, 3)
+        flags = stack_steps(point_mask, size).transpose(2, 3).to(points.dtype)  # [B, T', N, S]
         features = {}
         for group in self.groups:
             start, stop = self.layout.groups[group]
-            group_points = points[:, :, start:stop]  # [B, T, N_g, C]
+            group_points = points[:, :, start:stop]  # [B, T', N_g, S, C]
             if group == "right_hand" and self.config.mirror_right_hand:
                 flip = torch.ones(self.config.coord_dims, dtype=points.dtype, device=points.device)
                 flip[0] = -1.0
                 group_points = group_points * flip
             encoder = self.encoders[self.encoder_of[group]]
-            features[group] = encoder(group_points, point_mask[:, :, start:stop], frame_mask)
+            features[group] = encoder(group_points.flatten(3), flags[:, :, start:stop], step_mask)
         return features
 
     def forward(
@@ -329,18 +411,19 @@ class PoseBackbone(nn.Module):
             frame_mask: ``[B, T]`` bool, True = real frame.
 
         Returns:
-            ``[B, T, dim]`` per-frame features, 0 on padded frames.
+            ``[B, T', dim]`` per-step features (``T' = ceil(T / stack_frames)``; ``T`` by default), 0 on
+            padded steps; :meth:`output_mask` gives their mask.
         """
-        hidden = self.frame_features(keypoints, keypoint_mask, frame_mask)  # [B, T, dim]
-        return self.conformer(hidden, frame_mask.bool())
+        hidden = self.frame_features(keypoints, keypoint_mask, frame_mask)  # [B, T', dim]
+        return self.conformer(hidden, self.output_mask(frame_mask))
 
     def frame_features(
         self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
     ) -> torch.Tensor:
-        """The per-frame part (articulator encoders, fusion) before the Conformer: ``[B, T, dim]``."""
+        """The per-step part (articulator encoders, fusion) before the Conformer: ``[B, T', dim]``."""
         features = self.encode_articulators(keypoints, keypoint_mask, frame_mask)
-        fused = torch.cat([features[group] for group in self.groups], dim=-1)  # [B, T, G * articulator_dim]
-        return self.fuse(fused) * frame_mask.bool().unsqueeze(-1).to(fused.dtype)  # [B, T, dim]
+        fused = torch.cat([features[group] for group in self.groups], dim=-1)  # [B, T', G * articulator_dim]
+        return self.fuse(fused) * self.output_mask(frame_mask).unsqueeze(-1).to(fused.dtype)  # [B, T', dim]
 
     def pool(
         self,
@@ -355,10 +438,10 @@ class PoseBackbone(nn.Module):
         The Conformer runs over the whole clip (an ISLR clip is one window, 24 frames in the
         paper, so ``conformer.windowed`` does not apply here) and returns its attention maps;
         :class:`AttentivePool` weights the last block's output with their mean. Padded frames get
-        weight 0. With ``return_weights``, also the frame weights ``[B, T]`` (sum 1 over valid frames).
+        weight 0. With ``return_weights``, also the step weights ``[B, T']`` (sum 1 over valid steps).
         """
-        frame_mask = frame_mask.bool()
         hidden = self.frame_features(keypoints, keypoint_mask, frame_mask)
-        encoded, maps = self.conformer.encode(hidden, frame_mask, return_attention=True)
-        pooled, weights = self.attentive_pool(encoded, maps, frame_mask)
+        step_mask = self.output_mask(frame_mask)
+        encoded, maps = self.conformer.encode(hidden, step_mask, return_attention=True)
+        pooled, weights = self.attentive_pool(encoded, maps, step_mask)
         return (pooled, weights) if return_weights else pooled
