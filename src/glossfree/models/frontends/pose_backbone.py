@@ -67,6 +67,9 @@ class PoseBackboneConfig(StrictModel):
         share_hands: one encoder for both hands.
         mirror_right_hand: negate the right hand's x coordinate before its encoder.
         dropout: dropout after each AGCN layer and in the Conformer's input projection.
+        agcn_norm: the normalisation in each AGCN layer (after the graph and the temporal
+            convolution): ``batch``, the masked BatchNorm of 2s-AGCN (:class:`MaskedBatchNorm2d`), or
+            ``layer``, a per-point LayerNorm over channels (:class:`ChannelNorm`).
         standardize: standardise every point's coordinates with batch statistics over detected
             points (running statistics at evaluation, i.e. the training set's) before ``fc1``. Off in
             the paper; needed from scratch at small size, where the shoulder-normalised input is
@@ -91,6 +94,7 @@ class PoseBackboneConfig(StrictModel):
     mirror_right_hand: bool = True
     dropout: float = 0.1
     standardize: bool = False
+    agcn_norm: Literal["layer", "batch"] = "layer"
     stack_frames: int = Field(default=1, ge=1)
     conformer: ConformerConfig = ConformerConfig()
 
@@ -101,7 +105,8 @@ def _zero_padding(x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
 
 
 class ChannelNorm(nn.Module):
-    """LayerNorm over the channels of ``[B, C, T, N]``, separately for every frame and point."""
+    """LayerNorm over the channels of ``[B, C, T, N]``, separately for every frame and point
+    (``agcn_norm: layer``)."""
 
     def __init__(self, channels: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -109,10 +114,48 @@ class ChannelNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
         self.eps = eps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         centred = x - x.mean(dim=1, keepdim=True)
         scale = torch.rsqrt(centred.pow(2).mean(dim=1, keepdim=True) + self.eps)
         return centred * scale * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class MaskedBatchNorm2d(nn.Module):
+    """BatchNorm of 2s-AGCN over ``[B, C, T, N]`` per channel, with padded frames left out (``agcn_norm: batch``).
+
+    Training uses the statistics of the batch's valid frames (all points), evaluation the running
+    estimates (momentum 0.1, unbiased variance, as ``nn.BatchNorm2d``), so at inference a sample's
+    output never depends on its batch. Unlike a per-point LayerNorm over a few channels it keeps
+    each point's magnitude: a LayerNorm over the 8 channels of ``fc1(x, y, z, flag)`` maps a point at
+    one and at two standard deviations in the same direction to the same feature.
+    """
+
+    def __init__(self, channels: int, *, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """``x`` [B, C, T, N], ``frame_mask`` [B, T] -> [B, C, T, N]."""
+        if self.training:
+            weight = frame_mask[:, None, :, None].to(x.dtype)  # [B, 1, T, 1]
+            count = (weight.sum() * x.shape[-1]).clamp(min=2)
+            mean = (x * weight).sum(dim=(0, 2, 3)) / count  # [C]
+            var = ((x - mean[:, None, None]).pow(2) * weight).sum(dim=(0, 2, 3)) / count  # [C]
+            with torch.no_grad():
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(var * count / (count - 1), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        scale = torch.rsqrt(var + self.eps) * self.weight  # [C]
+        return x * scale[:, None, None] + (self.bias - mean * scale)[:, None, None]
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    return MaskedBatchNorm2d(channels) if kind == "batch" else ChannelNorm(channels)
 
 
 class AdaptiveGraphConv(nn.Module):
@@ -125,7 +168,7 @@ class AdaptiveGraphConv(nn.Module):
     2s-AGCN, so that node aggregation is a plain batched matrix product.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, subsets: torch.Tensor) -> None:
+    def __init__(self, in_channels: int, out_channels: int, subsets: torch.Tensor, *, norm: str = "layer") -> None:
         super().__init__()
         self.num_subsets = subsets.shape[0]
         self.embed_channels = max(out_channels // 4, 1)
@@ -140,7 +183,7 @@ class AdaptiveGraphConv(nn.Module):
             if in_channels == out_channels
             else nn.Conv2d(in_channels, out_channels, kernel_size=1)
         )
-        self.norm = ChannelNorm(out_channels)
+        self.norm = _norm(norm, out_channels)
 
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """``x`` [B, C_in, T, N], ``frame_mask`` [B, T] -> [B, C_out, T, N]."""
@@ -153,7 +196,7 @@ class AdaptiveGraphConv(nn.Module):
         adjacency = self.fixed + self.learned + scores.softmax(dim=-2)  # [B, K, N, N]
         gathered = x.reshape(batch, 1, channels * frames, points) @ adjacency  # [B, K, C_in * T, N]
         out = self.proj(gathered.view(batch, subsets * channels, frames, points))  # [B, C_out, T, N]
-        return F.relu(self.norm(out + self.residual(x)))
+        return F.relu(self.norm(out + self.residual(x), frame_mask))
 
 
 class SqueezeExcite(nn.Module):
@@ -191,13 +234,14 @@ class AGCNLayer(nn.Module):
         temporal_kernel: int,
         se_reduction: int,
         dropout: float,
+        norm: str = "layer",
     ) -> None:
         super().__init__()
-        self.gcn = AdaptiveGraphConv(in_channels, out_channels, subsets)
+        self.gcn = AdaptiveGraphConv(in_channels, out_channels, subsets, norm=norm)
         self.tcn = nn.Conv2d(
             out_channels, out_channels, kernel_size=(temporal_kernel, 1), padding=(temporal_kernel // 2, 0)
         )
-        self.tcn_norm = ChannelNorm(out_channels)
+        self.tcn_norm = _norm(norm, out_channels)
         self.residual = (
             nn.Identity()
             if in_channels == out_channels
@@ -209,7 +253,7 @@ class AGCNLayer(nn.Module):
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """``x`` [B, C_in, T, N] -> [B, C_out, T, N]."""
         h = _zero_padding(self.gcn(x, frame_mask), frame_mask)  # [B, C_out, T, N]
-        h = F.relu(self.tcn_norm(self.tcn(h)) + self.residual(x))
+        h = F.relu(self.tcn_norm(self.tcn(h), frame_mask) + self.residual(x))
         return self.dropout(self.se(h, frame_mask))
 
 
@@ -231,6 +275,7 @@ class ArticulatorEncoder(nn.Module):
                 temporal_kernel=config.temporal_kernel,
                 se_reduction=config.se_reduction,
                 dropout=config.dropout,
+                norm=config.agcn_norm,
             )
             for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
         )
