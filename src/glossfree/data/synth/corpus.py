@@ -72,6 +72,7 @@ _OUTPUT_FILES = ("manifest.jsonl", "segments.jsonl", "lexicon.json", "synth_conf
 _OUTPUT_DIRS = ("poses", "videos")
 # Settings of grammar sentences; with source: phoenix14t they stay at their defaults (the files
 # give splits, texts and signers) and synth_config.json leaves them out.
+_ISOLATED_ONLY = ("per_sign", "per_sign_eval", "num_signs")
 _GRAMMAR_ONLY = ("num_train", "num_dev", "num_test", "num_signers", "lexicon_size", "split_disjoint", "text_style")
 
 
@@ -178,9 +179,8 @@ class SynthConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_isolated(self) -> SynthConfig:
-        isolated_keys = ("per_sign", "per_sign_eval", "num_signs")
         if self.source != "isolated":
-            changed = [key for key in isolated_keys if getattr(self, key) != type(self).model_fields[key].default]
+            changed = [key for key in _ISOLATED_ONLY if getattr(self, key) != type(self).model_fields[key].default]
             if changed:
                 raise ValueError(f"{', '.join(changed)}: only for source: isolated (source is {self.source})")
             return self
@@ -408,10 +408,13 @@ def _lexicon_json(config: SynthConfig, signs: dict[str, Sign]) -> str:
 
 
 def config_json(config: SynthConfig) -> str:
-    """``synth_config.json``: every setting, less the grammar-only ones of a phoenix14t corpus."""
+    """``synth_config.json``: every setting, less the grammar-only ones of a phoenix14t corpus and the
+    isolated-only ones of the others."""
     data = config.model_dump()
     if config.source == "phoenix14t":
         data = {key: value for key, value in data.items() if key not in _GRAMMAR_ONLY}
+    if config.source != "isolated":  # corpora of the other sources keep the file they always had
+        data = {key: value for key, value in data.items() if key not in _ISOLATED_ONLY}
     return json.dumps(data, indent=1) + "\n"
 
 
