@@ -51,7 +51,7 @@ def synth(
         "--isolated", help="Isolated sign clips for ISLR pre-training (source: isolated): one lexicon sign per clip.")] = False,
     per_sign: Annotated[Optional[int], typer.Option(help="With --isolated: training clips per sign (default 20).")] = None,
     per_sign_eval: Annotated[Optional[int], typer.Option(help="With --isolated: dev and test clips per sign (default 4).")] = None,
-    signs: Annotated[Optional[int], typer.Option(help="With --isolated: number of signs (default: all 59).")] = None,
+    signs: Annotated[Optional[int], typer.Option(help="With --isolated: number of signs (default: the whole lexicon, 61).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML file with SynthConfig keys.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a synthetic corpus already in OUT_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,

@@ -109,7 +109,7 @@ class SynthConfig(StrictModel):
         per_sign: with ``source: isolated``, training clips per sign.
         per_sign_eval: with ``source: isolated``, dev clips and test clips per sign (each).
         num_signs: with ``source: isolated``, how many signs of the lexicon are performed (drawn
-            from the seed, listed in lexicon.json; None: all 59).
+            from the seed, listed in lexicon.json; None: the whole lexicon, 61 signs).
 
     ``source: isolated`` (``glossfree synth OUT --isolated``) writes isolated sign clips for ISLR
     pre-training (:mod:`glossfree.training.islr`): every clip is ONE sign of the lexicon (rest,
