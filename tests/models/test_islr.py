@@ -274,3 +274,20 @@ def test_model_rejects_slt_objectives_and_bad_embeddings():
         ISLRModel(config, LABELS, torch.randn(3, 4), [LMCrossEntropyConfig()])
     with pytest.raises(ConfigError, match=r"label_embeddings must be \[3, E\]"):
         ISLRModel(config, LABELS, torch.randn(2, 4))
+
+
+def test_any_frontend_kind_as_second_stream():
+    """A cached feature stream stands in for the lip backbone: its per-step output is mean-pooled."""
+    model = tiny_model(lip={"kind": "features", "stream": "lip", "input_dim": 6, "dim": 10, "dropout": 0.0}).eval()
+    batch = clip_batch([7, 9], ["AUTO", "HAUS"])
+    generator = torch.Generator().manual_seed(5)
+    lip = torch.randn(2, 9, 6, generator=generator)
+    mask = torch.tensor([[True] * 7 + [False] * 2, [True] * 9])
+    lip[0, 7:] = 0.0
+    batch.features["lip"], batch.masks["features:lip"] = lip, mask
+    assert model.required_inputs() == {"keypoints", "features:lip"}
+    out = model(batch)
+    steps = model.lip_backbone(lip, mask)
+    expected = torch.stack([steps[0, :7].mean(dim=0), steps[1].mean(dim=0)])
+    torch.testing.assert_close(out.features["lip"], expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.logits, 0.7 * out.stream_logits["pose"] + 0.3 * model.lip_classifier(expected), atol=1e-5, rtol=1e-5)

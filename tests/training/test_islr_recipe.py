@@ -147,3 +147,19 @@ def test_label_field_can_name_the_gloss(isolated_corpus, tmp_path):
 
     records = labelled_records(isolated_corpus, "train", "gloss")
     assert [r.text for r in records] == [r.extra["label"] for r in read_manifest(isolated_corpus / "manifest.jsonl") if r.split == "train"]
+
+
+def test_resume_of_a_finished_run_and_translation_models_refuse_it(islr_run, isolated_corpus):
+    from glossfree.checkpoint import load_trained
+
+    run, result = islr_run
+    assert result.exit_code == 0, result.output
+    before = (run / "stages" / "islr" / "done.json").read_text()
+    again = CliRunner().invoke(
+        app, ["train", "islr/tiny", "--data", str(isolated_corpus), "--out", str(run), "--resume", "--accelerator", "cpu",
+              "--no-progress", *[arg for item in FAST for arg in ("--set", item)]],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert (run / "stages" / "islr" / "done.json").read_text() == before  # the finished stage is not trained again
+    with pytest.raises(ConfigError, match="ISLR pre-trained backbone"):
+        load_trained(run)
