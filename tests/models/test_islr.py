@@ -23,6 +23,7 @@ from glossfree.objectives.islr import (
     ISLRArticulatorAuxConfig,
     ISLRContrastiveConfig,
     ISLRCrossEntropyConfig,
+    PerClassAccuracy,
     contrastive_weights,
     topk_accuracy,
     weighted_contrastive_loss,
@@ -121,6 +122,15 @@ def test_topk_accuracy():
     assert topk_accuracy(logits, labels, 1).item() == pytest.approx(0.5)  # rows 0 and 3
     assert topk_accuracy(logits, labels, 2).item() == pytest.approx(0.75)  # row 1 too; row 2's 0 is last
     assert topk_accuracy(logits, labels, 5).item() == pytest.approx(1.0)  # k capped at the 3 classes
+
+
+def test_per_class_accuracy_over_batches():
+    metric = PerClassAccuracy(4)
+    # batch 1: class 0 right twice, class 1 wrong; batch 2: class 0 wrong, class 1 right; class 3 predicted, never a target
+    metric.update(torch.tensor([[5.0, 0, 0, 0], [5.0, 0, 0, 0], [5.0, 0, 0, 0]]), torch.tensor([0, 0, 1]))
+    metric.update(torch.tensor([[0, 0, 0, 5.0], [0, 5.0, 0, 0]]), torch.tensor([0, 1]))
+    # class 0: 2/3, class 1: 1/2 -> per-class (2/3 + 1/2) / 2 = 7/12; per-instance would be 3/5
+    assert metric.compute().item() == pytest.approx(7 / 12)
 
 
 def test_late_fusion_weights():
@@ -234,6 +244,8 @@ def test_losses_against_a_hand_computed_tiny_case():
     torch.testing.assert_close(out.loss, ce + 0.5 * aux + 0.25 * contrastive, atol=1e-5, rtol=1e-5)
     predicted = model.classifier(pooled).argmax(dim=1)
     assert out.metrics["islr_ce_top1"].item() == pytest.approx((predicted == labels).float().mean().item())
+    per_class = [(predicted[labels == c] == c).float().mean().item() for c in labels.unique()]
+    assert out.metrics["islr_ce_class_top1"].compute().item() == pytest.approx(sum(per_class) / len(per_class))
 
 
 def test_gradients_reach_backbone_classifier_and_heads():

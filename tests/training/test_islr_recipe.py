@@ -85,7 +85,8 @@ def test_cli_trains_and_monitors_dev_accuracy(islr_run, isolated_corpus):
     assert metadata["labels"] == labels and metadata["task"] == "islr"
     assert metadata["data"]["chance_top1"] == pytest.approx(0.25)
     logged = (next((run / "logs" / "islr").glob("attempt-*")) / "metrics.csv").read_text().splitlines()[0]
-    assert all(name in logged for name in ("train/islr_aux", "train/islr_contrastive", "dev/islr_ce_top1", "dev/islr_ce_top5"))
+    assert all(name in logged for name in ("train/islr_aux", "train/islr_contrastive", "dev/islr_ce_top1", "dev/islr_ce_top5",
+                                           "dev/islr_ce_class_top1"))
 
 
 def test_backbone_loads_into_an_slt_model(islr_run):

@@ -209,7 +209,10 @@ class ISLRModel(nn.Module):
             streams["lip"] = self.lip_backbone.output_dim
         # Stored with the weights, so a checkpoint carries the text side of the contrastive loss.
         self.register_buffer("label_embeddings", label_embeddings.detach().float().clone())
-        dims = ISLRDims(streams=streams, articulator=config.backbone.articulator_dim, text=label_embeddings.shape[1])
+        dims = ISLRDims(
+            streams=streams, articulator=config.backbone.articulator_dim, text=label_embeddings.shape[1],
+            num_classes=len(self.labels),
+        )
         built = {}
         for objective in objectives:
             kind = objective.kind  # type: ignore[attr-defined]

@@ -8,7 +8,8 @@ an :class:`~glossfree.models.islr.ISLRModel` (they read its :class:`~glossfree.m
   against the label (pose, and lip when the model has a second stream). The streams share no
   parameter, so summing their losses trains them independently, as the paper does. Metrics:
   ``top1`` / ``top5``, per-instance accuracy of the late-fused logits (Sec. 4.4: ``0.7 pose + 0.3 lip``;
-  the pose logits alone without a second stream) - the stage monitor ``dev/islr_ce_top1``.
+  the pose logits alone without a second stream) - the stage monitor ``dev/islr_ce_top1`` - and, in
+  evaluation, ``class_top1``, the per-class top-1 accuracy of the whole dev split (Sec. 4.1).
 - ``islr_aux`` (Sec. 3.3, "Articulator auxiliary loss", Fig. A.1, Tab. A.2): each articulator's
   feature stream ``[B, T', articulator_dim]`` (body, face, left hand, right hand) goes through ONE
   shared auxiliary network (``fc1`` to the backbone width, a Conformer, attentive pooling) and then
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
+from torchmetrics import Metric
 
 from glossfree.errors import ConfigError
 from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig
@@ -57,7 +59,7 @@ class ISLRCrossEntropyConfig(ObjectiveSettings):
     kind: Literal["islr_ce"] = "islr_ce"
     label_smoothing: float = Field(0.0, ge=0, lt=1)
 
-    metric_names = ("top1", "top5")
+    metric_names = ("top1", "top5", "class_top1")
 
 
 class ISLRArticulatorAuxConfig(ObjectiveSettings):
@@ -107,6 +109,7 @@ class ISLRDims:
     streams: dict[str, int]
     articulator: int
     text: int
+    num_classes: int
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,9 +180,36 @@ def _islr_output(output, key: str) -> ISLROutput:
     return output
 
 
+class PerClassAccuracy(Metric):
+    """Per-class top-1 accuracy over an epoch (paper 004, Sec. 4.1, following Albanie et al. 2020): the
+    mean over the classes present in the targets of each class's recall. Counts are summed over
+    batches and, under DDP, over ranks (torchmetrics sync), so the value is that of the whole split.
+    A class that is predicted but absent from the targets does not count (its recall is undefined)."""
+
+    full_state_update = False
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.add_state("correct", default=torch.zeros(num_classes), dist_reduce_fx="sum")
+        self.add_state("total", default=torch.zeros(num_classes), dist_reduce_fx="sum")
+
+    def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:  # [B, K], [B]
+        hits = (logits.argmax(dim=-1) == labels).float()
+        self.correct.index_add_(0, labels, hits)
+        self.total.index_add_(0, labels, torch.ones_like(hits))
+
+    def compute(self) -> torch.Tensor:
+        present = self.total > 0
+        return (self.correct[present] / self.total[present]).mean()
+
+
 class ISLRCrossEntropy(Objective):
+    """Metrics: ``top1``/``top5`` per batch (per-instance), and in evaluation ``class_top1``, a
+    :class:`PerClassAccuracy` that Lightning accumulates over the dev epoch."""
+
     def __init__(self, config: ISLRCrossEntropyConfig, dims: ISLRDims) -> None:
         super().__init__(config)
+        self.class_top1 = PerClassAccuracy(dims.num_classes)
 
     def forward(self, output, batch, model: ISLRModel) -> ObjectiveOutput:
         out = _islr_output(output, self.config.key)
@@ -187,10 +217,13 @@ class ISLRCrossEntropy(Objective):
             F.cross_entropy(logits.float(), out.labels, label_smoothing=self.config.label_smoothing)
             for logits in out.stream_logits.values()
         )
-        metrics = {
+        metrics: dict = {
             "top1": topk_accuracy(out.logits.detach(), out.labels, 1),
             "top5": topk_accuracy(out.logits.detach(), out.labels, 5),
         }
+        if not self.training:  # an epoch-level value: logged as the Metric object, computed at epoch end
+            self.class_top1(out.logits.detach(), out.labels)
+            metrics["class_top1"] = self.class_top1
         return ObjectiveOutput(loss=loss, metrics=metrics)  # type: ignore[arg-type]
 
 
