@@ -19,6 +19,10 @@ Run folder::
     <run>/curves.png                   loss and generated dev BLEU-4 curves
     <run>/model/                       exported best model of the last stage (see glossfree.checkpoint)
 
+A recipe with ``recipe: islr`` (isolated sign pre-training of the pose backbone, paper 004 Sec. 3.3)
+takes the same path up to step 1, then :func:`glossfree.training.islr.train_islr` builds its labels,
+tokenizer and model and runs its stages through :func:`run_stages` with its own data module.
+
 ``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt`` (or,
 when that file is truncated, from the newest checkpoint of the stage that is complete).
 
