@@ -231,6 +231,11 @@ def load_trained(path: str | Path, *, device: str | torch.device = "cpu") -> Tra
 
     model_dir = find_model_dir(path)
     recipe = load_recipe(model_dir / "recipe.yaml")
+    if recipe.recipe == "islr":
+        raise ConfigError(
+            f"{model_dir}: an ISLR pre-trained backbone (recipe: islr), not a translation model; start an SLT "
+            "recipe from it with init_checkpoint and prefix_map {'backbone.': 'frontend.'} (docs/islr.md)"
+        )
     lm = recipe.model.lm
     if lm.trimmed_vocab and not Path(lm.trimmed_vocab).is_absolute():
         lm = lm.model_copy(update={"trimmed_vocab": str(model_dir / lm.trimmed_vocab)})

@@ -1,5 +1,8 @@
 """``glossfree synth OUT_DIR``: write a synthetic parallel corpus (:mod:`glossfree.data.synth`).
 
+``glossfree synth OUT --isolated [--per-sign 20] [--per-sign-eval 4] [--signs K]`` writes isolated
+sign clips (one lexicon sign each, labelled) for ISLR pre-training (``docs/islr.md``).
+
 ``glossfree synth OUT --from-phoenix DIR`` performs the PHOENIX-2014-T samples of
 ``DIR/{train,dev,test}.jsonl`` (texts, glosses, clip lengths, signers) instead of drawing sentences
 from the grammar: the synthetic benchmark (``docs/synthetic_benchmark.md``), e.g.::
@@ -44,6 +47,11 @@ def synth(
     limit: Annotated[Optional[int], typer.Option(help="With --from-phoenix: at most N samples per split (the first).")] = None,
     face_points: Annotated[Optional[str], typer.Option(
         help="full (468-point face mesh, default) or contours (the 128 points pose203 reads; 2.4x smaller files).")] = None,
+    isolated: Annotated[bool, typer.Option(
+        "--isolated", help="Isolated sign clips for ISLR pre-training (source: isolated): one lexicon sign per clip.")] = False,
+    per_sign: Annotated[Optional[int], typer.Option(help="With --isolated: training clips per sign (default 20).")] = None,
+    per_sign_eval: Annotated[Optional[int], typer.Option(help="With --isolated: dev and test clips per sign (default 4).")] = None,
+    signs: Annotated[Optional[int], typer.Option(help="With --isolated: number of signs (default: the whole lexicon, 61).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML file with SynthConfig keys.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a synthetic corpus already in OUT_DIR.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -58,6 +66,11 @@ def synth(
     }  # fmt: skip
     if from_phoenix is not None:
         flags.update(source="phoenix14t", source_dir=str(from_phoenix))
+    if isolated:
+        flags.update(source="isolated", per_sign=per_sign, per_sign_eval=per_sign_eval, num_signs=signs)
+    elif any(v is not None for v in (per_sign, per_sign_eval, signs)):
+        _fail("--per-sign, --per-sign-eval and --signs apply to --isolated corpora only")
+        return
     try:
         check_output_dir(out_dir, what="corpus folder")
         base = load_config(SynthConfig, config) if config is not None else SynthConfig()

@@ -7,7 +7,9 @@ clip_global, weight: 0.5, visual: tokens}]``); each config below is one member o
 
 DESIGN.md's list (lm_ce · pseudo_gloss_bce · clip_global · clcl_token · vt_align · islr_ce ·
 ssa_soft_digits): the later recipes add their configs to the union and their classes to
-:data:`OBJECTIVES`.
+:data:`OBJECTIVES`. The ISLR objectives (``islr_ce``, ``islr_aux``, ``islr_contrastive``,
+:mod:`glossfree.objectives.islr`) are in the union, so that a stage validates them and its
+monitor, but their modules are built by the ISLR model (:data:`~glossfree.objectives.islr.ISLR_OBJECTIVES`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Discriminator, Tag
+
+from glossfree.errors import ConfigError
 
 from glossfree.objectives.base import (
     LM_NEEDS,
@@ -25,6 +29,12 @@ from glossfree.objectives.base import (
     masked_mean,
 )
 from glossfree.objectives.clip_global import ClipGlobal, ClipGlobalConfig, clip_loss
+from glossfree.objectives.islr import (
+    ISLR_OBJECTIVE_KINDS,
+    ISLRArticulatorAuxConfig,
+    ISLRContrastiveConfig,
+    ISLRCrossEntropyConfig,
+)
 from glossfree.objectives.lm_ce import LMCrossEntropy, LMCrossEntropyConfig
 from glossfree.objectives.ssa_soft_digits import SSASoftDigits, SSASoftDigitsConfig
 
@@ -45,13 +55,20 @@ def objective_kind(value) -> str:
 ObjectiveConfig = Annotated[
     Annotated[LMCrossEntropyConfig, Tag("lm_ce")]
     | Annotated[ClipGlobalConfig, Tag("clip_global")]
-    | Annotated[SSASoftDigitsConfig, Tag("ssa_soft_digits")],
+    | Annotated[SSASoftDigitsConfig, Tag("ssa_soft_digits")]
+    | Annotated[ISLRCrossEntropyConfig, Tag("islr_ce")]
+    | Annotated[ISLRArticulatorAuxConfig, Tag("islr_aux")]
+    | Annotated[ISLRContrastiveConfig, Tag("islr_contrastive")],
     Discriminator(objective_kind),
 ]
 
 
 def build_objective(config: ObjectiveSettings, dims: PointDims) -> Objective:
-    return OBJECTIVES[config.kind](config, dims)  # type: ignore[attr-defined]
+    """The module of an SLT objective (the ISLR ones are built by ``glossfree.models.islr.ISLRModel``)."""
+    kind = config.kind  # type: ignore[attr-defined]
+    if kind in ISLR_OBJECTIVE_KINDS:
+        raise ConfigError(f"objective '{config.key}' ({kind}) trains an ISLR model: use it in a recipe with `recipe: islr`")
+    return OBJECTIVES[kind](config, dims)
 
 
 __all__ = [

@@ -19,6 +19,10 @@ Run folder::
     <run>/curves.png                   loss and generated dev BLEU-4 curves
     <run>/model/                       exported best model of the last stage (see glossfree.checkpoint)
 
+A recipe with ``recipe: islr`` (isolated sign pre-training of the pose backbone, paper 004 Sec. 3.3)
+takes the same path up to step 1, then :func:`glossfree.training.islr.train_islr` builds its labels,
+tokenizer and model and runs its stages through :func:`run_stages` with its own data module.
+
 ``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt`` (or,
 when that file is truncated, from the newest checkpoint of the stage that is complete).
 
@@ -37,6 +41,7 @@ import shutil
 import time
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -450,7 +455,12 @@ def run_stage(
     resume: bool,
     launch: LaunchConfig,
     train_records: list[Record] | None = None,
+    datamodule: L.LightningDataModule | None = None,
 ) -> dict[str, Any]:
+    """One stage: a Lightning ``fit`` with the stage's checkpoints and logs; returns its summary.
+
+    ``datamodule`` replaces the recipe's own data module (the ISLR recipe's labelled clips).
+    """
     stage_dir = run_dir / "stages" / stage.name
     checkpoints = stage_dir / "checkpoints"
     checkpoint_cb = ModelCheckpoint(
@@ -500,17 +510,18 @@ def run_stage(
         from glossfree.training.multitask_data import MultitaskDataModule
 
         datamodule_class, datamodule_kwargs = MultitaskDataModule, {"ssa_fraction": stage.ssa_fraction}
-    datamodule = datamodule_class(
-        recipe.data,
-        data_root,
-        **datamodule_kwargs,
-        layout=recipe.model.layout,
-        model=recipe.model,
-        batch_size=stage.batch_size,
-        eval_batch_size=recipe.evaluation.batch_size,
-        seed=recipe.seed,
-        train_records=train_records,
-    )
+    if datamodule is None:
+        datamodule = datamodule_class(
+            recipe.data,
+            data_root,
+            **datamodule_kwargs,
+            layout=recipe.model.layout,
+            model=recipe.model,
+            batch_size=stage.batch_size,
+            eval_batch_size=recipe.evaluation.batch_size,
+            seed=recipe.seed,
+            train_records=train_records,
+        )
     module = SLTLightningModule(model, stage, recipe.evaluation)
     last = checkpoints / "last.ckpt"
     start_from = _resume_checkpoint(checkpoints, stage.name) if resume else None
@@ -594,6 +605,10 @@ def _train(
     for stage in recipe.stages:  # a wrong path fails now, not after the stages before it trained
         if stage.init_checkpoint is not None:
             resolve_init_checkpoint(stage.init_checkpoint, stage.name)
+    if recipe.recipe == "islr":  # isolated sign pre-training of the backbone (ISLRRecipeConfig)
+        from glossfree.training.islr import train_islr
+
+        return train_islr(recipe, root, run_dir, resume=resume, launch=launch, rank=rank)
     train_records, data_report = check_train_records(root, recipe)
     texts = [r.text for r in train_records]
     if recipe.data.ssa is not None:  # the tokenizer must also cover the prompts and the answers' digits
@@ -608,6 +623,48 @@ def _train(
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
 
     result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=data_report)
+    result.stages = run_stages(
+        recipe, model, base_frozen=base_frozen, root=root, run_dir=run_dir, resume=resume, launch=launch,
+        train_records=train_records,
+    )  # fmt: skip
+
+    _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
+    if rank == 0:
+        plot_training_curves(run_dir)
+        export_model(
+            model,
+            recipe,
+            tokenizer,
+            result.model_dir,
+            {
+                "glossfree_version": __version__,
+                "stages": result.stages,
+                "data": data_report,
+                # translate resamples every input to it (the recipe may not say: data.fps unset)
+                "fps": training_frame_rate(recipe, train_records, root),
+                # translate computes a features model's streams from a video with these configs
+                "feature_extractors": _feature_extractors(recipe, root),
+            },
+        )
+    return result
+
+
+def run_stages(
+    recipe: Any,
+    model: torch.nn.Module,
+    *,
+    base_frozen: set[str],
+    root: Path,
+    run_dir: Path,
+    resume: bool,
+    launch: LaunchConfig,
+    train_records: list[Record] | None = None,
+    make_datamodule: Callable[[StageConfig], L.LightningDataModule] | None = None,
+) -> list[dict[str, Any]]:
+    """The recipe's stages in order, each from the best checkpoint of the stage before it (or its
+    ``init_from``) and its ``init_checkpoint``; finished stages of a resumed run are skipped.
+    ``make_datamodule(stage)`` gives a stage's data module when the recipe's own does not fit."""
+    summaries: list[dict[str, Any]] = []
     previous: dict[str, dict[str, Any]] = {}
     for index, stage in enumerate(recipe.stages):
         done = run_dir / "stages" / stage.name / "done.json"
@@ -633,26 +690,9 @@ def _train(
                 resume=resume,
                 launch=launch,
                 train_records=train_records,
+                datamodule=make_datamodule(stage) if make_datamodule is not None else None,
             )
         previous[stage.name] = summary
-        result.stages.append(summary)
+        summaries.append(summary)
 
-    _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
-    if rank == 0:
-        plot_training_curves(run_dir)
-        export_model(
-            model,
-            recipe,
-            tokenizer,
-            result.model_dir,
-            {
-                "glossfree_version": __version__,
-                "stages": result.stages,
-                "data": data_report,
-                # translate resamples every input to it (the recipe may not say: data.fps unset)
-                "fps": training_frame_rate(recipe, train_records, root),
-                # translate computes a features model's streams from a video with these configs
-                "feature_extractors": _feature_extractors(recipe, root),
-            },
-        )
-    return result
+    return summaries

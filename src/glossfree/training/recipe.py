@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from glossfree.config import StrictModel, load_config
+from glossfree.config import StrictModel, load_config, read_yaml
 from glossfree.errors import ConfigError, GlossfreeError
 from glossfree.models.slt import SLTModelConfig, model_parts
 from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
@@ -370,6 +370,12 @@ class RecipeConfig(StrictModel):
                 f"stage(s) {', '.join(mixing)} mix SSA samples (ssa_fraction > 0) but data.ssa is not set"
             )
         objectives = self.objective_configs()  # raises on one name configured two ways
+        islr = [objective.key for objective in objectives if objective.kind.startswith("islr_")]
+        if islr:
+            raise ValueError(
+                f"objective(s) {', '.join(islr)} pre-train a backbone on isolated signs: they belong in a "
+                "recipe with `recipe: islr` (e.g. islr/tiny), not in a translation recipe"
+            )
         parts = model_parts(objectives)
         for stage in self.stages:
             unknown = [part for part in stage.train or [] if part not in parts]
@@ -403,8 +409,17 @@ class RecipeConfig(StrictModel):
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:
-    """Load a recipe YAML file (a path, or a built-in name such as ``pose_perceiver/tiny``)."""
-    return load_config(RecipeConfig, resolve_recipe_path(path), overrides)
+    """Load a recipe YAML file (a path, or a built-in name such as ``pose_perceiver/tiny``).
+
+    A file with ``recipe: islr`` is an isolated sign pre-training recipe
+    (:class:`glossfree.training.islr.ISLRRecipeConfig`).
+    """
+    resolved = resolve_recipe_path(path)
+    if read_yaml(resolved).get("recipe") == "islr":
+        from glossfree.training.islr import ISLRRecipeConfig
+
+        return load_config(ISLRRecipeConfig, resolved, overrides)  # type: ignore[return-value]
+    return load_config(RecipeConfig, resolved, overrides)
 
 
 def builtin_configs_dir() -> Path:

@@ -41,7 +41,7 @@ from typing import Literal
 
 import numpy as np
 from pose_format import Pose
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from glossfree.config import StrictModel
 from glossfree.data.manifest import Record, write_manifest
@@ -72,6 +72,7 @@ _OUTPUT_FILES = ("manifest.jsonl", "segments.jsonl", "lexicon.json", "synth_conf
 _OUTPUT_DIRS = ("poses", "videos")
 # Settings of grammar sentences; with source: phoenix14t they stay at their defaults (the files
 # give splits, texts and signers) and synth_config.json leaves them out.
+_ISOLATED_ONLY = ("per_sign", "per_sign_eval", "num_signs")
 _GRAMMAR_ONLY = ("num_train", "num_dev", "num_test", "num_signers", "lexicon_size", "split_disjoint", "text_style")
 
 
@@ -105,6 +106,18 @@ class SynthConfig(StrictModel):
         source_dir: folder with PHOENIX-2014-T ``{train,dev,test}.jsonl`` (``phoenix14t`` only).
         limit: at most this many samples per split, the first of each file (``phoenix14t``
             only; None: all).
+        per_sign: with ``source: isolated``, training clips per sign.
+        per_sign_eval: with ``source: isolated``, dev clips and test clips per sign (each).
+        num_signs: with ``source: isolated``, how many signs of the lexicon are performed (drawn
+            from the seed, listed in lexicon.json; None: the whole lexicon, 61 signs).
+
+    ``source: isolated`` (``glossfree synth OUT --isolated``) writes isolated sign clips for ISLR
+    pre-training (:mod:`glossfree.training.islr`): every clip is ONE sign of the lexicon (rest,
+    rise, the sign, fall to rest), performed by a random signer of the pool with the usual
+    variation (speed, offset, amplitude, handshape noise, tilt, keypoint jitter, dropped hand
+    detections). Clip ``k`` of a split performs sign ``k mod num_signs`` (balanced classes). The
+    manifest's ``label`` and ``gloss`` are the sign's gloss, ``text`` its lower case. The grammar's
+    split sizes (``num_train``...), ``lexicon_size`` and ``split_disjoint`` do not apply.
     """
 
     seed: int = 0
@@ -124,9 +137,12 @@ class SynthConfig(StrictModel):
     hand_drop_rate: float = Field(0.05, ge=0.0, le=0.9)
     split_disjoint: bool = True
     render_video: bool = False
-    source: Literal["grammar", "phoenix14t"] = "grammar"
+    source: Literal["grammar", "phoenix14t", "isolated"] = "grammar"
     source_dir: str | None = Field(None, validate_default=True)
     limit: int | None = Field(None, ge=1, validate_default=True)
+    per_sign: int = Field(20, ge=1)
+    per_sign_eval: int = Field(4, ge=1)
+    num_signs: int | None = Field(None, ge=2, le=FULL_LEXICON_SIZE)
 
     @field_validator("lexicon_size")
     @classmethod
@@ -155,11 +171,25 @@ class SynthConfig(StrictModel):
     @classmethod
     def _check_phoenix_only(cls, value: object, info: ValidationInfo) -> object:
         source = info.data.get("source")
-        if source == "grammar" and value is not None:
-            raise ValueError("only for source: phoenix14t (source is grammar)")
+        if source != "phoenix14t" and value is not None:
+            raise ValueError(f"only for source: phoenix14t (source is {source})")
         if source == "phoenix14t" and info.field_name == "source_dir" and not value:
             raise ValueError("source: phoenix14t needs source_dir, the folder with train/dev/test.jsonl")
         return value
+
+    @model_validator(mode="after")
+    def _check_isolated(self) -> SynthConfig:
+        if self.source != "isolated":
+            changed = [key for key in _ISOLATED_ONLY if getattr(self, key) != type(self).model_fields[key].default]
+            if changed:
+                raise ValueError(f"{', '.join(changed)}: only for source: isolated (source is {self.source})")
+            return self
+        for key in ("num_train", "num_dev", "num_test", "lexicon_size", "split_disjoint"):
+            if getattr(self, key) != type(self).model_fields[key].default:
+                raise ValueError(
+                    f"{key} is for source: grammar; isolated clips are sized by per_sign, per_sign_eval and num_signs"
+                )
+        return self
 
     def split_sizes(self) -> dict[str, int]:
         return {"train": self.num_train, "dev": self.num_dev, "test": self.num_test}
@@ -290,6 +320,44 @@ def _grammar_script(config: SynthConfig) -> tuple[dict[str, Sign], list[_Item]]:
     return signs, items
 
 
+def isolated_signs(config: SynthConfig) -> dict[str, Sign]:
+    """The signs an isolated corpus performs: ``num_signs`` of the full lexicon drawn from the seed
+    (all of them when None), in lexicon order."""
+    full = generate_lexicon(Vocabulary().glosses, seed=config.lexicon_seed)
+    glosses = list(full)
+    if config.num_signs is not None:
+        chosen = sorted(_rng(config.seed, 6).choice(len(glosses), size=config.num_signs, replace=False).tolist())
+        glosses = [glosses[i] for i in chosen]
+    return {gloss: full[gloss] for gloss in glosses}
+
+
+def synthesize_isolated(config: SynthConfig, sign: Sign, signers: list[Signer], split: str,
+                        index: int) -> tuple[Signer, SamplePlan, Pose]:  # fmt: skip
+    """Isolated clip ``index`` of ``split``: ``sign`` alone, by a signer drawn for this clip; its random
+    stream depends only on the seed, the split and the index."""
+    rng = _rng(config.seed, 5, SPLITS.index(split), index)
+    signer = signers[int(rng.integers(len(signers)))]
+    plan = plan_sample(rng, [sign], signer, config.fps)
+    pose = to_pose(render_plan(plan, signer, config.fps), signer, rng, width=config.width, height=config.height,
+                   fps=config.fps, jitter_std=config.jitter_std, hand_drop_rate=config.hand_drop_rate,
+                   face_points=config.face_points)  # fmt: skip
+    return signer, plan, pose
+
+
+def _isolated_script(config: SynthConfig) -> tuple[dict[str, Sign], list[_Item]]:
+    signs = isolated_signs(config)
+    glosses = list(signs)
+    signers = make_signers(config)
+    items = []
+    for split in SPLITS:
+        per_sign = config.per_sign if split == "train" else config.per_sign_eval
+        for index in range(per_sign * len(glosses)):
+            gloss = glosses[index % len(glosses)]
+            make = partial(synthesize_isolated, config, signs[gloss], signers, split, index)
+            items.append(_Item(split, f"{split}-{index:05d}", gloss.lower(), gloss, (gloss,), {"label": gloss}, make))
+    return signs, items
+
+
 def _phoenix_script(config: SynthConfig) -> tuple[dict[str, Sign], list[_Item]]:
     """Read (and check) every split in full: lexicon and signers do not depend on ``limit``."""
     splits = read_phoenix(config.source_dir)
@@ -340,10 +408,13 @@ def _lexicon_json(config: SynthConfig, signs: dict[str, Sign]) -> str:
 
 
 def config_json(config: SynthConfig) -> str:
-    """``synth_config.json``: every setting, less the grammar-only ones of a phoenix14t corpus."""
+    """``synth_config.json``: every setting, less the grammar-only ones of a phoenix14t corpus and the
+    isolated-only ones of the others."""
     data = config.model_dump()
     if config.source == "phoenix14t":
         data = {key: value for key, value in data.items() if key not in _GRAMMAR_ONLY}
+    if config.source != "isolated":  # corpora of the other sources keep the file they always had
+        data = {key: value for key, value in data.items() if key not in _ISOLATED_ONLY}
     return json.dumps(data, indent=1) + "\n"
 
 
@@ -358,7 +429,8 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, *, p
     config = config or SynthConfig()
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    signs, items = _phoenix_script(config) if config.source == "phoenix14t" else _grammar_script(config)
+    scripts = {"grammar": _grammar_script, "phoenix14t": _phoenix_script, "isolated": _isolated_script}
+    signs, items = scripts[config.source](config)
     _prepare_out_dir(out_dir, overwrite)
     # Written first: it marks the folder as a synthetic corpus, so an interrupted run can be overwritten.
     atomic_write_text(out_dir / "synth_config.json", config_json(config))

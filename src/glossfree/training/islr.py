@@ -1,0 +1,284 @@
+"""ISLR pre-training recipes (paper 004, Sec. 3.3, 4.2): the backbone learns isolated signs first.
+
+A recipe with ``recipe: islr`` (``configs/islr/*.yaml``) is run by the same engine as translation
+recipes (``glossfree train islr/tiny --data DIR``: :func:`glossfree.training.engine.train` hands it to
+:func:`train_islr`): same run folder, stages, checkpoints, logs, resume and export. What differs:
+
+- data: a manifest of labelled clips (:class:`ISLRDataConfig`): every record is one isolated sign
+  clip and carries its class in ``data.label_field`` (default ``label``: a key of the record, e.g.
+  ``{"id": "train-00007", "split": "train", "text": "wetter", "language": "de",
+  "pose": "poses/train-00007.pose", "label": "WETTER"}``; ``gloss`` or ``text`` can be named
+  instead). The label set is the sorted set of the training split's labels (``<run>/labels.json``
+  and the exported model's ``metadata.json``); a dev clip whose label is not in it is an error.
+- model: :class:`~glossfree.models.islr.ISLRModel`; the tokenizer and the LM of ``model.lm`` serve
+  only to embed the label texts once (the contrastive loss's text side).
+- stages: objectives ``islr_ce``, ``islr_aux``, ``islr_contrastive``; monitor the dev accuracy
+  ``dev/islr_ce_top1`` (higher is better).
+
+Order of construction (as :mod:`glossfree.training.engine`): seed; the training labels (the
+tokenizer may be trained on them); the tokenizer; the label embeddings (the LM is built for this
+and dropped); the model; per stage the data module, the module and the trainer.
+
+Reuse in SLT: the exported model (or a stage's best checkpoint) holds the backbone under
+``backbone.``; a translation recipe's stage loads it with ``init_checkpoint: {path: RUN, stage:
+islr, prefix_map: {"backbone.": "frontend."}}`` (its ``model.frontend`` must be the same backbone).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+from pydantic import Field, model_validator
+
+from glossfree.config import StrictModel
+from glossfree.data.manifest import Record, load_split
+from glossfree.errors import DataError
+from glossfree.io import atomic_write_json
+from glossfree.models.islr import ISLRModelConfig
+from glossfree.objectives import ObjectiveConfig
+from glossfree.objectives.islr import ISLR_OBJECTIVE_KINDS
+from glossfree.training.datamodule import PoseDataModule
+from glossfree.training.recipe import (
+    GENERATED_METRICS,
+    SSA_METRICS,
+    DataConfig,
+    EvaluationConfig,
+    RecipeConfig,
+    StageConfig,
+    TokenizerConfig,
+)
+
+log = logging.getLogger(__name__)
+
+_RECORD_FIELDS = ("text", "gloss", "signer")
+
+
+class ISLRDataConfig(DataConfig):
+    """:class:`~glossfree.training.recipe.DataConfig` of labelled isolated clips.
+
+    Args:
+        label_field: the record key that holds each clip's class (a pseudo-gloss or gloss): a manifest
+            extra key (default ``label``) or one of the record fields ``text``, ``gloss``.
+    """
+
+    label_field: str = Field("label", min_length=1)
+
+    @model_validator(mode="after")
+    def _no_streams(self) -> ISLRDataConfig:
+        if self.ssa is not None:
+            raise ValueError("data.ssa (long streams for SSA) does not apply to isolated sign clips")
+        return self
+
+
+def _objective_part(objective) -> list[str]:
+    return [f"objectives.{objective.key}"] if objective.owns_parameters else []
+
+
+class ISLRRecipeConfig(StrictModel):
+    """An ISLR pre-training recipe. Defaults are paper scale; ``islr/tiny.yaml`` overrides them for CPU."""
+
+    recipe: Literal["islr"] = "islr"
+    seed: int = 42
+    data: ISLRDataConfig = Field(default_factory=ISLRDataConfig)
+    model: ISLRModelConfig = Field(default_factory=ISLRModelConfig)
+    tokenizer: TokenizerConfig = Field(
+        default_factory=lambda: TokenizerConfig(kind="pretrained", name_or_path="google/flan-t5-xl")
+    )
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    stages: list[StageConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ISLRRecipeConfig:
+        names = [stage.name for stage in self.stages]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
+        objectives = self.objective_configs()
+        parts = ["backbone", "classifier", *(["lip_backbone", "lip_classifier"] if self.model.lip else [])]
+        parts += sorted(part for objective in objectives for part in _objective_part(objective))
+        for index, stage in enumerate(self.stages):
+            other = [o.key for o in stage.objectives if o.kind not in ISLR_OBJECTIVE_KINDS]
+            if other:
+                raise ValueError(
+                    f"stage '{stage.name}': objective(s) {', '.join(other)} are not ISLR objectives; an ISLR "
+                    f"stage lists objectives of kinds {', '.join(ISLR_OBJECTIVE_KINDS)}"
+                )
+            if stage.monitor in GENERATED_METRICS or stage.monitor in SSA_METRICS or stage.generate:
+                raise ValueError(
+                    f"stage '{stage.name}': an ISLR stage generates no text; monitor a logged metric such as "
+                    "dev/islr_ce_top1 (and leave `generate` unset)"
+                )
+            if stage.ssa_fraction > 0:
+                raise ValueError(f"stage '{stage.name}': ssa_fraction does not apply to isolated sign clips")
+            if stage.init_from is not None and stage.init_from not in names[:index]:
+                raise ValueError(
+                    f"stage '{stage.name}': init_from '{stage.init_from}' is not an earlier stage "
+                    f"(earlier: {', '.join(names[:index]) or 'none'})"
+                )
+            unknown = [part for part in stage.train or [] if part not in parts]
+            if unknown:
+                raise ValueError(
+                    f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
+                    f"its parts: {', '.join(parts)}"
+                )
+        return self
+
+    def objective_configs(self) -> list[ObjectiveConfig]:
+        """Every objective the stages name, once per name (see ``RecipeConfig.objective_configs``)."""
+        return RecipeConfig.objective_configs(self)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# labelled clips
+
+
+def manifest_file(root: Path, split: str) -> Path:
+    """The file a split's records come from (``{split}.jsonl``, else ``manifest.jsonl``)."""
+    split_file = Path(root) / f"{split}.jsonl"
+    return split_file if split_file.is_file() else Path(root) / "manifest.jsonl"
+
+
+def clip_label(record: Record, field: str) -> str | None:
+    """The record's label in ``field`` (a record field or a manifest extra key); None when absent or blank."""
+    value = getattr(record, field) if field in _RECORD_FIELDS else record.extra.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value).strip()
+
+
+def labelled_records(root: Path, split: str, field: str) -> list[Record]:
+    """The split's records with their label as ``text`` (what the batches carry to the model).
+
+    A record without a label is a :class:`DataError` that names the manifest file, the key and the
+    first records at fault.
+    """
+    records = load_split(root, split)
+    missing = [record.id for record in records if clip_label(record, field) is None]
+    if missing:
+        path = manifest_file(root, split)
+        raise DataError(
+            f"{path}: {len(missing)} of {len(records)} record(s) of split '{split}' have no label in "
+            f"'{field}' (first: {', '.join(missing[:3])}); an ISLR manifest gives every clip its class "
+            f"(pseudo-gloss) in that key (data.label_field)"
+        )
+    return [replace(record, text=clip_label(record, field)) for record in records]  # type: ignore[arg-type]
+
+
+def check_labels(records: list[Record], labels: list[str], path: Path, split: str) -> None:
+    """Every record's label (its ``text``) must be in ``labels``; the error names the file and samples."""
+    known = set(labels)
+    unknown = [(record.id, record.text) for record in records if record.text not in known]
+    if unknown:
+        listed = ", ".join(f"{sid} ({label})" for sid, label in unknown[:5])
+        raise DataError(
+            f"{path}: {len(unknown)} record(s) of split '{split}' have a label that no training clip has "
+            f"({listed}); the label set is the {len(labels)} labels of the training split"
+        )
+
+
+class ISLRDataModule(PoseDataModule):
+    """:class:`PoseDataModule` over labelled clips: each record's ``text`` is its label."""
+
+    def __init__(self, *args: Any, label_field: str, labels: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_field = label_field
+        self.labels = labels
+
+    def dev_dataset(self):
+        if self._dev is None:
+            split = self.config.dev_split
+            records = labelled_records(self.root, split, self.label_field)
+            check_labels(records, self.labels, manifest_file(self.root, split), split)
+            if self.config.max_dev_samples is not None:
+                records = records[: self.config.max_dev_samples]
+            self._dev = self._dataset(records, train=False)
+        return self._dev
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def build_islr_model(recipe: ISLRRecipeConfig, labels: list[str], tokenizer):
+    """The ISLR model of ``recipe`` for ``labels``: the label texts are embedded by the recipe's LM
+    (built for it, then dropped)."""
+    from glossfree.models.islr import ISLRModel, label_text_embeddings
+    from glossfree.models.language_model import LanguageModel
+
+    lm = LanguageModel(recipe.model.lm, tokenizer).eval()
+    embeddings = label_text_embeddings(lm, labels)
+    del lm
+    return ISLRModel(recipe.model, labels, embeddings, recipe.objective_configs())
+
+
+def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: bool, launch, rank: int):
+    """Run an ISLR recipe into ``run_dir`` (called by :func:`glossfree.training.engine.train`, which has
+    checked the launch options and the run folder); returns the engine's ``TrainResult``."""
+    from glossfree import __version__
+    from glossfree.checkpoint import export_model
+    from glossfree.training.engine import (
+        TrainResult,
+        _load_weights,
+        prepare_tokenizer,
+        run_stages,
+        training_frame_rate,
+    )
+    from glossfree.training.plots import plot_training_curves
+
+    data = recipe.data
+    train_records = labelled_records(root, data.train_split, data.label_field)
+    if not train_records:
+        raise DataError(f"{manifest_file(root, data.train_split)}: split '{data.train_split}' has no clips to train on")
+    labels = sorted({record.text for record in train_records})
+    if len(labels) < 2:
+        raise DataError(
+            f"{manifest_file(root, data.train_split)}: the training clips have {len(labels)} label(s); "
+            "classification needs at least 2"
+        )
+    dev = labelled_records(root, data.dev_split, data.label_field)  # a bad dev manifest fails now, not after an epoch
+    check_labels(dev, labels, manifest_file(root, data.dev_split), data.dev_split)
+    if rank == 0:
+        atomic_write_json(run_dir / "labels.json", labels)
+    tokenizer = prepare_tokenizer(recipe.tokenizer, labels, run_dir / "tokenizer", rank=rank, lm=recipe.model.lm)
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    model = build_islr_model(recipe, labels, tokenizer)
+    counts = {label: 0 for label in labels}
+    for record in train_records:
+        counts[record.text] += 1
+    report = {
+        "train_records": len(train_records),
+        "dev_records": len(dev),
+        "labels": len(labels),
+        "chance_top1": max(counts.values()) / len(train_records),  # always guessing the most frequent label
+    }
+    log.info("ISLR: %d training clips, %d labels", len(train_records), len(labels))
+
+    def make_datamodule(stage: StageConfig) -> ISLRDataModule:
+        return ISLRDataModule(
+            data, root, layout=recipe.model.layout, model=recipe.model, batch_size=stage.batch_size,
+            eval_batch_size=recipe.evaluation.batch_size, seed=recipe.seed, train_records=train_records,
+            label_field=data.label_field, labels=labels,
+        )  # fmt: skip
+
+    result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=report)
+    result.stages = run_stages(
+        recipe, model, base_frozen=set(), root=root, run_dir=run_dir, resume=resume, launch=launch,
+        train_records=train_records, make_datamodule=make_datamodule,
+    )  # fmt: skip
+    _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
+    if rank == 0:
+        plot_training_curves(run_dir)
+        metadata = {
+            "glossfree_version": __version__,
+            "task": "islr",
+            "labels": labels,
+            "stages": result.stages,
+            "data": report,
+            "fps": training_frame_rate(recipe, train_records, root),  # type: ignore[arg-type]
+        }
+        export_model(model, recipe, tokenizer, result.model_dir, metadata)
+    return result
