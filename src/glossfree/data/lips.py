@@ -204,7 +204,8 @@ def crop_lips(frames: Iterable[np.ndarray], boxes: np.ndarray, config: LipCropCo
     count = 0
     for frame in frames:
         if count == len(boxes):
-            raise DataError(f"{source or 'video'}: more frames than lip boxes ({len(boxes)})")
+            raise DataError(f"{source or 'video'}: the video has more frames than the pose ({len(boxes)}); "
+                            "lip crops need the pose of these very frames")  # fmt: skip
         patch = torch.from_numpy(cut_square(to_gray(frame), *box_pixels(boxes[count])))[None, None]
         if patch.shape[-1] != config.size:
             patch = F.interpolate(patch, size=(config.size, config.size), mode="bilinear", align_corners=False,
@@ -212,7 +213,8 @@ def crop_lips(frames: Iterable[np.ndarray], boxes: np.ndarray, config: LipCropCo
         out[count] = patch[0, 0].clamp(0, 255).numpy()
         count += 1
     if count != len(boxes):
-        raise DataError(f"{source or 'video'}: {count} frames for {len(boxes)} lip boxes")
+        raise DataError(f"{source or 'video'}: the video has {count} frames, the pose {len(boxes)}; "
+                        "lip crops need the pose of these very frames")  # fmt: skip
     return (out / 255.0 - config.mean) / config.std
 
 
@@ -275,8 +277,9 @@ def load_lip_crops(video: str | Path, pose: str | Path, config: LipCropConfig, *
     """Lip crops of a video file and its ``.pose`` (its ``[start, end)`` seconds), at the video's rate.
 
     The pose is read for the span (:func:`glossfree.data.pose_io.read_pose`, frames
-    ``floor(start * fps) .. ceil(end * fps)``) and the video decoded for the same frames, at its own
-    frame rate; frame rates and counts must agree.
+    ``floor(start * fps) .. ceil(end * fps)``), the boxes are computed from it, and the video is
+    decoded for the same frames at its own frame rate and cropped frame by frame (only the crops
+    are held in memory). Frame rates and counts must agree.
 
     Raises:
         DataError: missing/unreadable files, no face group, no detected face, or a pose and video
@@ -289,16 +292,16 @@ def load_lip_crops(video: str | Path, pose: str | Path, config: LipCropConfig, *
     info, vinfo = read_pose_info(pose), probe_video(video)
     check_same_video(pose, info.fps, info.num_frames, video, vinfo.fps, vinfo.num_frames)
     body = read_pose(pose, start=start, end=end)
+    points, mask = pose_lip_points(body, source=str(pose), frame_size=(vinfo.height, vinfo.width))
+    boxes, detected = lip_boxes(points, mask, config, source=str(pose))
     if start is None and end is None:
-        frames = np.stack(list(iter_video_frames(video)))
+        frames = iter_video_frames(video)
     else:
         try:
             first, stop = frame_span(start, end, info.fps, info.num_frames)
         except ValueError as error:
             raise DataError(f"{pose}: {error}") from None
         # the frames of the pose span, by their times at the video's rate (first at first/fps)
-        frames = np.stack(list(iter_video_frames(video, start=first / vinfo.fps, end=stop / vinfo.fps)))
-    if frames.shape[0] != body.body.data.shape[0]:
-        raise DataError(f"{pose} gives {body.body.data.shape[0]} frames for [{start}, {end}) s, {video} decodes "
-                        f"{frames.shape[0]}; lip crops need the pose of these very frames")  # fmt: skip
-    return lip_crops(frames, body, config, fps=vinfo.fps, source=f"{pose} + {video}")
+        frames = iter_video_frames(video, start=first / vinfo.fps, end=stop / vinfo.fps)
+    crops = crop_lips(frames, boxes, config, source=f"{video} (pose {pose})")
+    return LipCrops(crops=crops, detected=detected, boxes=boxes, fps=vinfo.fps)
