@@ -23,8 +23,8 @@ Either way: input -> Linear -> LayerNorm -> Conformer -> ``[B, T, dim]`` (0 on p
 never changes a sample: crops are zeroed on padded steps before the 3D stem (a lone sequence's
 convolution sees the same zeros past its end), only real frames enter the 2D trunk, and the
 Conformer masks padding. Frames where the face was not detected (``lip_mask`` False) have their
-per-frame feature set to 0 before the Conformer with ``undetected: zero`` (the default); ``keep``
-uses the crop at the carried box (:mod:`glossfree.data.lips`).
+crop (read by the 3D stem's neighbouring frames too) and their per-frame feature set to 0 with
+``undetected: zero`` (the default); ``keep`` uses the crop at the carried box (:mod:`glossfree.data.lips`).
 """
 
 from __future__ import annotations
@@ -151,8 +151,9 @@ class LipBackboneConfig(StrictModel):
         stem_channels, channels, blocks: :class:`VisualFrontend` sizes (``source: crops``).
         dim: Conformer width = output width (paper Tab. A.2: 512).
         conformer: the Conformer (paper: 4 blocks, 8 heads, FF x4, conv expansion 2, kernel 5).
-        undetected: ``zero`` sets the per-frame features of frames without a detected face to 0
-            before the Conformer; ``keep`` uses them (crops at the carried box). ``source: crops`` only.
+        undetected: ``zero`` sets the crops and per-frame features of frames without a detected
+            face to 0 (before the 3D stem and the Conformer); ``keep`` uses them (crops at the
+            carried box). ``source: crops`` only.
         dropout: dropout after the input projection.
     """
 
@@ -209,8 +210,11 @@ class LipBackbone(nn.Module):
         ``mask`` ``[B, T]`` True = real step; ``detected`` ``[B, T]`` True = face found (crops only)."""
         mask = mask.bool()
         if self.visual is not None:
+            drop = detected is not None and self.config.undetected == "zero"
+            if drop:  # the crop (which the 3D stem's neighbours read too) and the frame's feature
+                data = data * detected.bool()[..., None, None].to(data.dtype)
             per_frame = self.visual(data, mask)  # [B, T, C]
-            if detected is not None and self.config.undetected == "zero":
+            if drop:
                 per_frame = per_frame * detected.bool()[..., None].to(per_frame.dtype)
         else:
             if data.ndim != 3 or data.shape[-1] != self.config.input_dim:
