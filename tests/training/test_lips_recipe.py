@@ -3,6 +3,7 @@ on the synthetic signer's poses and stick-figure videos, then evaluated from the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -33,20 +34,42 @@ def lip_corpus(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.slow
-def test_lips_tiny_recipe_trains_and_evaluates(lip_corpus, tmp_path):
-    from glossfree.checkpoint import load_trained
-    from glossfree.models.frontends.lip_backbone import LipBackbone
+@pytest.fixture(scope="module")
+def lips_run(lip_corpus, tmp_path_factory) -> Path:
     from glossfree.training.engine import LaunchConfig, train
     from glossfree.training.recipe import load_recipe
 
     recipe = load_recipe("pose_perceiver/lips_tiny", FAST)
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path_factory.mktemp("lips_run") / "run"
     train(recipe, data_root=lip_corpus, run_dir=run_dir, launch=LaunchConfig(accelerator="cpu", progress=False))
-    trained = load_trained(run_dir)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_lips_tiny_recipe_trains_and_evaluates(lips_run, lip_corpus, tmp_path):
+    from glossfree.checkpoint import load_trained
+    from glossfree.models.frontends.lip_backbone import LipBackbone
+
+    trained = load_trained(lips_run)
     lip = trained.model.frontend.branches[1]
     assert isinstance(lip, LipBackbone) and trained.model.required_inputs() == {"keypoints", "lips"}
-    result = CliRunner().invoke(app, ["evaluate", str(run_dir), "--data", str(lip_corpus), "--split", "test",
+    result = CliRunner().invoke(app, ["evaluate", str(lips_run), "--data", str(lip_corpus), "--split", "test",
                                       "--json", "--out", str(tmp_path / "eval")], catch_exceptions=False)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["num_sentences"] == 2
+
+
+@pytest.mark.slow
+def test_lips_model_translates_the_real_video_and_refuses_a_bare_pose(lips_run, samples_dir, lip_corpus):
+    """The real signer video (test-only): MediaPipe poses and lip crops of the same frames."""
+    video = samples_dir / "pose-format" / "tests" / "test_video.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} is absent")
+    if importlib.util.find_spec("mediapipe") is None:
+        pytest.skip("mediapipe is not installed (pip install 'glossfree[video]')")
+    result = CliRunner().invoke(app, ["translate", str(video), "--model", str(lips_run), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert isinstance(record["text"], str) and record["num_frames"] == pytest.approx(1.94 * 12.5, abs=1)
+    result = CliRunner().invoke(app, ["translate", str(lip_corpus / "poses" / "test-00000.pose"), "--model", str(lips_run)])
+    assert result.exit_code != 0 and "reads lip crops, which are cut from the video" in result.output
