@@ -197,3 +197,29 @@ def test_extract_writes_a_lip_stream_the_lip_backbone_reads(checkpoint, tmp_path
                                              conformer={"num_layers": 1, "num_heads": 2})).eval()  # fmt: skip
     out = backbone(batch.features["lip"], batch.masks["features:lip"])
     assert out.shape == (2, 12, 16) and out[1, 4:].abs().sum() == 0
+
+
+def test_extract_cli_with_a_lip_reader_yaml(checkpoint, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from glossfree.cli.main import app
+    from glossfree.features.cache import FeatureCache
+
+    root = tmp_path / "data"
+    write_pair(root, "a", num_frames=6, fps=10.0)
+    record = {"id": "a", "split": "train", "text": "x", "language": "en", "video": "videos/a.mp4", "pose": "poses/a.pose"}
+    (root / "manifest.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    config = tmp_path / "lip_avsr.yaml"
+    config.write_text(yaml.safe_dump({"kind": "lip_reader", "checkpoint": str(checkpoint), **SIZES,
+                                      "crop": {"size": 24}}), encoding="utf-8")  # fmt: skip
+    result = CliRunner().invoke(app, ["extract", str(root), "--config", str(config), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    entry = FeatureCache(root, "lip_avsr").read("a")
+    assert tuple(entry.features.shape) == (6, 8) and entry.fps == pytest.approx(10.0)
+    stored = json.loads((root / "features" / "lip_avsr" / "extractor.json").read_text(encoding="utf-8"))
+    assert stored["config"]["kind"] == "lip_reader" and stored["dim"] == 8
+    config.write_text(yaml.safe_dump({"kind": "lip_reader", "checkpoint": str(checkpoint), "crop": {"size": 4}}),
+                      encoding="utf-8")  # fmt: skip
+    result = CliRunner().invoke(app, ["extract", str(root), "--config", str(config), "--name", "other"])
+    assert result.exit_code != 0 and "crop.size" in result.output
