@@ -88,7 +88,7 @@ def avsr_state(model: nn.Module, prefix: str = "encoder.frontend.") -> dict[str,
 
 
 def lip_config(checkpoint, **extra):
-    return parse_extractor_config({"kind": "lip_reader", "checkpoint": str(checkpoint), **SIZES,
+    return parse_extractor_config({"kind": "lip_reader", "checkpoint": str(checkpoint), "output": "frontend", **SIZES,
                                    "crop": {"size": 24, "smooth": 1, "scale": 2.0}, **extra})  # fmt: skip
 
 
@@ -211,8 +211,8 @@ def test_extract_cli_with_a_lip_reader_yaml(checkpoint, tmp_path):
     record = {"id": "a", "split": "train", "text": "x", "language": "en", "video": "videos/a.mp4", "pose": "poses/a.pose"}
     (root / "manifest.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     config = tmp_path / "lip_avsr.yaml"
-    config.write_text(yaml.safe_dump({"kind": "lip_reader", "checkpoint": str(checkpoint), **SIZES,
-                                      "crop": {"size": 24}}), encoding="utf-8")  # fmt: skip
+    config.write_text(yaml.safe_dump({"kind": "lip_reader", "checkpoint": str(checkpoint), "output": "frontend",
+                                      **SIZES, "crop": {"size": 24}}), encoding="utf-8")  # fmt: skip
     result = CliRunner().invoke(app, ["extract", str(root), "--config", str(config), "--no-progress"])
     assert result.exit_code == 0, result.output
     entry = FeatureCache(root, "lip_avsr").read("a")

@@ -181,14 +181,42 @@ class VideoClipsExtractorConfig(_ExtractorBase):
     stride: int = Field(8, ge=1)
 
 
+class AvsrEncoderSizes(StrictModel):
+    """Auto-AVSR's Conformer encoder sizes (``configs/model/visual_backbone/resnet_conformer.yaml``).
+
+    Attributes:
+        dim: encoder width (768; paper 004's lip feature size).
+        heads: attention heads (12).
+        hidden: feed-forward width (3072).
+        num_layers: Conformer blocks (12).
+        kernel_size: depthwise convolution kernel (31, odd).
+    """
+
+    dim: int = Field(768, ge=1)
+    heads: int = Field(12, ge=1)
+    hidden: int = Field(3072, ge=1)
+    num_layers: int = Field(12, ge=1)
+    kernel_size: int = Field(31, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> AvsrEncoderSizes:
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if self.kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        return self
+
+
 class LipReaderExtractorConfig(StrictModel):
     """A frozen lip-reading network on lip crops (paper 004's lip stream): video + pose -> ``[T, D]``.
 
     The record's video is cut into grayscale lip crops located by the face landmarks of the record's
     ``pose`` (:mod:`glossfree.data.lips`) at the video's own frame rate, and encoded by Auto-AVSR's
     visual front-end (:class:`glossfree.models.frontends.lip_backbone.VisualFrontend`: 3D conv stem
-    + ResNet-18 trunk, 512-d per frame) with the weights of ``checkpoint`` (see
-    :func:`glossfree.features.extractors.avsr_frontend_state_dict` for the key mapping).
+    + ResNet-18 trunk, 512-d per frame) and, with ``output: encoder`` (paper 004's 768-d features),
+    its Conformer encoder (:class:`glossfree.models.frontends.avsr_encoder.AvsrConformerEncoder`),
+    with the weights of ``checkpoint`` (key mapping: :func:`glossfree.features.extractors.avsr_frontend_state_dict`
+    and :func:`~glossfree.features.extractors.avsr_encoder_state_dict`).
 
     Attributes:
         kind: ``"lip_reader"``.
@@ -197,8 +225,11 @@ class LipReaderExtractorConfig(StrictModel):
             with ``state_dict``); read with ``torch.load(weights_only=True)``, nothing downloads.
         key_prefix: the checkpoint's key prefix of the visual front-end (``encoder.frontend.`` in
             Auto-AVSR's VSR models); ``None`` finds the one prefix holding ``frontend3D.0.weight``.
-        stem_channels, channels, blocks: architecture sizes (Auto-AVSR: 64, [64, 128, 256, 512], 2);
+        output: ``encoder`` (the Conformer encoder's output, 768-d: the paper's lip features) or
+            ``frontend`` (the visual front-end's 512-d per-frame features).
+        stem_channels, channels, blocks: front-end sizes (Auto-AVSR: 64, [64, 128, 256, 512], 2);
             smaller values only for tests with tiny checkpoints.
+        encoder: Conformer encoder sizes (``output: encoder``; Auto-AVSR's by default).
         crop: the lip crops (Auto-AVSR: 88x88, mean 0.421, std 0.165).
         dtype: dtype the features are stored in.
     """
@@ -207,9 +238,11 @@ class LipReaderExtractorConfig(StrictModel):
     model: Literal["auto_avsr"] = "auto_avsr"
     checkpoint: str
     key_prefix: str | None = None
+    output: Literal["encoder", "frontend"] = "encoder"
     stem_channels: int = Field(64, ge=1)
     channels: list[int] = Field(default_factory=lambda: [64, 128, 256, 512], min_length=1)
     blocks: int = Field(2, ge=1)
+    encoder: AvsrEncoderSizes = AvsrEncoderSizes()
     crop: LipCropConfig = LipCropConfig()
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 

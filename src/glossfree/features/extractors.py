@@ -376,13 +376,26 @@ def _state_dict_of(checkpoint: Any, path: str) -> dict[str, torch.Tensor]:
     return checkpoint
 
 
+def _frontend_prefix(state: dict[str, torch.Tensor], source: str) -> str:
+    """The one key prefix in front of ``frontend3D.0.weight``; a ConfigError for none or several."""
+    found = sorted({key[: -len(_AVSR_ANCHOR)] for key in state if key.endswith(_AVSR_ANCHOR)})
+    if not found:
+        sample = ", ".join(sorted(state)[:5])
+        raise ConfigError(f"{source}: no Auto-AVSR visual front-end (no key ending in '{_AVSR_ANCHOR}'; "
+                          f"keys start with: {sample}); is this a lip-reading (VSR) checkpoint?")  # fmt: skip
+    if len(found) > 1:
+        raise ConfigError(f"{source}: several visual front-ends ({', '.join(repr(f) for f in found)}); "
+                          "choose one with key_prefix")  # fmt: skip
+    return found[0]
+
+
 def avsr_frontend_state_dict(state: dict[str, torch.Tensor], *, prefix: str | None = None,
                              source: str = "checkpoint") -> dict[str, torch.Tensor]:  # fmt: skip
     """The visual front-end's weights of an Auto-AVSR state dict, renamed for :class:`VisualFrontend`.
 
     Auto-AVSR (mpc001/auto_avsr, ``espnet/nets/pytorch_backend/backbones/conv3d_extractor.py``)
-    stores the front-end under ``encoder.frontend.`` (``model.encoder.frontend.`` in its Lightning
-    checkpoints): ``frontend3D.0.weight`` (Conv3d 1 -> 64, 5x7x7), ``frontend3D.1.*`` (BatchNorm3d)
+    stores the front-end under ``encoder.frontend.`` (2023 release; ``frontend.`` since the 2025
+    rewrite ``bd9fc94``; ``model.`` in front in its Lightning checkpoints): ``frontend3D.0.weight`` (Conv3d 1 -> 64, 5x7x7), ``frontend3D.1.*`` (BatchNorm3d)
     and ``trunk.layer{1-4}.{0,1}.{conv1,bn1,conv2,bn2,downsample.0,downsample.1}.*``. The keys under
     ``prefix`` (by default the one prefix in front of ``frontend3D.0.weight``) are kept, the prefix
     is dropped and :data:`AVSR_RENAMES` applied; everything else (the Conformer encoder, decoders,
@@ -393,15 +406,7 @@ def avsr_frontend_state_dict(state: dict[str, torch.Tensor], *, prefix: str | No
             prefix that are not front-end keys.
     """
     if prefix is None:
-        found = sorted({key[: -len(_AVSR_ANCHOR)] for key in state if key.endswith(_AVSR_ANCHOR)})
-        if not found:
-            sample = ", ".join(sorted(state)[:5])
-            raise ConfigError(f"{source}: no Auto-AVSR visual front-end (no key ending in '{_AVSR_ANCHOR}'; "
-                              f"keys start with: {sample}); is this a lip-reading (VSR) checkpoint?")  # fmt: skip
-        if len(found) > 1:
-            raise ConfigError(f"{source}: several visual front-ends ({', '.join(repr(f) for f in found)}); "
-                              "choose one with key_prefix")  # fmt: skip
-        prefix = found[0]
+        prefix = _frontend_prefix(state, source)
     mapped: dict[str, torch.Tensor] = {}
     unknown = []
     for key, value in state.items():
@@ -422,8 +427,86 @@ def avsr_frontend_state_dict(state: dict[str, torch.Tensor], *, prefix: str | No
     return mapped
 
 
-def load_avsr_frontend(config: LipReaderExtractorConfig) -> nn.Module:
-    """:class:`VisualFrontend` of ``config``'s sizes with the checkpoint's weights, frozen, in eval mode.
+def _encoder_root(frontend_prefix: str, source: str) -> str:
+    if not frontend_prefix.endswith("frontend."):
+        raise ConfigError(f"{source}: key_prefix '{frontend_prefix}' does not end in 'frontend.'; the encoder is "
+                          "found next to the front-end (use output: frontend for other layouts)")  # fmt: skip
+    return frontend_prefix[: -len("frontend.")]
+
+
+def avsr_encoder_state_dict(state: dict[str, torch.Tensor], *, frontend_prefix: str,
+                            source: str = "checkpoint") -> dict[str, torch.Tensor]:  # fmt: skip
+    """The Conformer encoder's weights of an Auto-AVSR state dict, renamed for
+    :class:`~glossfree.models.frontends.avsr_encoder.AvsrConformerEncoder`.
+
+    The encoder sits next to the front-end (``R`` = ``frontend_prefix`` without ``frontend.``), in
+    one of Auto-AVSR's two layouts:
+
+    - 2023 (``e2e_asr_conformer.py`` of the first release; front-end at ``encoder.frontend.``):
+      ``R + "embed.0.*"`` (Linear 512 -> 768), ``R + "encoders.{i}.*"``, ``R + "after_norm.*"``;
+    - 2025 (``bd9fc94``, front-end at ``frontend.``): ``R + "proj_encoder.*"``,
+      ``R + "encoder.encoders.{i}.*"``, ``R + "encoder.after_norm.*"``.
+
+    They become ``proj.*``, ``layers.{i}.*`` (block names unchanged) and ``after_norm.*``.
+
+    Raises:
+        ConfigError: no encoder next to the front-end, or keys in its region that do not map.
+    """
+    root = _encoder_root(frontend_prefix, source)
+    if root + "embed.0.weight" in state:
+        parts = {root + "embed.0.": "proj.", root + "encoders.": "layers.", root + "after_norm.": "after_norm."}
+        region = (root + "embed.", root + "encoders.", root + "after_norm.")
+    elif root + "proj_encoder.weight" in state:
+        parts = {root + "proj_encoder.": "proj.", root + "encoder.encoders.": "layers.",
+                 root + "encoder.after_norm.": "after_norm."}  # fmt: skip
+        region = (root + "proj_encoder.", root + "encoder.")
+    else:
+        raise ConfigError(f"{source}: no Auto-AVSR Conformer encoder next to the front-end (neither "
+                          f"'{root}embed.0.weight' nor '{root}proj_encoder.weight'); use output: frontend "
+                          "for the 512-d front-end features")  # fmt: skip
+    mapped: dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state.items():
+        if not key.startswith(region):
+            continue
+        for old, new in parts.items():
+            if key.startswith(old):
+                mapped[new + key[len(old) :]] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ConfigError(f"{source}: unexpected keys in the Auto-AVSR encoder that do not map: "
+                          f"{', '.join(unknown[:5])}" + (" ..." if len(unknown) > 5 else ""))  # fmt: skip
+    return mapped
+
+
+def _load_checked(model: nn.Module, mapped: dict[str, torch.Tensor], *, what: str, sizes: str, hint: str,
+                  source: str) -> nn.Module:  # fmt: skip
+    """``model`` with ``mapped`` loaded strictly, frozen, in eval mode; ConfigErrors list missing
+    and unexpected keys or differing shapes."""
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(mapped)), sorted(set(mapped) - set(expected))
+    if missing or unexpected:
+        raise ConfigError(
+            f"{source}: the checkpoint's {what} does not match the architecture ({sizes}): "
+            f"missing keys: {', '.join(missing[:5]) or 'none'}{' ...' if len(missing) > 5 else ''}; "
+            f"unexpected keys: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}"
+        )
+    wrong = [f"{key} {list(mapped[key].shape)} vs {list(value.shape)}" for key, value in expected.items()
+             if mapped[key].shape != value.shape]  # fmt: skip
+    if wrong:
+        raise ConfigError(f"{source}: {what} tensor shapes differ from the architecture (checkpoint vs model): "
+                          f"{'; '.join(wrong[:3])}; set {hint} to the checkpoint's")  # fmt: skip
+    model.load_state_dict(mapped, strict=True)
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def load_avsr(config: LipReaderExtractorConfig) -> tuple[nn.Module, nn.Module | None]:
+    """``(visual front-end, Conformer encoder or None)`` of ``config``'s sizes with the checkpoint's
+    weights, frozen, in eval mode (the encoder with ``output: encoder``).
 
     Raises:
         ConfigError: missing/unreadable checkpoint, a key mapping error, missing or unexpected keys,
@@ -431,6 +514,7 @@ def load_avsr_frontend(config: LipReaderExtractorConfig) -> nn.Module:
     """
     from pathlib import Path
 
+    from glossfree.models.frontends.avsr_encoder import AvsrConformerEncoder
     from glossfree.models.frontends.lip_backbone import VisualFrontend
 
     path = Path(config.checkpoint).expanduser()
@@ -440,30 +524,29 @@ def load_avsr_frontend(config: LipReaderExtractorConfig) -> nn.Module:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors alike
         raise ConfigError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {str(error).splitlines()[0]})") from None
-    mapped = avsr_frontend_state_dict(_state_dict_of(loaded, str(path)), prefix=config.key_prefix, source=str(path))
-    model = VisualFrontend(stem_channels=config.stem_channels, channels=tuple(config.channels), blocks=config.blocks, norm="batch")
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(mapped)), sorted(set(mapped) - expected)
-    if missing or unexpected:
-        raise ConfigError(
-            f"{path}: the checkpoint's visual front-end does not match the architecture "
-            f"(stem_channels={config.stem_channels}, channels={config.channels}, blocks={config.blocks}): "
-            f"missing keys: {', '.join(missing[:5]) or 'none'}{' ...' if len(missing) > 5 else ''}; "
-            f"unexpected keys: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}"
-        )
-    wrong = [f"{key} {list(mapped[key].shape)} vs {list(value.shape)}" for key, value in model.state_dict().items()
-             if mapped[key].shape != value.shape]  # fmt: skip
-    if wrong:
-        raise ConfigError(f"{path}: tensor shapes differ from the architecture (checkpoint vs model): "
-                          f"{'; '.join(wrong[:3])}; set stem_channels/channels/blocks to the checkpoint's")  # fmt: skip
-    model.load_state_dict(mapped, strict=True)
-    model.eval()
-    model.requires_grad_(False)
-    return model
+    state = _state_dict_of(loaded, str(path))
+    prefix = config.key_prefix
+    if prefix is None:
+        prefix = _frontend_prefix(state, str(path))
+    frontend = VisualFrontend(stem_channels=config.stem_channels, channels=tuple(config.channels), blocks=config.blocks, norm="batch")
+    sizes = f"stem_channels={config.stem_channels}, channels={config.channels}, blocks={config.blocks}"
+    frontend = _load_checked(frontend, avsr_frontend_state_dict(state, prefix=prefix, source=str(path)),
+                             what="visual front-end", sizes=sizes, hint="stem_channels/channels/blocks",
+                             source=str(path))  # fmt: skip
+    if config.output == "frontend":
+        return frontend, None
+    e = config.encoder
+    encoder = AvsrConformerEncoder(input_dim=frontend.output_dim, dim=e.dim, heads=e.heads, hidden=e.hidden,
+                                   num_layers=e.num_layers, kernel_size=e.kernel_size)  # fmt: skip
+    mapped = avsr_encoder_state_dict(state, frontend_prefix=prefix, source=str(path))
+    encoder = _load_checked(encoder, mapped, what="Conformer encoder", source=str(path),
+                            sizes=f"encoder={e.model_dump()}", hint="encoder.dim/heads/hidden/num_layers/kernel_size")  # fmt: skip
+    return frontend, encoder
 
 
 class LipReaderExtractor:
-    """Frozen lip reader: a video's frames and its pose -> ``[T, 512]`` (Auto-AVSR visual front-end).
+    """Frozen lip reader: a video's frames and its pose -> ``[T, 768]`` (Auto-AVSR's Conformer
+    encoder, ``output: encoder``) or ``[T, 512]`` (its visual front-end, ``output: frontend``).
 
     The same surface as :class:`Extractor` (``config``, ``signature``, ``dim``, ``device``,
     ``extract``, ``metadata``), but :meth:`extract` also needs the pose of the frames.
@@ -473,16 +556,19 @@ class LipReaderExtractor:
         self.config = config
         self.signature = signature(config)
         self.device = torch.device(device)
-        self.model = load_avsr_frontend(config).to(self.device)
+        frontend, encoder = load_avsr(config)
+        self.model, self.encoder = frontend.to(self.device), encoder.to(self.device) if encoder is not None else None
         self.dtype = TORCH_DTYPES[config.dtype]
 
     @property
     def dim(self) -> int:
-        return int(self.model.output_dim)
+        return int(self.encoder.dim if self.encoder is not None else self.model.output_dim)
 
     def encode_crops(self, crops: np.ndarray | torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
-        """Normalised crops ``[T, S, S]`` -> float32 ``[T, dim]`` on the CPU, ``batch_size`` frames
-        (plus 2 of context each side) per pass; equal to one pass over all frames."""
+        """Normalised crops ``[T, S, S]`` -> float32 ``[T, dim]`` on the CPU. The front-end runs on
+        ``batch_size`` frames (plus 2 of context each side) per pass, equal to one pass over all
+        frames; the encoder (global self-attention) then runs once over the whole sequence, so a
+        record should be an utterance-sized span (Auto-AVSR trains on clips of a few seconds)."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         crops = torch.as_tensor(crops, dtype=torch.float32)
@@ -495,8 +581,11 @@ class LipReaderExtractor:
                 lo, hi = max(0, start - context), min(total, stop + context)
                 chunk = crops[lo:hi].to(self.device)[None]  # [1, L, S, S]
                 out = self.model(chunk, torch.ones(1, hi - lo, dtype=torch.bool, device=self.device))[0]
-                rows.append(out[start - lo : stop - lo].float().cpu())
-        return torch.cat(rows)
+                rows.append(out[start - lo : stop - lo])
+            features = torch.cat(rows)  # [T, 512]
+            if self.encoder is not None:
+                features = self.encoder(features[None])[0]  # [T, 768]
+        return features.float().cpu()
 
     def extract(self, frames: Any, *, pose: Any, fps: float, batch_size: int = 32, source: str = "") -> torch.Tensor:
         """Features ``[T, dim]`` (CPU, the config's dtype) of ``uint8 [T, H, W, 3]`` frames and the
