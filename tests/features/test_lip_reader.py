@@ -223,3 +223,124 @@ def test_extract_cli_with_a_lip_reader_yaml(checkpoint, tmp_path):
                       encoding="utf-8")  # fmt: skip
     result = CliRunner().invoke(app, ["extract", str(root), "--config", str(config), "--name", "other"])
     assert result.exit_code != 0 and "crop.size" in result.output
+
+
+# ---------------------------------------------------------------------------------------------
+# the Conformer encoder (output: encoder, the paper's 768-d features), tiny sizes
+
+ENCODER = {"dim": 16, "heads": 2, "hidden": 32, "num_layers": 2, "kernel_size": 5}
+# Auto-AVSR / ESPnet names inside one encoder block (``encoder/conformer_encoder.py`` EncoderLayer,
+# ``transformer/attention.py`` RelPositionMultiHeadedAttention; ``pointwise_cov`` is theirs).
+AVSR_BLOCK_KEYS = {
+    "self_attn.pos_bias_u", "self_attn.pos_bias_v", "self_attn.linear_pos.weight",
+    *(f"self_attn.linear_{n}.{p}" for n in "qkv" for p in ("weight", "bias")),
+    "self_attn.linear_out.weight", "self_attn.linear_out.bias",
+    *(f"{ff}.{w}.{p}" for ff in ("feed_forward", "feed_forward_macaron") for w in ("w_1", "w_2") for p in ("weight", "bias")),
+    *(f"conv_module.{c}.{p}" for c in ("pointwise_cov1", "depthwise_conv", "pointwise_cov2") for p in ("weight", "bias")),
+    *(f"conv_module.norm.{p}" for p in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")),
+    *(f"{n}.{p}" for n in ("norm_ff", "norm_mha", "norm_ff_macaron", "norm_conv", "norm_final") for p in ("weight", "bias")),
+}  # fmt: skip
+
+
+def encoder_state(layout: str, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random Auto-AVSR encoder weights named as in its 2023 (``encoder.embed.0``) or 2025
+    (``proj_encoder``) checkpoints, for the tiny front-end (width 8)."""
+    from glossfree.models.frontends.avsr_encoder import AvsrConformerEncoder
+
+    torch.manual_seed(seed)
+    ours = AvsrConformerEncoder(input_dim=8, **{"dim": 16, "heads": 2, "hidden": 32, "num_layers": 2, "kernel_size": 5})
+    for name, tensor in ours.state_dict().items():  # everything random, BatchNorm variances positive
+        if tensor.is_floating_point():
+            tensor.copy_(torch.rand_like(tensor) + 0.5 if name.endswith("running_var") else torch.randn_like(tensor) * 0.3)
+    proj, root = ("encoder.embed.0.", "encoder.") if layout == "2023" else ("proj_encoder.", "encoder.")
+    state = {}
+    for key, value in ours.state_dict().items():
+        if key.startswith("proj."):
+            state[proj + key[5:]] = value
+        elif key.startswith("layers."):
+            state[root + "encoders." + key[7:]] = value
+        else:
+            state[root + key] = value
+    return state
+
+
+def test_encoder_block_names_are_auto_avsr_s():
+    from glossfree.models.frontends.avsr_encoder import ConformerLayer
+
+    assert set(ConformerLayer(16, 2, 32, 5).state_dict()) == AVSR_BLOCK_KEYS
+
+
+def test_relative_attention_matches_a_direct_transformer_xl_sum():
+    """score(i, j) = ((q_i + u) . k_j + (q_i + v) . W_pos r(i - j)) / sqrt(d_k), r a sinusoid of i - j."""
+    import math
+
+    from glossfree.models.frontends.avsr_encoder import RelPositionAttention, relative_positions
+
+    torch.manual_seed(0)
+    attention = RelPositionAttention(8, 2).eval()
+    nn.init.normal_(attention.pos_bias_u)
+    nn.init.normal_(attention.pos_bias_v)
+    x, length, d_k = torch.randn(1, 5, 8), 5, 4
+
+    def sinusoid(offset: int) -> torch.Tensor:
+        out = torch.zeros(8)
+        for k in range(4):
+            angle = offset / 10000 ** (2 * k / 8)
+            out[2 * k], out[2 * k + 1] = math.sin(angle), math.cos(angle)
+        return out
+
+    q, k, v = attention.linear_q(x[0]), attention.linear_k(x[0]), attention.linear_v(x[0])
+    out = torch.zeros(length, 8)
+    for h in range(2):
+        part = slice(h * d_k, (h + 1) * d_k)
+        scores = torch.zeros(length, length)
+        for i in range(length):
+            for j in range(length):
+                pos = attention.linear_pos(sinusoid(i - j))[part]
+                scores[i, j] = ((q[i, part] + attention.pos_bias_u[h]) @ k[j, part]
+                                + (q[i, part] + attention.pos_bias_v[h]) @ pos) / math.sqrt(d_k)  # fmt: skip
+        out[:, part] = torch.softmax(scores, dim=-1) @ v[:, part]
+    expected = attention.linear_out(out)
+    with torch.no_grad():
+        got = attention(x, relative_positions(length, 8))[0]
+    torch.testing.assert_close(got, expected.detach(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["2023", "2025"])
+def test_encoder_output_from_both_checkpoint_layouts(avsr_model, layout, tmp_path):
+    front_prefix = "encoder.frontend." if layout == "2023" else "frontend."
+    state = {**{front_prefix + k: v for k, v in avsr_model.state_dict().items()}, **encoder_state(layout),
+             "decoder.embed.0.weight": torch.randn(3, 16)}  # fmt: skip
+    torch.save(state, tmp_path / "avsr.pth")
+    extractor = build_extractor(lip_config(tmp_path / "avsr.pth", output="encoder", encoder=ENCODER))
+    assert extractor.dim == 16 and not any(p.requires_grad for p in extractor.encoder.parameters())
+    crops = torch.randn(9, 24, 24)
+    out = extractor.encode_crops(crops, batch_size=4)
+    assert out.shape == (9, 16)
+    with torch.no_grad():
+        expected = extractor.encoder(avsr_model(crops[None, :, None]))[0]  # encoder on the reference front-end
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out, extractor.encode_crops(crops, batch_size=100), rtol=1e-5, atol=1e-6)
+
+
+def test_encoder_errors_are_clear(avsr_model, tmp_path):
+    base = {**{"frontend." + k: v for k, v in avsr_model.state_dict().items()}}
+    torch.save({**base, "decoder.embed.0.weight": torch.randn(3, 16)}, tmp_path / "front.pth")
+    with pytest.raises(ConfigError, match="no Auto-AVSR Conformer encoder next to the front-end.*use output: frontend"):
+        build_extractor(lip_config(tmp_path / "front.pth", output="encoder", encoder=ENCODER))
+    state = {**base, **encoder_state("2025")}
+    del state["encoder.encoders.1.norm_final.bias"]
+    torch.save(state, tmp_path / "a.pth")
+    with pytest.raises(ConfigError, match=r"Conformer encoder does not match .*missing keys: layers\.1\.norm_final\.bias"):
+        build_extractor(lip_config(tmp_path / "a.pth", output="encoder", encoder=ENCODER))
+    state = {**base, **encoder_state("2025"), "encoder.embed.1.pe": torch.randn(3)}
+    torch.save(state, tmp_path / "b.pth")
+    with pytest.raises(ConfigError, match=r"unexpected keys in the Auto-AVSR encoder that do not map: encoder\.embed\.1\.pe"):
+        build_extractor(lip_config(tmp_path / "b.pth", output="encoder", encoder=ENCODER))
+    torch.save({**base, **encoder_state("2025")}, tmp_path / "c.pth")
+    with pytest.raises(ConfigError, match="missing keys: layers.2"):
+        build_extractor(lip_config(tmp_path / "c.pth", output="encoder", encoder={**ENCODER, "num_layers": 3}))
+    with pytest.raises(ConfigError, match=r"shapes differ .*set encoder\.dim/heads/hidden/num_layers/kernel_size"):
+        build_extractor(lip_config(tmp_path / "c.pth", output="encoder", encoder={**ENCODER, "hidden": 24}))
+    with pytest.raises(ConfigError, match="must be divisible by heads"):
+        lip_config(tmp_path / "c.pth", encoder={**ENCODER, "heads": 3})
