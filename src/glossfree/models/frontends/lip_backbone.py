@@ -146,7 +146,8 @@ class LipBackboneConfig(StrictModel):
         source: ``features`` (a cached lip-reader stream, the paper) or ``crops`` (the ``lips``
             input through the trainable :class:`VisualFrontend`).
         stream: the feature stream name (``source: features``; the ``glossfree extract --name``).
-        input_dim: width of that stream (Auto-AVSR encoder: 768; its visual front-end: 512).
+        input_dim: width of that stream (Auto-AVSR's encoder, ``output: encoder``: 768; its visual
+            front-end, ``output: frontend``: 512).
         crop: how the dataset cuts the ``lips`` input (``source: crops``; Auto-AVSR's 88x88 by default).
         stem_channels, channels, blocks: :class:`VisualFrontend` sizes (``source: crops``).
         dim: Conformer width = output width (paper Tab. A.2: 512).
