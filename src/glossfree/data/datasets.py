@@ -49,11 +49,12 @@ from glossfree.data.pose_io import (
     read_pose,
     read_pose_info,
 )
-from glossfree.data.transforms import Transform, resample_fps, resampled_length
+from glossfree.data.transforms import Transform, resample_fps, resample_indices, resampled_length
 from glossfree.data.video import probe_video
 from glossfree.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    from glossfree.data.lips import LipCropConfig
     from glossfree.features.config import PreprocessConfig
 
 logger = logging.getLogger(__name__)
@@ -84,13 +85,16 @@ class PoseDataset(Dataset):
             reads a pose file or a video.
         frames: the frame encoder's preprocessing (``frames`` input): resize, centre crop, normalise.
         clip_augment: clip-consistent augmentation of the raw frames, drawn per ``(seed, epoch, index)``.
+        lips: how the ``lips`` input is cut (:class:`~glossfree.data.lips.LipCropConfig`; default
+            Auto-AVSR's 88x88); it reads the record's video and its pose.
         window_s: with ``use_span``, read a window of this many seconds centred on each record's
             span instead of the span (paper 004's SSA input); keypoints and frames.
         folder_fps: frame rate of frame folders (PHOENIX-2014-T: 25).
 
     Items are dicts with ``id``, ``text``, ``language`` and, by input: ``keypoints`` FloatTensor
     ``[T, N, 3]`` and ``keypoint_mask`` BoolTensor ``[T, N]``; ``frames`` FloatTensor
-    ``[T, 3, crop, crop]``; ``features`` ``{stream: [T_s, D_s]}``; ``segments`` LongTensor
+    ``[T, 3, crop, crop]``; ``lips`` FloatTensor ``[T, size, size]`` and ``lip_mask`` BoolTensor
+    ``[T]`` (True = face detected); ``features`` ``{stream: [T_s, D_s]}``; ``segments`` LongTensor
     ``[S, 2]`` (frame spans of the sample); ``prompt`` str; ``targets`` ``{"pseudo_gloss": [V]}``.
     """
 
@@ -113,15 +117,16 @@ class PoseDataset(Dataset):
         clip_augment: ClipAugment | None = None,
         window_s: float | None = None,
         folder_fps: float = 25.0,
+        lips: LipCropConfig | None = None,
     ) -> None:
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if window_s is not None and window_s <= 0:
             raise ValueError(f"window_s must be positive, got {window_s}")
         self.inputs = check_input_names(set(inputs) if inputs is not None else {"keypoints"})
-        if not self.inputs & {"keypoints", "frames"} and not feature_streams(self.inputs):
+        if not self.inputs & {"keypoints", "frames", "lips"} and not feature_streams(self.inputs):
             raise ConfigError(
-                f"inputs {sorted(self.inputs)} hold no time series; a sample needs keypoints, frames or a feature stream"
+                f"inputs {sorted(self.inputs)} hold no time series; a sample needs keypoints, frames, lips or a feature stream"
             )
         if "frames" in self.inputs and frames is None:
             raise ConfigError("the 'frames' input needs the frame preprocessing (the frame encoder's 'preprocess')")
@@ -131,6 +136,11 @@ class PoseDataset(Dataset):
                 "already cut: extract them with the window in the records' start/end instead"
             )
         self.frames_preprocess, self.clip_augment = frames, clip_augment
+        if "lips" in self.inputs and lips is None:
+            from glossfree.data.lips import LipCropConfig
+
+            lips = LipCropConfig()
+        self.lips = lips
         self.window_s, self.folder_fps = window_s, folder_fps
         self.root = Path(root)
         self.layout = get_layout(layout)
@@ -189,6 +199,9 @@ class PoseDataset(Dataset):
             raise DataError(f"record '{record.id}' has no 'pose' path; the model reads keypoints from pose files")
         if "frames" in self.inputs and record.video is None:
             raise DataError(f"record '{record.id}' has no 'video' path; the model reads RGB frames")
+        if "lips" in self.inputs and (record.video is None or record.pose is None):
+            raise DataError(f"record '{record.id}' needs both a 'video' and a 'pose' path; the model reads lip crops "
+                            "cut from the video where the pose's face landmarks put the mouth")  # fmt: skip
         if "segments" in self.inputs and record.id not in self._segments:
             raise DataError(f"record '{record.id}' has no line in {self.root / 'segments.jsonl'}")
         if "prompts" in self.inputs and not isinstance(record.extra.get("prompt"), str):
@@ -255,7 +268,7 @@ class PoseDataset(Dataset):
         """Time steps of the sample's primary input: keypoints, else frames, else the first stream."""
         if "keypoints" in self.inputs:
             return self._length(record)
-        if "frames" in self.inputs:
+        if self.inputs & {"frames", "lips"}:
             start, end = self._span(record)
             return clip_length(self._video_path(record), fps=self.fps, start=start, end=end, folder_fps=self.folder_fps)
         stream = feature_streams(self.inputs)[0]
@@ -341,6 +354,10 @@ class PoseDataset(Dataset):
             if rate is None:
                 rate = self.folder_fps if self._video_path(record).is_dir() else probe_video(self._video_path(record)).fps
             num_frames = num_frames or raw.shape[0]
+        if "lips" in self.inputs:
+            crops, detected, lip_rate = self._lips(record)
+            item["lips"], item["lip_mask"] = torch.from_numpy(crops), torch.from_numpy(detected)
+            rate, num_frames = rate or lip_rate, num_frames or crops.shape[0]
         if self._caches:
             item["features"] = {stream: cache.read(record.id).features.float() for stream, cache in self._caches.items()}
         if "segments" in self.inputs:
@@ -356,6 +373,26 @@ class PoseDataset(Dataset):
             glosses, vocab = self._targets
             item["targets"] = {"pseudo_gloss": vocab.multi_hot([glosses[record.id]])[0]}
         return item
+
+
+    def _lips(self, record: Record) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(crops float32 [T, S, S], detected bool [T], fps)`` of a record, resampled to ``fps``
+        by the frame selection the keypoints use, so that both have the same steps."""
+        from glossfree.data.lips import load_lip_crops
+
+        assert self.lips is not None
+        paths = resolve(self.root, record)
+        if paths.video is None or paths.pose is None:
+            raise DataError(f"record '{record.id}' needs both a 'video' and a 'pose' path for the 'lips' input")
+        if paths.video.is_dir():
+            raise DataError(f"{paths.video}: the 'lips' input reads video files, not frame folders")
+        start, end = self._span(record)
+        lips = load_lip_crops(paths.video, paths.pose, self.lips, start=start, end=end)
+        crops, detected, rate = lips.crops, lips.detected, lips.fps
+        if self.fps is not None and not np.isclose(self.fps, rate):
+            index = resample_indices(len(crops), resampled_length(len(crops), self.fps / rate))
+            crops, detected, rate = crops[index], detected[index], self.fps
+        return np.ascontiguousarray(crops), np.ascontiguousarray(detected), rate
 
 
 @dataclass
@@ -375,9 +412,11 @@ class PoseBatch:
         texts: target sentences, ``B``.
         languages: target languages, ``B``.
         frames: FloatTensor ``[B, T, 3, H, W]`` preprocessed RGB frames, 0 on padding.
+        lips: FloatTensor ``[B, T, S, S]`` normalised grayscale lip crops, 0 on padding.
+        lip_mask: BoolTensor ``[B, T]``, True where the face was detected (False on padding).
         features: ``{stream: FloatTensor [B, T_s, D_s]}`` cached streams, 0 on padding.
         masks: ``{input: BoolTensor [B, T_input]}`` for every time series loaded (``keypoints``,
-            ``frames``, ``features:<stream>``); True = real step.
+            ``frames``, ``lips``, ``features:<stream>``); True = real step.
         segments: LongTensor ``[B, S, 2]`` frame spans ``[first, stop)`` of the signs, 0 on padding.
         segment_mask: BoolTensor ``[B, S]``, True = real segment.
         prompts: per-sample LM prompts (the records' ``prompt``), or None.
@@ -400,6 +439,8 @@ class PoseBatch:
     prompts: list[str] | None = None
     targets: dict[str, torch.Tensor] = field(default_factory=dict)
     tasks: list[str] | None = None
+    lips: torch.Tensor | None = None
+    lip_mask: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -456,7 +497,7 @@ def collate_pose(items: Sequence[dict[str, Any]]) -> PoseBatch:
     """Pad items of :class:`PoseDataset` to the longest one; each sample's data is copied unchanged.
 
     Every input present in the items is padded on its own time axis with its own mask
-    (``masks[name]``); the first of keypoints, frames and the feature streams (sorted) gives
+    (``masks[name]``); the first of keypoints, frames, lips and the feature streams (sorted) gives
     ``frame_mask`` and ``lengths``.
     """
     if not items:
@@ -469,13 +510,17 @@ def collate_pose(items: Sequence[dict[str, Any]]) -> PoseBatch:
         keypoint_mask, _ = _pad_time(items, [item["keypoint_mask"] for item in items], "point mask")  # [B, T, N]
     if "frames" in first:
         frames, masks["frames"] = _pad_time(items, [item["frames"] for item in items], "frame")  # [B, T, 3, H, W]
+    lips = lip_mask = None
+    if "lips" in first:
+        lips, masks["lips"] = _pad_time(items, [item["lips"] for item in items], "lip crop")  # [B, T, S, S]
+        lip_mask, _ = _pad_time(items, [item["lip_mask"] for item in items], "lip mask")  # [B, T]
     features: dict[str, torch.Tensor] = {}
     for stream in sorted(first.get("features", {})):
         features[stream], masks[f"features:{stream}"] = _pad_time(
             items, [item["features"][stream] for item in items], f"'{stream}' feature"
         )  # [B, T_s, D_s]
     if not masks:
-        raise ValueError("collate_pose: items hold no keypoints, frames or features")
+        raise ValueError("collate_pose: items hold no keypoints, frames, lips or features")
     frame_mask = next(iter(masks.values()))
     segments = segment_mask = None
     if "segments" in first:
@@ -502,6 +547,8 @@ def collate_pose(items: Sequence[dict[str, Any]]) -> PoseBatch:
         segment_mask=segment_mask,
         prompts=[item["prompt"] for item in items] if "prompt" in first else None,
         targets=targets,
+        lips=lips,
+        lip_mask=lip_mask,
     )
 
 

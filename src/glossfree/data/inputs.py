@@ -7,6 +7,8 @@ A model declares the inputs it reads as a set of names (:meth:`glossfree.models.
 - ``keypoints``: the record's ``.pose`` file (keypoints + masks, the model's layout);
 - ``frames``: the record's video (or frame folder), decoded with PyAV at the data frame rate,
   preprocessed as the frame encoder's backbone expects (:func:`glossfree.features.extractors.preprocess_frames`);
+- ``lips``: grayscale lip crops of the record's video, located from the face landmarks of its
+  ``.pose`` (:mod:`glossfree.data.lips`; paper 004's lip stream), with a per-frame face-detected mask;
 - ``features:<stream>``: the cache ``features/<stream>/<id>.safetensors`` written by ``glossfree extract``;
 - ``segments``: sign spans in frames from ``segments.jsonl`` (the synthetic signer's format,
   SAGE's sign-segment tokens);
@@ -27,13 +29,13 @@ import torch
 
 from glossfree.errors import ConfigError, DataError
 
-SIMPLE_INPUTS = ("keypoints", "frames", "segments", "prompts")
+SIMPLE_INPUTS = ("keypoints", "frames", "lips", "segments", "prompts")
 PREFIXED_INPUTS = ("features", "targets")
 TARGETS = ("pseudo_gloss",)
 
 
 def check_input_names(names: set[str] | frozenset[str]) -> frozenset[str]:
-    """The names, checked: ``keypoints``, ``frames``, ``segments``, ``prompts``, ``features:<stream>``,
+    """The names, checked: ``keypoints``, ``frames``, ``lips``, ``segments``, ``prompts``, ``features:<stream>``,
     ``targets:pseudo_gloss``; a ConfigError lists the valid forms."""
     for name in names:
         kind, _, arg = name.partition(":")

@@ -1,4 +1,4 @@
-"""Extractor configs (``kind: image`` / ``kind: video_clips``), their validation and their signature.
+"""Extractor configs (``kind: image`` / ``video_clips`` / ``lip_reader``), their validation and their signature.
 
 An extractor YAML file holds one of these configs, e.g. SpaMo's spatial encoder::
 
@@ -38,6 +38,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, ValidationError, model_validator
 
 from glossfree.config import StrictModel, format_validation_error, read_yaml
+from glossfree.data.lips import LipCropConfig
 from glossfree.errors import ConfigError
 
 FORMAT_VERSION = 1
@@ -180,15 +181,92 @@ class VideoClipsExtractorConfig(_ExtractorBase):
     stride: int = Field(8, ge=1)
 
 
-ExtractorConfig = Annotated[Union[ImageExtractorConfig, VideoClipsExtractorConfig], Field(discriminator="kind")]
-_BY_KIND: dict[str, type[ImageExtractorConfig | VideoClipsExtractorConfig]] = {
+class AvsrEncoderSizes(StrictModel):
+    """Auto-AVSR's Conformer encoder sizes (``configs/model/visual_backbone/resnet_conformer.yaml``).
+
+    Attributes:
+        dim: encoder width (768; paper 004's lip feature size).
+        heads: attention heads (12).
+        hidden: feed-forward width (3072).
+        num_layers: Conformer blocks (12).
+        kernel_size: depthwise convolution kernel (31, odd).
+    """
+
+    dim: int = Field(768, ge=1)
+    heads: int = Field(12, ge=1)
+    hidden: int = Field(3072, ge=1)
+    num_layers: int = Field(12, ge=1)
+    kernel_size: int = Field(31, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> AvsrEncoderSizes:
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if self.kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        return self
+
+
+class LipReaderExtractorConfig(StrictModel):
+    """A frozen lip-reading network on lip crops (paper 004's lip stream): video + pose -> ``[T, D]``.
+
+    The record's video is cut into grayscale lip crops located by the face landmarks of the record's
+    ``pose`` (:mod:`glossfree.data.lips`) at the video's own frame rate, and encoded by Auto-AVSR's
+    visual front-end (:class:`glossfree.models.frontends.lip_backbone.VisualFrontend`: 3D conv stem
+    + ResNet-18 trunk, 512-d per frame) and, with ``output: encoder`` (paper 004's 768-d features),
+    its Conformer encoder (:class:`glossfree.models.frontends.avsr_encoder.AvsrConformerEncoder`),
+    with the weights of ``checkpoint`` (key mapping: :func:`glossfree.features.extractors.avsr_frontend_state_dict`
+    and :func:`~glossfree.features.extractors.avsr_encoder_state_dict`).
+
+    Attributes:
+        kind: ``"lip_reader"``.
+        model: ``auto_avsr`` (the architecture and checkpoint layout of mpc001/auto_avsr).
+        checkpoint: path of the user's checkpoint (``.pth`` state dict, or a Lightning checkpoint
+            with ``state_dict``); read with ``torch.load(weights_only=True)``, nothing downloads.
+        key_prefix: the checkpoint's key prefix of the visual front-end (``encoder.frontend.`` in
+            Auto-AVSR's VSR models); ``None`` finds the one prefix holding ``frontend3D.0.weight``.
+        output: ``encoder`` (the Conformer encoder's output, 768-d: the paper's lip features) or
+            ``frontend`` (the visual front-end's 512-d per-frame features).
+        stem_channels, channels, blocks: front-end sizes (Auto-AVSR: 64, [64, 128, 256, 512], 2);
+            smaller values only for tests with tiny checkpoints.
+        encoder: Conformer encoder sizes (``output: encoder``; Auto-AVSR's by default).
+        crop: the lip crops (Auto-AVSR: 88x88, mean 0.421, std 0.165).
+        dtype: dtype the features are stored in.
+    """
+
+    kind: Literal["lip_reader"] = "lip_reader"
+    model: Literal["auto_avsr"] = "auto_avsr"
+    checkpoint: str
+    key_prefix: str | None = None
+    output: Literal["encoder", "frontend"] = "encoder"
+    stem_channels: int = Field(64, ge=1)
+    channels: list[int] = Field(default_factory=lambda: [64, 128, 256, 512], min_length=1)
+    blocks: int = Field(2, ge=1)
+    encoder: AvsrEncoderSizes = AvsrEncoderSizes()
+    crop: LipCropConfig = LipCropConfig()
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+
+    @property
+    def fps(self) -> None:
+        """Lip crops are cut at the video's own rate (the pose's frames); never resampled here."""
+        return None
+
+
+ExtractorConfig = Annotated[
+    Union[ImageExtractorConfig, VideoClipsExtractorConfig, LipReaderExtractorConfig], Field(discriminator="kind")
+]
+_BY_KIND: dict[str, type[ImageExtractorConfig | VideoClipsExtractorConfig | LipReaderExtractorConfig]] = {
     "image": ImageExtractorConfig,
     "video_clips": VideoClipsExtractorConfig,
+    "lip_reader": LipReaderExtractorConfig,
 }
 KINDS = tuple(_BY_KIND)
 
 
-def parse_extractor_config(data: Any, source: str = "<extractor config>") -> ImageExtractorConfig | VideoClipsExtractorConfig:
+AnyExtractorConfig = Union[ImageExtractorConfig, VideoClipsExtractorConfig, LipReaderExtractorConfig]
+
+
+def parse_extractor_config(data: Any, source: str = "<extractor config>") -> AnyExtractorConfig:
     """Validate a dict as an extractor config; :class:`ConfigError` names ``source`` and the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'kind' key, got {type(data).__name__}")
@@ -204,17 +282,17 @@ def parse_extractor_config(data: Any, source: str = "<extractor config>") -> Ima
         raise ConfigError(format_validation_error(error, model, source).replace("model_config_", "model_config")) from None
 
 
-def load_extractor_config(path: str | Path) -> ImageExtractorConfig | VideoClipsExtractorConfig:
+def load_extractor_config(path: str | Path) -> AnyExtractorConfig:
     """Read and validate an extractor YAML file (errors name the file and the key)."""
     return parse_extractor_config(read_yaml(path), source=str(path))
 
 
-def config_dict(config: ImageExtractorConfig | VideoClipsExtractorConfig) -> dict[str, Any]:
+def config_dict(config: AnyExtractorConfig) -> dict[str, Any]:
     """The config as plain JSON data, with the YAML key names (``model_config``)."""
     return config.model_dump(mode="json", by_alias=True)
 
 
-def signature(config: ImageExtractorConfig | VideoClipsExtractorConfig) -> str:
+def signature(config: AnyExtractorConfig) -> str:
     """SHA-256 (hex) of the canonical JSON of the config and :data:`FORMAT_VERSION`."""
     payload = {"format_version": FORMAT_VERSION, "config": config_dict(config)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

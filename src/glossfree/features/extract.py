@@ -15,6 +15,9 @@ with ``start``/``end`` decodes only that span), passed through the frozen extrac
 - **Failures** (missing or unreadable video, a record without ``video``, an empty span) are
   collected, each naming the record and the file, never raised; the others go on.
 - ``<root>/features/<name>/extractor.json`` records the config and signature, for people.
+- The ``lip_reader`` extractor (paper 004's lip stream) also reads the record's ``pose``: lip crops
+  are cut where its face landmarks put the mouth (:func:`glossfree.data.lips.load_lip_crops`), at
+  the video's own frame rate; a record without a ``pose`` fails like one without a ``video``.
 """
 
 from __future__ import annotations
@@ -27,8 +30,13 @@ from glossfree.data.manifest import Record, load_split, read_manifest, resolve
 from glossfree.data.video import PHOENIX_FPS, iter_frame_folder, iter_video_frames, probe_video
 from glossfree.errors import ConfigError, DataError
 from glossfree.features.cache import FeatureCache, cache_dir, write_entry
-from glossfree.features.config import ImageExtractorConfig, VideoClipsExtractorConfig, config_dict, signature
-from glossfree.features.extractors import Extractor, build_extractor
+from glossfree.features.config import (
+    AnyExtractorConfig,
+    VideoClipsExtractorConfig,
+    config_dict,
+    signature,
+)
+from glossfree.features.extractors import Extractor, LipReaderExtractor, build_extractor
 from glossfree.io import atomic_write_json
 
 _MAX_STALE_SHOWN = 3
@@ -118,23 +126,42 @@ class _Counted:
         return frame
 
 
-def extract_record(extractor: Extractor, root: Path, record: Record, *, name: str, batch_size: int,
+def _lip_features(extractor: LipReaderExtractor, root: Path, record: Record, batch_size: int) -> tuple[Any, float, int]:
+    """``(features [T, D], fps, frames)`` of a record's video and pose through the lip reader."""
+    from glossfree.data.lips import load_lip_crops
+
+    paths = resolve(root, record)
+    if paths.video is None or paths.pose is None:
+        raise DataError(f"record '{record.id}' needs a 'video' and a 'pose' for lip features "
+                        "(the crops are located by the pose's face landmarks)")  # fmt: skip
+    if paths.video.is_dir():
+        raise DataError(f"{paths.video}: lip features are extracted from video files, not frame folders")
+    crops = load_lip_crops(paths.video, paths.pose, extractor.config.crop, start=record.start, end=record.end)
+    features = extractor.encode_crops(crops.crops, batch_size=batch_size).to(extractor.dtype).contiguous()
+    return features, crops.fps, int(crops.crops.shape[0])
+
+
+def extract_record(extractor: Extractor | LipReaderExtractor, root: Path, record: Record, *, name: str, batch_size: int,
                    folder_fps: float = PHOENIX_FPS) -> Path:  # fmt: skip
     """Extract and write one record's features; returns the file written. Raises DataError."""
     config = extractor.config
-    frames, frame_fps = _record_frames(root, record, config.fps, folder_fps)
-    counted = _Counted(frames)
-    try:
-        features = extractor.extract(counted, batch_size=batch_size)
-    except DataError as error:
-        message = str(error)
-        video = resolve(root, record).video
-        raise DataError(message if str(video) in message else f"{video}: {message}") from None
+    if isinstance(extractor, LipReaderExtractor):
+        features, frame_fps, count = _lip_features(extractor, root, record, batch_size)
+    else:
+        frames, frame_fps = _record_frames(root, record, config.fps, folder_fps)
+        counted = _Counted(frames)
+        try:
+            features = extractor.extract(counted, batch_size=batch_size)
+        except DataError as error:
+            message = str(error)
+            video = resolve(root, record).video
+            raise DataError(message if str(video) in message else f"{video}: {message}") from None
+        count = counted.count
     rows_fps = frame_fps / config.stride if isinstance(config, VideoClipsExtractorConfig) else frame_fps
     metadata: dict[str, Any] = {
         "signature": extractor.signature, "config": config_dict(config), "kind": config.kind,
         "extractor": name, "id": record.id, "fps": rows_fps, "frame_fps": frame_fps,
-        "num_frames": counted.count,
+        "num_frames": count,
     }  # fmt: skip
     if record.start is not None:
         metadata["start"] = record.start
@@ -147,7 +174,7 @@ def extract_record(extractor: Extractor, root: Path, record: Record, *, name: st
 
 def extract_features(
     root: str | Path,
-    config: ImageExtractorConfig | VideoClipsExtractorConfig,
+    config: AnyExtractorConfig,
     *,
     name: str,
     splits: list[str] | None = None,

@@ -30,6 +30,14 @@ one vector per scale, and the scales are concatenated: ``D = len(s2_scales) * d`
 for a pooled per-frame vector that is the same as averaging the tiles' mean patch tokens, and for
 ``cls`` we average the tiles' CLS vectors, as S2-Wrapper averages prefix tokens.
 
+- :class:`LipReaderExtractor` (``kind: lip_reader``, paper 004's lip stream) reads the record's
+  video *and* its ``.pose``: grayscale lip crops located by the face landmarks
+  (:mod:`glossfree.data.lips`), encoded by Auto-AVSR's visual front-end (3D conv stem + ResNet-18,
+  512-d per frame, ``T' = T`` at the video's rate) with the weights of a user's checkpoint
+  (:func:`avsr_frontend_state_dict`). The 3D stem sees 2 frames on each side, so crops are encoded
+  in chunks of ``batch_size`` frames with 2 frames of context each side: the result equals one
+  pass over the whole video, in bounded memory.
+
 Preprocessing (:func:`preprocess_frames`) is torch only (no torchvision): shorter side resized to
 ``resize`` (antialiased), centre crop ``crop``, scaled to [0, 1], normalised with the config's
 mean/std (the family's published values by default).
@@ -53,7 +61,9 @@ from torch import nn
 
 from glossfree.errors import ConfigError, DataError
 from glossfree.features.config import (
+    AnyExtractorConfig,
     ImageExtractorConfig,
+    LipReaderExtractorConfig,
     PreprocessConfig,
     VideoClipsExtractorConfig,
     config_dict,
@@ -344,10 +354,260 @@ class VideoClipsExtractor(Extractor):
         return torch.cat(rows)
 
 
-_BY_KIND: dict[str, type[Extractor]] = {"image": ImageExtractor, "video_clips": VideoClipsExtractor}
+# ---------------------------------------------------------------------------------------------
+# the frozen lip reader (paper 004's lip stream)
+
+# Auto-AVSR Conv3dResNet module names -> ours (VisualFrontend): the stem Sequential is split into
+# named modules; the trunk keeps Auto-AVSR's names (layer{1-4}.{i}.conv1/bn1/conv2/bn2/downsample.{0,1}).
+AVSR_RENAMES = (("frontend3D.0.", "stem_conv."), ("frontend3D.1.", "stem_norm."), ("trunk.", "trunk."))
+_AVSR_ANCHOR = "frontend3D.0.weight"
 
 
-def build_extractor(config: ImageExtractorConfig | VideoClipsExtractorConfig, *, device: str = "cpu") -> Extractor:
+def _state_dict_of(checkpoint: Any, path: str) -> dict[str, torch.Tensor]:
+    """The tensor dict of a loaded checkpoint: the dict itself, or its ``state_dict`` (Lightning) /
+    ``model`` entry."""
+    if isinstance(checkpoint, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+    if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        raise ConfigError(f"{path}: not a state dict of tensors (an Auto-AVSR .pth, or a Lightning checkpoint with 'state_dict')")
+    return checkpoint
+
+
+def _frontend_prefix(state: dict[str, torch.Tensor], source: str) -> str:
+    """The one key prefix in front of ``frontend3D.0.weight``; a ConfigError for none or several."""
+    found = sorted({key[: -len(_AVSR_ANCHOR)] for key in state if key.endswith(_AVSR_ANCHOR)})
+    if not found:
+        sample = ", ".join(sorted(state)[:5])
+        raise ConfigError(f"{source}: no Auto-AVSR visual front-end (no key ending in '{_AVSR_ANCHOR}'; "
+                          f"keys start with: {sample}); is this a lip-reading (VSR) checkpoint?")  # fmt: skip
+    if len(found) > 1:
+        raise ConfigError(f"{source}: several visual front-ends ({', '.join(repr(f) for f in found)}); "
+                          "choose one with key_prefix")  # fmt: skip
+    return found[0]
+
+
+def avsr_frontend_state_dict(state: dict[str, torch.Tensor], *, prefix: str | None = None,
+                             source: str = "checkpoint") -> dict[str, torch.Tensor]:  # fmt: skip
+    """The visual front-end's weights of an Auto-AVSR state dict, renamed for :class:`VisualFrontend`.
+
+    Auto-AVSR (mpc001/auto_avsr, ``espnet/nets/pytorch_backend/backbones/conv3d_extractor.py``)
+    stores the front-end under ``encoder.frontend.`` (2023 release; ``frontend.`` since the 2025
+    rewrite ``bd9fc94``; ``model.`` in front in its Lightning checkpoints): ``frontend3D.0.weight`` (Conv3d 1 -> 64, 5x7x7), ``frontend3D.1.*`` (BatchNorm3d)
+    and ``trunk.layer{1-4}.{0,1}.{conv1,bn1,conv2,bn2,downsample.0,downsample.1}.*``. The keys under
+    ``prefix`` (by default the one prefix in front of ``frontend3D.0.weight``) are kept, the prefix
+    is dropped and :data:`AVSR_RENAMES` applied; everything else (the Conformer encoder, decoders,
+    CTC, an audio front-end) is ignored.
+
+    Raises:
+        ConfigError: no front-end in the checkpoint, several candidate prefixes, or keys under the
+            prefix that are not front-end keys.
+    """
+    if prefix is None:
+        prefix = _frontend_prefix(state, source)
+    mapped: dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state.items():
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix) :]
+        for old, new in AVSR_RENAMES:
+            if rest.startswith(old):
+                mapped[new + rest[len(old) :]] = value
+                break
+        else:
+            unknown.append(key)
+    if not mapped:
+        raise ConfigError(f"{source}: no key starts with key_prefix '{prefix}'")
+    if unknown:
+        raise ConfigError(f"{source}: unexpected keys under '{prefix}' that are not part of the Auto-AVSR visual "
+                          f"front-end: {', '.join(unknown[:5])}" + (" ..." if len(unknown) > 5 else ""))  # fmt: skip
+    return mapped
+
+
+def _encoder_root(frontend_prefix: str, source: str) -> str:
+    if not frontend_prefix.endswith("frontend."):
+        raise ConfigError(f"{source}: key_prefix '{frontend_prefix}' does not end in 'frontend.'; the encoder is "
+                          "found next to the front-end (use output: frontend for other layouts)")  # fmt: skip
+    return frontend_prefix[: -len("frontend.")]
+
+
+def avsr_encoder_state_dict(state: dict[str, torch.Tensor], *, frontend_prefix: str,
+                            source: str = "checkpoint") -> dict[str, torch.Tensor]:  # fmt: skip
+    """The Conformer encoder's weights of an Auto-AVSR state dict, renamed for
+    :class:`~glossfree.models.frontends.avsr_encoder.AvsrConformerEncoder`.
+
+    The encoder sits next to the front-end (``R`` = ``frontend_prefix`` without ``frontend.``), in
+    one of Auto-AVSR's two layouts:
+
+    - 2023 (``e2e_asr_conformer.py`` of the first release; front-end at ``encoder.frontend.``):
+      ``R + "embed.0.*"`` (Linear 512 -> 768), ``R + "encoders.{i}.*"``, ``R + "after_norm.*"``;
+    - 2025 (``bd9fc94``, front-end at ``frontend.``): ``R + "proj_encoder.*"``,
+      ``R + "encoder.encoders.{i}.*"``, ``R + "encoder.after_norm.*"``.
+
+    They become ``proj.*``, ``layers.{i}.*`` (block names unchanged) and ``after_norm.*``.
+
+    Raises:
+        ConfigError: no encoder next to the front-end, or keys in its region that do not map.
+    """
+    root = _encoder_root(frontend_prefix, source)
+    if root + "embed.0.weight" in state:
+        parts = {root + "embed.0.": "proj.", root + "encoders.": "layers.", root + "after_norm.": "after_norm."}
+        region = (root + "embed.", root + "encoders.", root + "after_norm.")
+    elif root + "proj_encoder.weight" in state:
+        parts = {root + "proj_encoder.": "proj.", root + "encoder.encoders.": "layers.",
+                 root + "encoder.after_norm.": "after_norm."}  # fmt: skip
+        region = (root + "proj_encoder.", root + "encoder.")
+    else:
+        raise ConfigError(f"{source}: no Auto-AVSR Conformer encoder next to the front-end (neither "
+                          f"'{root}embed.0.weight' nor '{root}proj_encoder.weight'); use output: frontend "
+                          "for the 512-d front-end features")  # fmt: skip
+    mapped: dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state.items():
+        if not key.startswith(region):
+            continue
+        for old, new in parts.items():
+            if key.startswith(old):
+                mapped[new + key[len(old) :]] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ConfigError(f"{source}: unexpected keys in the Auto-AVSR encoder that do not map: "
+                          f"{', '.join(unknown[:5])}" + (" ..." if len(unknown) > 5 else ""))  # fmt: skip
+    return mapped
+
+
+def _load_checked(model: nn.Module, mapped: dict[str, torch.Tensor], *, what: str, sizes: str, hint: str,
+                  source: str) -> nn.Module:  # fmt: skip
+    """``model`` with ``mapped`` loaded strictly, frozen, in eval mode; ConfigErrors list missing
+    and unexpected keys or differing shapes."""
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(mapped)), sorted(set(mapped) - set(expected))
+    if missing or unexpected:
+        raise ConfigError(
+            f"{source}: the checkpoint's {what} does not match the architecture ({sizes}): "
+            f"missing keys: {', '.join(missing[:5]) or 'none'}{' ...' if len(missing) > 5 else ''}; "
+            f"unexpected keys: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}"
+        )
+    wrong = [f"{key} {list(mapped[key].shape)} vs {list(value.shape)}" for key, value in expected.items()
+             if mapped[key].shape != value.shape]  # fmt: skip
+    if wrong:
+        raise ConfigError(f"{source}: {what} tensor shapes differ from the architecture (checkpoint vs model): "
+                          f"{'; '.join(wrong[:3])}; set {hint} to the checkpoint's")  # fmt: skip
+    model.load_state_dict(mapped, strict=True)
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def load_avsr(config: LipReaderExtractorConfig) -> tuple[nn.Module, nn.Module | None]:
+    """``(visual front-end, Conformer encoder or None)`` of ``config``'s sizes with the checkpoint's
+    weights, frozen, in eval mode (the encoder with ``output: encoder``).
+
+    Raises:
+        ConfigError: missing/unreadable checkpoint, a key mapping error, missing or unexpected keys,
+            or shapes that differ (naming the sizes to set).
+    """
+    from pathlib import Path
+
+    from glossfree.models.frontends.avsr_encoder import AvsrConformerEncoder
+    from glossfree.models.frontends.lip_backbone import VisualFrontend
+
+    path = Path(config.checkpoint).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"checkpoint '{config.checkpoint}': file not found (a local Auto-AVSR .pth; nothing is downloaded)")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors alike
+        raise ConfigError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+    state = _state_dict_of(loaded, str(path))
+    prefix = config.key_prefix
+    if prefix is None:
+        prefix = _frontend_prefix(state, str(path))
+    frontend = VisualFrontend(stem_channels=config.stem_channels, channels=tuple(config.channels), blocks=config.blocks, norm="batch")
+    sizes = f"stem_channels={config.stem_channels}, channels={config.channels}, blocks={config.blocks}"
+    frontend = _load_checked(frontend, avsr_frontend_state_dict(state, prefix=prefix, source=str(path)),
+                             what="visual front-end", sizes=sizes, hint="stem_channels/channels/blocks",
+                             source=str(path))  # fmt: skip
+    if config.output == "frontend":
+        return frontend, None
+    e = config.encoder
+    encoder = AvsrConformerEncoder(input_dim=frontend.output_dim, dim=e.dim, heads=e.heads, hidden=e.hidden,
+                                   num_layers=e.num_layers, kernel_size=e.kernel_size)  # fmt: skip
+    mapped = avsr_encoder_state_dict(state, frontend_prefix=prefix, source=str(path))
+    encoder = _load_checked(encoder, mapped, what="Conformer encoder", source=str(path),
+                            sizes=f"encoder={e.model_dump()}", hint="encoder.dim/heads/hidden/num_layers/kernel_size")  # fmt: skip
+    return frontend, encoder
+
+
+class LipReaderExtractor:
+    """Frozen lip reader: a video's frames and its pose -> ``[T, 768]`` (Auto-AVSR's Conformer
+    encoder, ``output: encoder``) or ``[T, 512]`` (its visual front-end, ``output: frontend``).
+
+    The same surface as :class:`Extractor` (``config``, ``signature``, ``dim``, ``device``,
+    ``extract``, ``metadata``), but :meth:`extract` also needs the pose of the frames.
+    """
+
+    def __init__(self, config: LipReaderExtractorConfig, *, device: str = "cpu") -> None:
+        self.config = config
+        self.signature = signature(config)
+        self.device = torch.device(device)
+        frontend, encoder = load_avsr(config)
+        self.model, self.encoder = frontend.to(self.device), encoder.to(self.device) if encoder is not None else None
+        self.dtype = TORCH_DTYPES[config.dtype]
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder.dim if self.encoder is not None else self.model.output_dim)
+
+    def encode_crops(self, crops: np.ndarray | torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
+        """Normalised crops ``[T, S, S]`` -> float32 ``[T, dim]`` on the CPU. The front-end runs on
+        ``batch_size`` frames (plus 2 of context each side) per pass, equal to one pass over all
+        frames; the encoder (global self-attention) then runs once over the whole sequence, so a
+        record should be an utterance-sized span (Auto-AVSR trains on clips of a few seconds)."""
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        crops = torch.as_tensor(crops, dtype=torch.float32)
+        if crops.ndim != 3 or crops.shape[0] == 0:
+            raise DataError(f"expected lip crops [T, S, S] with T >= 1, got {list(crops.shape)}")
+        context, total, rows = self.model.context, crops.shape[0], []
+        with torch.inference_mode():
+            for start in range(0, total, batch_size):
+                stop = min(start + batch_size, total)
+                lo, hi = max(0, start - context), min(total, stop + context)
+                chunk = crops[lo:hi].to(self.device)[None]  # [1, L, S, S]
+                out = self.model(chunk, torch.ones(1, hi - lo, dtype=torch.bool, device=self.device))[0]
+                rows.append(out[start - lo : stop - lo])
+            features = torch.cat(rows)  # [T, 512]
+            if self.encoder is not None:
+                features = self.encoder(features[None])[0]  # [T, 768]
+        return features.float().cpu()
+
+    def extract(self, frames: Any, *, pose: Any, fps: float, batch_size: int = 32, source: str = "") -> torch.Tensor:
+        """Features ``[T, dim]`` (CPU, the config's dtype) of ``uint8 [T, H, W, 3]`` frames and the
+        pose-format ``Pose`` of the same frames (:func:`glossfree.data.lips.lip_crops`)."""
+        from glossfree.data.lips import lip_crops
+
+        crops = lip_crops(np.asarray(frames), pose, self.config.crop, fps=fps, source=source)
+        return self.encode_crops(crops.crops, batch_size=batch_size).to(self.dtype).contiguous()
+
+    def metadata(self) -> dict[str, Any]:
+        """What the cache stores beside the tensor to describe this extractor."""
+        return {"signature": self.signature, "config": config_dict(self.config), "dim": self.dim}
+
+
+_BY_KIND: dict[str, type[Extractor] | type[LipReaderExtractor]] = {
+    "image": ImageExtractor,
+    "video_clips": VideoClipsExtractor,
+    "lip_reader": LipReaderExtractor,
+}
+
+
+def build_extractor(config: AnyExtractorConfig, *, device: str = "cpu") -> Extractor | LipReaderExtractor:
     """The extractor of a validated config, its model frozen on ``device``."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__})")

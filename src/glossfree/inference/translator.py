@@ -108,17 +108,18 @@ class Translator:
         keypoints = self._prepare(keypoints, sample_id)
         return self._generate(keypoints, sample_id)
 
-    def _rgb_inputs(self, path: Path, folder_fps: float | None) -> dict:
-        """The frames and feature streams the model reads, computed from a video or frame folder:
-        frames decoded at the model's rate and preprocessed as in training; each feature stream
-        extracted with the extractor config recorded at training (``feature_extractors`` in the
-        export's metadata)."""
+    def _rgb_inputs(self, path: Path, folder_fps: float | None, pose=None) -> dict:
+        """The frames, lip crops and feature streams the model reads, computed from a video or frame
+        folder: frames decoded at the model's rate and preprocessed as in training; lip crops cut
+        from those frames where ``pose`` (the pose of the same frames; estimated here when None)
+        puts the mouth; each feature stream extracted with the extractor config recorded at
+        training (``feature_extractors`` in the export's metadata)."""
         from glossfree.data.inputs import clip_tensor, feature_streams, load_clip
         from glossfree.models.slt import frame_preprocess
 
         inputs, out = self.inputs, {}
         streams = feature_streams(inputs)
-        if "frames" not in inputs and not streams:
+        if "frames" not in inputs and "lips" not in inputs and not streams:
             return out
         if not (path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES):
             raise DataError(
@@ -129,6 +130,16 @@ class Translator:
         if "frames" in inputs:
             raw = load_clip(path, fps=self.fps, folder_fps=folder)
             out["frames"] = clip_tensor(raw, frame_preprocess(self.trained.recipe.model))
+        if "lips" in inputs:
+            from glossfree.data.lips import lip_crops
+            from glossfree.models.slt import lip_crop_config
+
+            if pose is None:
+                pose, _ = _estimate_poses(path, fps=self.fps, folder_fps=folder_fps)
+            raw = load_clip(path, fps=self.fps, folder_fps=folder)  # the frames MediaPipe saw
+            crops = lip_crops(raw, pose, lip_crop_config(self.trained.recipe.model), fps=float(pose.body.fps),
+                              source=str(path))  # fmt: skip
+            out["lips"], out["lip_mask"] = torch.from_numpy(crops.crops), torch.from_numpy(crops.detected)
         if streams:
             from glossfree.features.config import parse_extractor_config
             from glossfree.features.extractors import build_extractor
@@ -144,6 +155,10 @@ class Translator:
             out["features"] = {}
             for stream in streams:
                 config = parse_extractor_config(recorded[stream]["config"], source=f"feature_extractors.{stream}")
+                if config.kind == "lip_reader":
+                    raise ConfigError(f"feature stream '{stream}' is a lip reader's: it needs the pose of the video at the "
+                                      "rate it was extracted; extract it with `glossfree extract` and evaluate with "
+                                      "`glossfree evaluate` instead")  # fmt: skip
                 extractor = build_extractor(config, device=str(self.device.device))
                 frames = load_clip(path, fps=config.fps, folder_fps=folder)
                 out["features"][stream] = extractor.extract(iter(frames)).float().cpu()
@@ -182,6 +197,9 @@ class Translator:
             timings["decode"] = decode_s
             timings["poses"] = time.perf_counter() - start - decode_s
         elif path.suffix.lower() == ".pose":
+            if "lips" in self.inputs:
+                raise DataError(f"{path}: this model reads lip crops, which are cut from the video; give the video "
+                                "(its pose is estimated from it)")  # fmt: skip
             pose = read_pose(path)
             timings["decode"] = time.perf_counter() - start
         else:
@@ -206,7 +224,7 @@ class Translator:
                 f"{model_input.fps:g} fps, fewer than the {self.min_frames} frames the model reads at "
                 "once; the translation rests on too little signing"
             )
-        extra = self._rgb_inputs(path, fps)  # a model fusing poses with frames or features
+        extra = self._rgb_inputs(path, fps, pose)  # a model fusing poses with frames, lips or features
         text = self._generate(model_input, path.stem, extra) if extra else self._generate(model_input, path.stem)
         timings["model"] = time.perf_counter() - start
         return TranslationResult(
@@ -225,7 +243,7 @@ class Translator:
         start = time.perf_counter()
         extra = self._rgb_inputs(path, folder_fps)
         decoded = time.perf_counter() - start
-        first = extra["frames"] if "frames" in extra else next(iter(extra["features"].values()))
+        first = extra["frames"] if "frames" in extra else extra["lips"] if "lips" in extra else next(iter(extra["features"].values()))
         if path.is_dir():
             source_fps = float(folder_fps or 25.0)
         else:
@@ -240,7 +258,7 @@ class Translator:
         start = time.perf_counter()
         text = self._generate(None, path.stem, extra)
         # frames at the model's rate, or feature rows: the duration comes from the frames when there are any
-        duration = steps / rate if "frames" in extra else 0.0
+        duration = steps / rate if "frames" in extra or "lips" in extra else 0.0
         if not duration:
             from glossfree.data.video import probe_video
 

@@ -9,7 +9,9 @@ configuration is paper 004's SLT path on poses ("Lost in Translation, Found in E
 - Sec. 3.1 / A.5: Sliding Perceiver (window 8, stride 2) to LLM-width tokens, identity mapper;
 - Sec. 3.2 / 4.2: Flan-T5-XL with DoRA (r 32, alpha 64), beam search with 5 beams.
 
-The lip backbone and the ISLR pre-training heads of paper 004 are not part of this model; its SSA
+Paper 004's lip backbone (Sec. 3.1) is the frontend ``kind: lip_backbone``
+(:mod:`glossfree.models.frontends.lip_backbone`), fused with the pose backbone through
+``frontends`` + ``fusion: concat_channels``. The ISLR pre-training heads of paper 004 are not part of this model; its SSA
 task is the same model with another prompt (``PoseBatch.prompts``, :mod:`glossfree.data.multitask`). Training objectives (:mod:`glossfree.objectives`) are modules of the model too
 (``SLTModel.objectives``), so that their weights train, save and freeze with it.
 """
@@ -30,6 +32,7 @@ from glossfree.errors import ConfigError
 from glossfree.models.frontends.features import FeatureStreamConfig, FeatureStreamFrontend
 from glossfree.models.frontends.frame_encoder import FrameEncoder, FrameEncoderConfig
 from glossfree.models.frontends.keypoint_mlp import KeypointMLP, KeypointMLPConfig
+from glossfree.models.frontends.lip_backbone import LipBackbone, LipBackboneConfig
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
@@ -63,6 +66,7 @@ FRONTENDS = {
     "keypoint_mlp": KeypointMLP,
     "frame_encoder": FrameEncoder,
     "features": FeatureStreamFrontend,
+    "lip_backbone": LipBackbone,
 }
 COMPRESSORS = {"sliding_perceiver": SlidingPerceiver, "conv_pool": ConvPool, "none": PassThrough}
 
@@ -82,7 +86,8 @@ FrontendConfig = Annotated[
     Annotated[PoseBackboneConfig, Tag("pose_backbone")]
     | Annotated[KeypointMLPConfig, Tag("keypoint_mlp")]
     | Annotated[FrameEncoderConfig, Tag("frame_encoder")]
-    | Annotated[FeatureStreamConfig, Tag("features")],
+    | Annotated[FeatureStreamConfig, Tag("features")]
+    | Annotated[LipBackboneConfig, Tag("lip_backbone")],
     _kind_or("pose_backbone"),
 ]
 CompressorConfig = Annotated[
@@ -96,7 +101,8 @@ class SLTModelConfig(StrictModel):
     Attributes:
         layout: keypoint layout of the input (see :func:`glossfree.data.layouts.get_layout`).
         frontend: per-frame visual encoder: ``kind: pose_backbone`` (the default), ``keypoint_mlp``
-            (keypoints), ``frame_encoder`` (RGB frames) or ``features`` (a cached stream).
+            (keypoints), ``frame_encoder`` (RGB frames), ``features`` (a cached stream) or
+            ``lip_backbone`` (lip crops or a cached lip-reader stream, paper 004).
         frontends: several frontends fused by ``fusion`` (instead of ``frontend``).
         fusion: how ``frontends`` combine: ``concat_channels`` (time-aligned streams, e.g. pose and
             lip: ``[B, T, sum D_i]``) or ``concat_time`` (SpaMo: each sample's streams one after the
@@ -142,6 +148,8 @@ def frontend_inputs(config) -> set[str]:
         return {"keypoints"}
     if config.kind == "frame_encoder":
         return {"frames"}
+    if config.kind == "lip_backbone":
+        return {config.input_name()}
     return {f"features:{config.stream}"}
 
 
@@ -156,6 +164,15 @@ def frame_preprocess(config: SLTModelConfig):
     found = [c.preprocess for c in config.frontend_list() if c.kind == "frame_encoder"]
     if any(p != found[0] for p in found):
         raise ConfigError(f"frame encoders with different preprocessing read the same frames: {[str(p) for p in found]}")
+    return found[0] if found else None
+
+
+def lip_crop_config(config: SLTModelConfig):
+    """How the ``lips`` input is cut (its lip backbones' ``crop``), or None without one; several
+    lip backbones on crops must agree (the dataset cuts the crops once)."""
+    found = [c.crop for c in config.frontend_list() if c.kind == "lip_backbone" and c.source == "crops"]
+    if any(c != found[0] for c in found):
+        raise ConfigError(f"lip backbones with different crop settings read the same lips: {[str(c) for c in found]}")
     return found[0] if found else None
 
 
@@ -177,10 +194,12 @@ def run_frontend(kind: str, module: nn.Module, config, batch: PoseBatch) -> Visu
         features = module(batch.keypoints, batch.keypoint_mask, mask)
         # A frontend that changes the step rate (pose_backbone's stack_frames) says which steps are real.
         return VisualTokens(features, module.output_mask(mask) if hasattr(module, "output_mask") else mask)
-    data = batch.frames if name == "frames" else batch.features.get(config.stream)
+    data = batch.frames if name == "frames" else batch.lips if name == "lips" else batch.features.get(config.stream)
     if mask is None or data is None:
         raise ConfigError(f"frontend '{kind}' reads '{name}', but the batch has no such input (inputs: {sorted(batch.masks)})")
     mask = mask.bool()
+    if name == "lips":  # frames without a detected face are marked for the lip backbone
+        return VisualTokens(module(data, mask, batch.lip_mask), mask)
     return VisualTokens(module(data, mask), mask)
 
 

@@ -32,7 +32,7 @@ def build_dataset(
     """The dataset of a recipe's ``data`` section for a model of ``model_config``: it loads the
     model's required inputs (plus ``data.extra_inputs``) and nothing else; augmentations only in
     training. Used by training, evaluation and the demo alike, so spans and windows agree."""
-    from glossfree.models.slt import frame_preprocess, required_inputs
+    from glossfree.models.slt import frame_preprocess, lip_crop_config, required_inputs
 
     inputs = required_inputs(model_config) | set(config.extra_inputs)
     return PoseDataset(
@@ -51,6 +51,7 @@ def build_dataset(
         clip_augment=config.build_clip_augment() if train else None,
         window_s=config.window_s,
         folder_fps=config.folder_fps,
+        lips=lip_crop_config(model_config),
     )
 
 
