@@ -1,5 +1,6 @@
 """ISLR model and losses (paper 004, Sec. 3.3, 4.2, 4.4): shapes, masks, hand-computed losses,
-contrastive weights with duplicate labels, articulator masking, late fusion, accuracy."""
+contrastive weights with duplicate labels, articulator masking, late fusion, accuracy, the lip
+backbone as the second stream, and the pose backbone's stack_frames / agcn_norm options."""
 
 from __future__ import annotations
 
@@ -303,3 +304,132 @@ def test_any_frontend_kind_as_second_stream():
     expected = torch.stack([steps[0, :7].mean(dim=0), steps[1].mean(dim=0)])
     torch.testing.assert_close(out.features["lip"], expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out.logits, 0.7 * out.stream_logits["pose"] + 0.3 * model.lip_classifier(expected), atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ the paper's lip backbone (Sec. 3.3, 4.4)
+LIP_CROPS = {
+    "kind": "lip_backbone", "source": "crops", "crop": {"size": 16}, "stem_channels": 4, "channels": [4, 8],
+    "blocks": 1, "dim": 16, "dropout": 0.0, "conformer": {"num_layers": 1, "num_heads": 2, "dropout": 0.0},
+}  # fmt: skip
+
+
+def lip_batch(lengths, labels, seed=0, undetected=()):
+    """Clips with keypoints and 16x16 lip crops; ``undetected`` (sample, frame) pairs have no face."""
+    generator = torch.Generator().manual_seed(seed)
+    items = []
+    for i, (length, label) in enumerate(zip(lengths, labels)):
+        detected = torch.ones(length, dtype=torch.bool)
+        for sample, frame in undetected:
+            if sample == i:
+                detected[frame] = False
+        items.append({
+            "id": f"clip{i}", "text": label, "language": "de",
+            "keypoints": torch.randn(length, 203, 3, generator=generator),
+            "keypoint_mask": torch.rand(length, 203, generator=generator) > 0.2,
+            "lips": torch.randn(length, 16, 16, generator=generator), "lip_mask": detected,
+        })  # fmt: skip
+    return collate_pose(items)
+
+
+def test_lip_backbone_stream_pools_attentively_and_is_late_fused():
+    """The lip stream's clip feature is LipBackbone.pool (attentive pooling of the same per-step output
+    the SLT model reads); logits = 0.7 pose + 0.3 lip; padding changes no clip."""
+    from glossfree.models.frontends.lip_backbone import LipBackbone
+
+    model = tiny_model(lip=LIP_CROPS).eval()
+    assert isinstance(model.lip_backbone, LipBackbone) and model.required_inputs() == {"keypoints", "lips"}
+    batch = lip_batch([9, 12, 7], ["AUTO", "HAUS", "WETTER"], undetected=[(1, 3)])
+    out = model(batch)
+    lip = model.lip_backbone
+    with torch.no_grad():
+        steps = lip(batch.lips, batch.masks["lips"], batch.lip_mask)  # what an SLT model's lip frontend gives
+        hidden = lip.frame_features(batch.lips, batch.masks["lips"], batch.lip_mask)
+        encoded, maps = lip.conformer.encode(hidden, batch.masks["lips"], return_attention=True)
+        mean_map = torch.stack(maps).mean(dim=(0, 2))  # [B, T, T]: blocks and heads
+        expected = []
+        for b, length in enumerate([9, 12, 7]):
+            weights = mean_map[b, :length, :length].mean(dim=0)  # mean over the valid queries
+            expected.append(weights @ encoded[b, :length])
+    torch.testing.assert_close(encoded, steps)
+    torch.testing.assert_close(out.features["lip"], torch.stack(expected), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.stream_logits["lip"], model.lip_classifier(out.features["lip"]))
+    torch.testing.assert_close(out.logits, 0.7 * out.stream_logits["pose"] + 0.3 * out.stream_logits["lip"])
+    single = collate_pose([{
+        "id": "clip2", "text": "WETTER", "language": "de",
+        "keypoints": batch.keypoints[2, :7], "keypoint_mask": batch.keypoint_mask[2, :7],
+        "lips": batch.lips[2, :7], "lip_mask": batch.lip_mask[2, :7],
+    }])  # fmt: skip
+    alone = model(single)
+    torch.testing.assert_close(alone.logits[0], out.logits[2], atol=1e-5, rtol=0)
+    # a frame without a face is blanked: its crop does not count
+    changed = lip_batch([9, 12, 7], ["AUTO", "HAUS", "WETTER"], undetected=[(1, 3)])
+    changed.lips[1, 3] += 7.0
+    torch.testing.assert_close(model(changed).features["lip"], out.features["lip"])
+
+
+def test_both_streams_are_trained_by_their_own_losses():
+    model = tiny_model(lip=LIP_CROPS).train()
+    out = model(lip_batch([10, 12, 8, 9], ["AUTO", "HAUS", "AUTO", "WETTER"]))
+    assert set(out.losses) == {"islr_ce", "islr_aux", "islr_contrastive"}
+    out.loss.backward()
+    for part in ("backbone.", "classifier.", "lip_backbone.visual.", "lip_backbone.proj.", "lip_backbone.conformer.",
+                 "lip_classifier.", "objectives.islr_contrastive.visual.lip.", "objectives.islr_contrastive.visual.pose."):
+        grads = [(name, p.grad) for name, p in model.named_parameters() if name.startswith(part)]
+        assert grads, part
+        assert all(g is not None and g.abs().sum() > 0 for _, g in grads), [n for n, g in grads if g is None or not g.abs().sum()]
+    # independent streams (Sec. 3.3): the lip loss terms never reach the pose backbone and vice versa
+    model.zero_grad()
+    out = model(lip_batch([10, 12], ["AUTO", "HAUS"]))
+    F.cross_entropy(out.stream_logits["lip"], out.labels).backward()
+    assert all(p.grad is None or not p.grad.abs().sum() for p in model.backbone.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lip_backbone.parameters())
+
+
+def test_lip_backbone_stream_without_its_input_is_a_clear_error():
+    model = tiny_model(lip=LIP_CROPS).eval()
+    with pytest.raises(ConfigError, match=r"lip stream \(lip_backbone, source: crops\) reads 'lips'"):
+        model(clip_batch([8, 9], ["AUTO", "HAUS"]))
+
+
+# ------------------------------------------------------- the pose backbone's step-rate and norm options
+@pytest.mark.parametrize(
+    "options", [{"stack_frames": 2, "agcn_norm": "batch"}, {"stack_frames": 2, "agcn_norm": "layer", "standardize": True},
+                {"stack_frames": 1, "agcn_norm": "batch"}],
+    ids=["stack2-batch", "stack2-layer-standardize", "stack1-batch"],
+)  # fmt: skip
+def test_pooling_and_masking_with_the_backbone_options(options):
+    """ISLR pooling, articulator masking and the auxiliary loss on the backbone's output steps
+    (``ceil(T / stack_frames)``) with the masked BatchNorm of 2s-AGCN."""
+    torch.manual_seed(0)
+    config = validate(ISLRModelConfig, {"backbone": {**BACKBONE, **options}, "masking": {"probability": 1.0}})
+    model = ISLRModel(config, LABELS, torch.randn(len(LABELS), 12), objectives())
+    lengths, size = [9, 15, 12], options["stack_frames"]
+    batch = clip_batch(lengths, ["AUTO", "WETTER", "HAUS"])
+    model.train()
+    trained = model(batch)
+    steps = [-(-n // size) for n in lengths]
+    assert trained.step_mask.sum(dim=1).tolist() == steps and trained.step_mask.shape[1] == max(steps)
+    assert all(f.shape == (3, max(steps), 16) for f in trained.articulators.values())
+    assert bool((trained.masked.sum(dim=1) >= 1).all()) and int(trained.masked.sum(dim=1).max()) <= 2
+    trained.loss.backward()
+    assert all(p.grad is not None for name, p in model.named_parameters() if name.startswith(("backbone.encoders", "backbone.fuse")))
+    model.eval()
+    with torch.no_grad():
+        out = model(batch)
+        # nothing masked in evaluation: the clip feature is PoseBackbone.pool's
+        torch.testing.assert_close(out.features["pose"], model.backbone.pool(batch.keypoints, batch.keypoint_mask, batch.frame_mask))
+        # a masked articulator is ignored (with BatchNorm in eval, running statistics)
+        index = model.backbone.groups.index("face")
+        start, stop = model.backbone.layout.groups["face"]
+        masked = torch.zeros(3, 4, dtype=torch.bool)
+        masked[:, index] = True
+        noisy = batch.keypoints.clone()
+        noisy[:, :, start:stop] += 3.0
+        clean, _, _ = model.pose_features(batch.keypoints, batch.keypoint_mask, batch.frame_mask, masked)
+        perturbed, _, _ = model.pose_features(noisy, batch.keypoint_mask, batch.frame_mask, masked)
+        unmasked, _, _ = model.pose_features(noisy, batch.keypoint_mask, batch.frame_mask)
+    torch.testing.assert_close(perturbed, clean, atol=1e-5, rtol=0)
+    assert (unmasked - out.features["pose"]).abs().max() > 1e-3
+    # padding does not change a clip in evaluation (masked BatchNorm and stacking leave padding out)
+    alone = model(clip_batch([9], ["AUTO"]))
+    torch.testing.assert_close(alone.logits[0], out.logits[0], atol=1e-5, rtol=0)

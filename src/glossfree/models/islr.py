@@ -8,7 +8,8 @@ pseudo-gloss labels. One forward pass::
         -> articulator masking (training only, Sec. 4.2)    -> zero 1..2 groups of some samples
         -> fuse (concat, linear) -> Conformer -> attentive pooling -> clip feature [B, D]
         -> classifier (linear)                                 -> pose logits [B, K]
-    second stream (optional, any frontend kind; the paper's lip backbone) -> clip feature [B, D2]
+    second stream (optional, any frontend kind; the paper's lip backbone on lip crops or a frozen
+        lip reader's features: LipBackbone.pool, attentive pooling) -> clip feature [B, D2]
         -> its own classifier                                  -> lip logits [B, K]
     late fusion (Sec. 4.4, App. B.1): logits = 0.7 * pose + 0.3 * lip
 
@@ -20,7 +21,9 @@ loss, whose shared auxiliary Conformer lives in ``objectives.islr_aux``) and ``i
 Part names (what a stage trains, what ``init_checkpoint`` prefix maps read): ``backbone`` (a
 :class:`PoseBackbone`, loadable into an SLT model's ``frontend`` with ``prefix_map: {"backbone.":
 "frontend."}``), ``classifier``, ``lip_backbone`` and ``lip_classifier`` with a second stream, and
-``objectives.<name>``.
+``objectives.<name>``. With two streams, both backbones load into a two-frontend SLT model (as
+``pose_perceiver/lips_tiny``): ``prefix_map: {"backbone.": "frontend.branches.0.", "lip_backbone.":
+"frontend.branches.1."}`` (docs/islr.md).
 
 Labels. The model holds its label set (sorted class names, from the training split) and the LM
 input embedding of every label (``label_embeddings`` ``[K, E]``: the mean of the label text's token
@@ -77,9 +80,10 @@ class ISLRModelConfig(StrictModel):
         layout: keypoint layout of the input.
         backbone: the pose backbone (the part that SLT later reuses).
         lip: an optional second stream with its own classifier, late-fused with the pose logits:
-            any frontend ``kind`` (the paper's lip backbone; a ``pose_backbone`` or ``features``
-            stream as a stand-in). Its clip feature is its own ``pool`` when it is a
-            ``pose_backbone``, else the masked mean of its per-step output.
+            any frontend ``kind``; the paper's is ``lip_backbone`` (lip crops, ``source: crops``, or
+            a frozen lip reader's cached stream, ``source: features``; the dataset then loads that
+            input). Its clip feature is its own attentive ``pool`` when it is a ``lip_backbone`` or
+            a ``pose_backbone``, else the masked mean of its per-step output.
         fusion_weights: ``(pose, lip)`` weights of the late fusion of logits (Sec. 4.4, App. B.1: 0.7 / 0.3).
         masking: articulator masking of the pose backbone in training.
         lm: the language model whose input embeddings give the label texts' embeddings (only its
@@ -274,11 +278,23 @@ class ISLRModel(nn.Module):
         return pooled, articulators, step_mask
 
     def lip_features(self, batch: PoseBatch) -> torch.Tensor:
-        """The second stream's clip feature ``[B, D2]``."""
+        """The second stream's clip feature ``[B, D2]``: the attentive pooling of a ``lip_backbone``
+        (:meth:`LipBackbone.pool`, on the batch's ``lips`` crops ``[B, T, S, S]`` or its lip-reader
+        stream ``[B, T, D_in]``) or of a ``pose_backbone``; the masked mean of any other kind's steps."""
         config, module = self.config.lip, self.lip_backbone
         assert config is not None
         if config.kind == "pose_backbone":
             return module.pool(batch.keypoints, batch.keypoint_mask, batch.frame_mask.bool())
+        if config.kind == "lip_backbone":
+            name = config.input_name()
+            data = batch.lips if name == "lips" else batch.features.get(config.stream)
+            mask = batch.masks.get(name)
+            if data is None or mask is None:
+                raise ConfigError(
+                    f"the ISLR lip stream (lip_backbone, source: {config.source}) reads '{name}', but the batch "
+                    f"has no such input (inputs: {sorted(batch.masks)})"
+                )
+            return module.pool(data, mask.bool(), batch.lip_mask if name == "lips" else None)
         tokens = run_frontend(config.kind, module, config, batch)
         return masked_mean(tokens.features, tokens.mask).to(tokens.features.dtype)
 

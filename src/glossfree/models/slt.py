@@ -42,6 +42,7 @@ from glossfree.objectives import LM_NEEDS, LMCrossEntropyConfig, ObjectiveSettin
 
 if TYPE_CHECKING:
     from glossfree.data.datasets import PoseBatch
+    from glossfree.models.islr import ISLRModelConfig
 
 
 class NoCompressorConfig(StrictModel):
@@ -153,12 +154,13 @@ def frontend_inputs(config) -> set[str]:
     return {f"features:{config.stream}"}
 
 
-def required_inputs(config: SLTModelConfig) -> set[str]:
-    """Every input the model of ``config`` reads: the union over its frontends."""
+def required_inputs(config: SLTModelConfig | ISLRModelConfig) -> set[str]:
+    """Every input the model of ``config`` reads: the union over its frontends (``config.frontend_list()``:
+    an SLT model's, or an ISLR model's pose backbone and second stream)."""
     return set().union(*(frontend_inputs(c) for c in config.frontend_list()))
 
 
-def frame_preprocess(config: SLTModelConfig):
+def frame_preprocess(config: SLTModelConfig | ISLRModelConfig):
     """The preprocessing of the ``frames`` input (its frame encoders'), or None without one; several
     frame encoders must agree (the dataset prepares the frames once)."""
     found = [c.preprocess for c in config.frontend_list() if c.kind == "frame_encoder"]
@@ -167,9 +169,10 @@ def frame_preprocess(config: SLTModelConfig):
     return found[0] if found else None
 
 
-def lip_crop_config(config: SLTModelConfig):
+def lip_crop_config(config: SLTModelConfig | ISLRModelConfig):
     """How the ``lips`` input is cut (its lip backbones' ``crop``), or None without one; several
-    lip backbones on crops must agree (the dataset cuts the crops once)."""
+    lip backbones on crops must agree (the dataset cuts the crops once). ``config``: any model config
+    with ``frontend_list()`` (an SLT model's frontends, an ISLR model's ``backbone`` and ``lip``)."""
     found = [c.crop for c in config.frontend_list() if c.kind == "lip_backbone" and c.source == "crops"]
     if any(c != found[0] for c in found):
         raise ConfigError(f"lip backbones with different crop settings read the same lips: {[str(c) for c in found]}")

@@ -31,7 +31,10 @@ def build_dataset(
 ) -> PoseDataset:
     """The dataset of a recipe's ``data`` section for a model of ``model_config``: it loads the
     model's required inputs (plus ``data.extra_inputs``) and nothing else; augmentations only in
-    training. Used by training, evaluation and the demo alike, so spans and windows agree."""
+    training. Used by training, evaluation and the demo alike, so spans and windows agree.
+    ``model_config``: an SLT model's (``SLTModelConfig``) or an ISLR model's (``ISLRModelConfig``,
+    whose ``lip`` stream may read lip crops or a lip-reader stream); the ``lips`` input is cut as
+    the model's lip backbones say (:func:`~glossfree.models.slt.lip_crop_config`)."""
     from glossfree.models.slt import frame_preprocess, lip_crop_config, required_inputs
 
     inputs = required_inputs(model_config) | set(config.extra_inputs)

@@ -25,6 +25,10 @@ convolution sees the same zeros past its end), only real frames enter the 2D tru
 Conformer masks padding. Frames where the face was not detected (``lip_mask`` False) have their
 crop (read by the 3D stem's neighbouring frames too) and their per-frame feature set to 0 with
 ``undetected: zero`` (the default); ``keep`` uses the crop at the carried box (:mod:`glossfree.data.lips`).
+
+ISLR pre-training (:class:`~glossfree.models.islr.ISLRModel` with ``model.lip`` of this kind) reads a
+clip feature ``[B, dim]`` from :meth:`LipBackbone.pool` (the Conformer's attentive pooling, Tab. A.2);
+the weights are the same, so an ISLR run's ``lip_backbone.`` loads into an SLT model's lip frontend.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from torch import nn
 from glossfree.config import StrictModel
 from glossfree.data.lips import LipCropConfig
 from glossfree.errors import ConfigError
-from glossfree.models.temporal.conformer import Conformer, ConformerConfig
+from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig
 
 
 class Swish(nn.Module):
@@ -204,11 +208,36 @@ class LipBackbone(nn.Module):
             width = config.input_dim
         self.proj = nn.Sequential(nn.Linear(width, config.dim), nn.LayerNorm(config.dim), nn.Dropout(config.dropout))
         self.conformer = Conformer(config.dim, config.conformer)
+        self.attentive_pool = AttentivePool()  # ISLR's clip feature (:meth:`pool`); no parameters
         self.output_dim = config.dim
 
     def forward(self, data: torch.Tensor, mask: torch.Tensor, detected: torch.Tensor | None = None) -> torch.Tensor:
         """``data``: crops ``[B, T, H, W]`` (``source: crops``) or features ``[B, T, D_in]``;
         ``mask`` ``[B, T]`` True = real step; ``detected`` ``[B, T]`` True = face found (crops only)."""
+        mask = mask.bool()
+        return self.conformer(self.frame_features(data, mask, detected), mask)  # [B, T, dim], 0 on padding
+
+    def pool(
+        self, data: torch.Tensor, mask: torch.Tensor, detected: torch.Tensor | None = None, *, return_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Clip-level feature ``[B, dim]`` for ISLR (paper 004, Sec. 3.3, Tab. A.2: each backbone's
+        Conformer "applies an attentive pooling layer for temporal aggregation").
+
+        As :meth:`PoseBackbone.pool <glossfree.models.frontends.pose_backbone.PoseBackbone.pool>`: the
+        Conformer runs over the whole clip with its attention maps, and :class:`AttentivePool` (no
+        parameters, so the weights are those of :meth:`forward`) weights the last block's output by
+        their mean; padded steps get weight 0. Inputs as :meth:`forward`. With ``return_weights``,
+        also the step weights ``[B, T]`` (sum 1 over valid steps).
+        """
+        mask = mask.bool()
+        hidden = self.frame_features(data, mask, detected)  # [B, T, dim]
+        encoded, maps = self.conformer.encode(hidden, mask, return_attention=True)
+        pooled, weights = self.attentive_pool(encoded, maps, mask)  # [B, dim], [B, T]
+        return (pooled, weights) if return_weights else pooled
+
+    def frame_features(self, data: torch.Tensor, mask: torch.Tensor, detected: torch.Tensor | None = None) -> torch.Tensor:
+        """The per-step part before the Conformer (visual front-end or the stream, projection): ``[B, T, dim]``,
+        0 on padding. Inputs as :meth:`forward`."""
         mask = mask.bool()
         if self.visual is not None:
             drop = detected is not None and self.config.undetected == "zero"
@@ -222,5 +251,4 @@ class LipBackbone(nn.Module):
                 raise ConfigError(f"lip_backbone stream '{self.config.stream}': expected [B, T, {self.config.input_dim}] "
                                   f"features, got {list(data.shape)} (set input_dim to the width the extractor wrote)")  # fmt: skip
             per_frame = data.to(self.proj[0].weight.dtype)
-        x = self.proj(per_frame) * mask[..., None].to(per_frame.dtype)  # [B, T, dim]
-        return self.conformer(x, mask)  # [B, T, dim], 0 on padding
+        return self.proj(per_frame) * mask[..., None].to(per_frame.dtype)  # [B, T, dim]
