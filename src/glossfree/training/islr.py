@@ -11,7 +11,11 @@ recipes (``glossfree train islr/tiny --data DIR``: :func:`glossfree.training.eng
   instead). The label set is the sorted set of the training split's labels (``<run>/labels.json``
   and the exported model's ``metadata.json``); a dev clip whose label is not in it is an error.
 - model: :class:`~glossfree.models.islr.ISLRModel`; the tokenizer and the LM of ``model.lm`` serve
-  only to embed the label texts once (the contrastive loss's text side).
+  only to embed the label texts once (the contrastive loss's text side). With ``model.lip`` (the
+  paper's lip backbone, ``kind: lip_backbone``) the datasets also load its input: lip crops cut from
+  each clip's ``video`` (``source: crops``; every clip needs a video, checked before anything
+  trains) or a cached lip-reader stream (``source: features``); ``islr/lips_tiny.yaml`` trains both
+  streams with late fusion.
 - stages: objectives ``islr_ce``, ``islr_aux``, ``islr_contrastive``; monitor the dev accuracy
   ``dev/islr_ce_top1`` (higher is better).
 
@@ -22,6 +26,8 @@ and dropped); the model; per stage the data module, the module and the trainer.
 Reuse in SLT: the exported model (or a stage's best checkpoint) holds the backbone under
 ``backbone.``; a translation recipe's stage loads it with ``init_checkpoint: {path: RUN, stage:
 islr, prefix_map: {"backbone.": "frontend."}}`` (its ``model.frontend`` must be the same backbone).
+A two-stream run loads into a two-frontend SLT model (``pose_perceiver/lips_tiny``) with
+``prefix_map: {"backbone.": "frontend.branches.0.", "lip_backbone.": "frontend.branches.1."}``.
 """
 
 from __future__ import annotations
@@ -168,6 +174,22 @@ def labelled_records(root: Path, split: str, field: str) -> list[Record]:
     return [replace(record, text=clip_label(record, field)) for record in records]  # type: ignore[arg-type]
 
 
+def check_clip_inputs(records: list[Record], model: ISLRModelConfig, path: Path, split: str) -> None:
+    """Clips of a model that reads lip crops (``model.lip``: ``lip_backbone``, ``source: crops``) must
+    each name a ``video`` and its ``pose``; the :class:`DataError` names the file and the first clips."""
+    from glossfree.models.slt import required_inputs
+
+    if "lips" not in required_inputs(model):
+        return
+    missing = [record.id for record in records if record.video is None or record.pose is None]
+    if missing:
+        raise DataError(
+            f"{path}: {len(missing)} of {len(records)} record(s) of split '{split}' have no 'video' (or no 'pose') "
+            f"(first: {', '.join(missing[:3])}); model.lip reads lip crops cut from each clip's video where its "
+            "pose's face landmarks put the mouth (the synthetic signer: `glossfree synth OUT --isolated --video`)"
+        )
+
+
 def check_labels(records: list[Record], labels: list[str], path: Path, split: str) -> None:
     """Every record's label (its ``text``) must be in ``labels``; the error names the file and samples."""
     known = set(labels)
@@ -181,7 +203,10 @@ def check_labels(records: list[Record], labels: list[str], path: Path, split: st
 
 
 class ISLRDataModule(PoseDataModule):
-    """:class:`PoseDataModule` over labelled clips: each record's ``text`` is its label."""
+    """:class:`PoseDataModule` over labelled clips: each record's ``text`` is its label. The datasets
+    load what the ISLR model reads (:func:`~glossfree.training.datamodule.build_dataset` with the
+    model config): keypoints, and for ``model.lip`` its input (``lips`` crops cut from each clip's
+    video with the lip backbone's ``crop``, or a ``features:<stream>`` lip-reader stream)."""
 
     def __init__(self, *args: Any, label_field: str, labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -241,6 +266,8 @@ def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: b
         )
     dev = labelled_records(root, data.dev_split, data.label_field)  # a bad dev manifest fails now, not after an epoch
     check_labels(dev, labels, manifest_file(root, data.dev_split), data.dev_split)
+    for split, records in ((data.train_split, train_records), (data.dev_split, dev)):
+        check_clip_inputs(records, recipe.model, manifest_file(root, split), split)
     if rank == 0:
         atomic_write_json(run_dir / "labels.json", labels)
     tokenizer = prepare_tokenizer(recipe.tokenizer, labels, run_dir / "tokenizer", rank=rank, lm=recipe.model.lm)
