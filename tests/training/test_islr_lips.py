@@ -25,6 +25,13 @@ FAST = ["stages.0.max_epochs=1", "stages.0.batch_size=4", "evaluation.batch_size
 PREFIX_MAP = {"backbone.": "frontend.branches.0.", "lip_backbone.": "frontend.branches.1."}
 
 
+def test_islr_tiny_backbone_is_the_pose_recipes_frontend():
+    """docs/islr.md: islr/tiny's backbone loads into pose_perceiver/tiny and ssa_tiny (prefix backbone. -> frontend.)."""
+    backbone = load_recipe("islr/tiny").model.backbone.model_dump()
+    for name in ("pose_perceiver/tiny", "pose_perceiver/ssa_tiny"):
+        assert load_recipe(name).model.frontend.model_dump() == backbone, name
+
+
 @pytest.fixture(scope="module")
 def video_corpus(tmp_path_factory) -> Path:
     """3 signs x (3 train, 1 dev, 1 test) isolated clips with .pose files and stick-figure videos."""
