@@ -198,3 +198,37 @@ def test_clips_without_video_are_refused_before_training(video_corpus, tmp_path)
         train(load_recipe("islr/lips_tiny", FAST), data_root=root, run_dir=tmp_path / "run",
               launch=LaunchConfig(accelerator="cpu", progress=False))  # fmt: skip
     assert not (tmp_path / "run").exists()
+
+
+def test_backbone_options_load_with_their_statistics(video_corpus, tmp_path):
+    """A backbone pre-trained with the options stack_frames, standardize and agcn_norm: batch loads into
+    the SLT recipe's frontend with its running statistics (buffers), not only its parameters."""
+    from glossfree.data.datasets import collate_pose
+    from glossfree.models.islr import ISLRModel
+    from glossfree.models.slt import SLTModel
+    from glossfree.text.tokenizers import train_tokenizer
+    from glossfree.training.init_weights import load_weights_into
+    from glossfree.training.islr import ISLRDataModule, labelled_records
+
+    options = ["stack_frames=2", "standardize=true", "agcn_norm=batch"]
+    islr = load_recipe("islr/tiny", [f"model.backbone.{o}" for o in options])
+    records = labelled_records(video_corpus, "train", "label")
+    labels = sorted({r.text for r in records})
+    module = ISLRDataModule(islr.data, video_corpus, layout=islr.model.layout, model=islr.model, batch_size=4,
+                            eval_batch_size=8, seed=0, train_records=records, label_field="label", labels=labels)  # fmt: skip
+    batch = collate_pose([module.train_dataset()[i] for i in range(6)])
+    torch.manual_seed(0)
+    model = ISLRModel(islr.model, labels, torch.randn(len(labels), 8), islr.objective_configs()).train()
+    model(batch).loss.backward()  # one training forward moves the running statistics
+    state = model.state_dict()
+    buffers = [k for k in state if k.startswith("backbone.") and k.endswith(("running_mean", "running_var"))]
+    assert any(".standardizer." in k for k in buffers) and any(".norm." in k for k in buffers)
+    assert not torch.equal(state["backbone.standardizer.running_mean"], torch.zeros_like(state["backbone.standardizer.running_mean"]))
+    slt_recipe = load_recipe("pose_perceiver/tiny", ["tokenizer.vocab_size=60", *(f"model.frontend.{o}" for o in options)])
+    tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], tmp_path / "tok", vocab_size=60)
+    slt = SLTModel(slt_recipe.model, tokenizer)
+    loaded = load_weights_into(slt, state, prefix_map={"backbone.": "frontend."})
+    assert sorted(loaded) == sorted("frontend." + k[len("backbone."):] for k in state if k.startswith("backbone."))
+    after = slt.state_dict()
+    for key in buffers:
+        assert torch.equal(after["frontend." + key[len("backbone."):]], state[key]), key
