@@ -335,3 +335,23 @@ def test_standardizer_uses_detected_points_and_running_statistics(make_batch):
 def test_stack_frames_must_be_positive():
     with pytest.raises(ConfigError, match="stack_frames"):
         validate(PoseBackboneConfig, {**TINY, "stack_frames": 0})
+
+
+def test_batch_norm_statistics_are_shared_by_both_hands_in_training_and_evaluation(make_batch):
+    """With agcn_norm: batch the shared hand encoder runs once on both hands, so the statistics it
+    normalises with in training are the ones its running estimates hold for evaluation."""
+    backbone = tiny_backbone(agcn_norm="batch").train()
+    calls = []
+    backbone.encoders["hand"].register_forward_hook(lambda *_: calls.append(1))
+    for module in backbone.modules():
+        if hasattr(module, "running_mean"):
+            module.momentum = 1.0  # running estimates := the last batch's statistics
+    batch = make_batch([16, 16])
+    with torch.no_grad():
+        trained = backbone.encode_articulators(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+        backbone.eval()
+        evaluated = backbone.encode_articulators(batch.keypoints, batch.keypoint_mask, batch.frame_mask)
+    assert len(calls) == 2  # one per forward, not one per hand
+    for group in ("left_hand", "right_hand", "body", "face"):
+        # running variances are unbiased, batch ones biased: equal up to count / (count - 1)
+        torch.testing.assert_close(evaluated[group], trained[group], atol=2e-3, rtol=1e-2)

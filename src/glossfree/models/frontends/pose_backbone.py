@@ -25,8 +25,11 @@ Masking. A keypoint with ``keypoint_mask`` False has its coordinates zeroed and 
 0, so "not detected" is distinguishable from "at the origin". Padded frames (``frame_mask``
 False) never influence real frames: they are zeroed before every temporal convolution, excluded
 from the data-dependent adjacency and from the squeeze-and-excitation statistics, and masked in
-attention. Batch-statistics BatchNorm of 2s-AGCN is replaced by per-position LayerNorm for the
-same reason (a sample's features do not depend on its batch).
+attention. The AGCN normalisation is an option (``agcn_norm``): a per-position LayerNorm over
+channels (the default: a sample's features never depend on its batch) or 2s-AGCN's BatchNorm with
+padded frames left out of its statistics (running statistics at evaluation). 2s-AGCN's input
+``data_bn`` (per point and coordinate) is ``standardize``; ``stack_frames`` runs the backbone at a
+lower step rate. Both hands go through their shared encoder as one batch.
 
 Sizes. The paper's text states 4 AGCN layers, temporal kernel 7, a 4-block Conformer (8 heads, FFN
 x4, conv expansion 2, kernel 5); its channel widths and Conformer width did not survive in the
@@ -434,15 +437,22 @@ class PoseBackbone(nn.Module):
         points = stack_steps(points, size).transpose(2, 3)
         flags = stack_steps(point_mask, size).transpose(2, 3).to(points.dtype)  # [B, T', N, S]
         features = {}
-        for group in self.groups:
-            start, stop = self.layout.groups[group]
-            group_points = points[:, :, start:stop]  # [B, T', N_g, S, C]
-            if group == "right_hand" and self.config.mirror_right_hand:
-                flip = torch.ones(self.config.coord_dims, dtype=points.dtype, device=points.device)
-                flip[0] = -1.0
-                group_points = group_points * flip
-            encoder = self.encoders[self.encoder_of[group]]
-            features[group] = encoder(group_points.flatten(3), flags[:, :, start:stop], step_mask)
+        for name, encoder in self.encoders.items():
+            # Groups sharing an encoder (both hands) go through it as one batch: one call, and the
+            # batch statistics of agcn_norm: batch are those of both hands, as its running ones are.
+            members = [group for group in self.groups if self.encoder_of[group] == name]
+            group_points, group_flags = [], []
+            for group in members:
+                start, stop = self.layout.groups[group]
+                chunk = points[:, :, start:stop]  # [B, T', N_g, S, C]
+                if group == "right_hand" and self.config.mirror_right_hand:
+                    flip = torch.ones(self.config.coord_dims, dtype=points.dtype, device=points.device)
+                    flip[0] = -1.0
+                    chunk = chunk * flip
+                group_points.append(chunk.flatten(3))
+                group_flags.append(flags[:, :, start:stop])
+            encoded = encoder(torch.cat(group_points), torch.cat(group_flags), step_mask.repeat(len(members), 1))
+            features.update(zip(members, encoded.chunk(len(members)), strict=True))
         return features
 
     def forward(
