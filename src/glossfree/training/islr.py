@@ -56,6 +56,8 @@ from glossfree.training.recipe import (
     RecipeConfig,
     StageConfig,
     TokenizerConfig,
+    check_stage_names,
+    check_stage_parts,
 )
 
 log = logging.getLogger(__name__)
@@ -99,14 +101,11 @@ class ISLRRecipeConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> ISLRRecipeConfig:
-        names = [stage.name for stage in self.stages]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
+        check_stage_names(self.stages)
         objectives = self.objective_configs()
         parts = ["backbone", "classifier", *(["lip_backbone", "lip_classifier"] if self.model.lip else [])]
         parts += sorted(part for objective in objectives for part in _objective_part(objective))
-        for index, stage in enumerate(self.stages):
+        for stage in self.stages:
             other = [o.key for o in stage.objectives if o.kind not in ISLR_OBJECTIVE_KINDS]
             if other:
                 raise ValueError(
@@ -120,17 +119,7 @@ class ISLRRecipeConfig(StrictModel):
                 )
             if stage.ssa_fraction > 0:
                 raise ValueError(f"stage '{stage.name}': ssa_fraction does not apply to isolated sign clips")
-            if stage.init_from is not None and stage.init_from not in names[:index]:
-                raise ValueError(
-                    f"stage '{stage.name}': init_from '{stage.init_from}' is not an earlier stage "
-                    f"(earlier: {', '.join(names[:index]) or 'none'})"
-                )
-            unknown = [part for part in stage.train or [] if part not in parts]
-            if unknown:
-                raise ValueError(
-                    f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
-                    f"its parts: {', '.join(parts)}"
-                )
+        check_stage_parts(self.stages, parts)
         return self
 
     def objective_configs(self) -> list[ObjectiveConfig]:

@@ -339,6 +339,31 @@ class StageConfig(StrictModel):
         return [part for part in parts if not part.startswith("objectives.") or part in own]
 
 
+def check_stage_names(stages: list[StageConfig]) -> None:
+    """Stage names are unique and each ``init_from`` names an earlier stage (``ValueError`` otherwise)."""
+    names = [stage.name for stage in stages]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
+    for index, stage in enumerate(stages):
+        if stage.init_from is not None and stage.init_from not in names[:index]:
+            raise ValueError(
+                f"stage '{stage.name}': init_from '{stage.init_from}' is not an earlier stage "
+                f"(earlier: {', '.join(names[:index]) or 'none'})"
+            )
+
+
+def check_stage_parts(stages: list[StageConfig], parts: list[str]) -> None:
+    """Every part a stage's ``train`` lists is one of the model's ``parts`` (``ValueError`` otherwise)."""
+    for stage in stages:
+        unknown = [part for part in stage.train or [] if part not in parts]
+        if unknown:
+            raise ValueError(
+                f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
+                f"its parts: {', '.join(parts)}"
+            )
+
+
 class RecipeConfig(StrictModel):
     """A whole recipe. Defaults are paper scale; ``tiny.yaml`` files override them for CPU."""
 
@@ -354,16 +379,7 @@ class RecipeConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> RecipeConfig:
-        names = [stage.name for stage in self.stages]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
-        for index, stage in enumerate(self.stages):
-            if stage.init_from is not None and stage.init_from not in names[:index]:
-                raise ValueError(
-                    f"stage '{stage.name}': init_from '{stage.init_from}' is not an earlier stage "
-                    f"(earlier: {', '.join(names[:index]) or 'none'})"
-                )
+        check_stage_names(self.stages)
         mixing = [stage.name for stage in self.stages if stage.ssa_fraction > 0]
         if mixing and self.data.ssa is None:
             raise ValueError(
@@ -376,14 +392,7 @@ class RecipeConfig(StrictModel):
                 f"objective(s) {', '.join(islr)} pre-train a backbone on isolated signs: they belong in a "
                 "recipe with `recipe: islr` (e.g. islr/tiny), not in a translation recipe"
             )
-        parts = model_parts(objectives)
-        for stage in self.stages:
-            unknown = [part for part in stage.train or [] if part not in parts]
-            if unknown:
-                raise ValueError(
-                    f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
-                    f"its parts: {', '.join(parts)}"
-                )
+        check_stage_parts(self.stages, model_parts(objectives))
         return self
 
     def objective_configs(self) -> list[ObjectiveConfig]:
