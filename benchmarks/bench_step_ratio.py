@@ -8,7 +8,7 @@ settings, length-bucketed) or, without one, are random PHOENIX-like keypoint bat
 around 58 frames at 12.5 fps, 10 % of points undetected). Also prints parameter counts.
 
     .venv/bin/python benchmarks/bench_step_ratio.py [--data ROOT] [--a pose_perceiver/mid]
-        [--b pose_conv/mid] [--steps 8] [--threads 2] [--json FILE]
+        [--b pose_conv/mid] [--set-a KEY=VALUE ...] [--steps 8] [--threads 2] [--json FILE]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", default="pose_perceiver/mid")
     parser.add_argument("--b", default="pose_conv/mid")
+    parser.add_argument("--set-a", dest="overrides_a", action="append", default=[], help="override for recipe A (repeatable)")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--steps", type=int, default=8, help="timed steps per recipe (after one warm-up step)")
     parser.add_argument("--threads", type=int, default=2)
@@ -73,12 +74,12 @@ def data_batches(recipe, root: Path, count: int, batch_size: int):
             for k in range(count)]  # fmt: skip
 
 
-def build(name: str, tokenizer):
+def build(name: str, tokenizer, overrides: list[str]):
     from glossfree.training.engine import build_model
     from glossfree.training.optim import build_optimizer
     from glossfree.training.recipe import load_recipe
 
-    recipe = load_recipe(name)
+    recipe = load_recipe(name, overrides)
     torch.manual_seed(0)
     model = build_model(recipe, tokenizer)
     model.train()
@@ -93,11 +94,13 @@ def main() -> None:
     from glossfree.text.tokenizers import train_tokenizer
     from glossfree.training.recipe import load_recipe
 
-    recipe_a = load_recipe(args.a)
+    recipe_a = load_recipe(args.a, args.overrides_a)
     texts = [r.text for r in load_split(args.data, "train")] if args.data else GERMAN * 50
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = train_tokenizer(texts, Path(tmp) / "tok", vocab_size=recipe_a.tokenizer.vocab_size if args.data else 200)
-    systems = {name: build(name, tokenizer) for name in (args.a, args.b)}
+    if args.a == args.b:
+        raise SystemExit("--a and --b name the same recipe; compare two recipes (use --set-a for a variant of A)")
+    systems = {args.a: build(args.a, tokenizer, args.overrides_a), args.b: build(args.b, tokenizer, [])}
     batch_size = recipe_a.stages[0].batch_size
     batches = data_batches(recipe_a, args.data, args.steps + 1, batch_size) if args.data else random_batches(args.steps + 1, batch_size)
     times: dict[str, list[float]] = {name: [] for name in systems}
@@ -113,6 +116,8 @@ def main() -> None:
             if step:  # the first step warms up allocators and kernels
                 times[name].append(time.perf_counter() - started)
     print(machine_line(machine()))
+    if args.overrides_a:
+        print(f"{args.a} with: {' '.join(args.overrides_a)}")
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, (_, model, _, _) in systems.items():
         params = sum(p.numel() for p in model.parameters())
