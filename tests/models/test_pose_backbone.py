@@ -355,3 +355,22 @@ def test_batch_norm_statistics_are_shared_by_both_hands_in_training_and_evaluati
     for group in ("left_hand", "right_hand", "body", "face"):
         # running variances are unbiased, batch ones biased: equal up to count / (count - 1)
         torch.testing.assert_close(evaluated[group], trained[group], atol=2e-3, rtol=1e-2)
+
+
+def test_masked_batch_norm_leaves_padded_frames_out_of_its_statistics():
+    from glossfree.models.frontends.pose_backbone import MaskedBatchNorm2d
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 6, 5) * 3 + 1  # [B, C, T, N]
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    padded = torch.cat([x, torch.full((2, 4, 3, 5), 100.0)], dim=2)  # garbage in 3 padded frames
+    padded_mask = torch.cat([mask, torch.zeros(2, 3, dtype=torch.bool)], dim=1)
+    plain, masked = MaskedBatchNorm2d(4).train(), MaskedBatchNorm2d(4).train()
+    out, out_padded = plain(x, mask), masked(padded, padded_mask)
+    torch.testing.assert_close(out_padded[:, :, :6], out)
+    torch.testing.assert_close(out.mean(dim=(0, 2, 3)), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.var(dim=(0, 2, 3), unbiased=False), torch.ones(4), atol=1e-3, rtol=0)
+    torch.testing.assert_close(masked.running_mean, 0.1 * x.mean(dim=(0, 2, 3)))
+    masked.eval()
+    expected = (x - masked.running_mean[:, None, None]) / (masked.running_var[:, None, None] + 1e-5).sqrt()
+    torch.testing.assert_close(masked(padded, padded_mask)[:, :, :6], expected)
