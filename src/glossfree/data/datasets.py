@@ -374,16 +374,13 @@ class PoseDataset(Dataset):
             item["targets"] = {"pseudo_gloss": vocab.multi_hot([glosses[record.id]])[0]}
         return item
 
-
     def _lips(self, record: Record) -> tuple[np.ndarray, np.ndarray, float]:
         """``(crops float32 [T, S, S], detected bool [T], fps)`` of a record, resampled to ``fps``
         by the frame selection the keypoints use, so that both have the same steps."""
         from glossfree.data.lips import load_lip_crops
 
         assert self.lips is not None
-        paths = resolve(self.root, record)
-        if paths.video is None or paths.pose is None:
-            raise DataError(f"record '{record.id}' needs both a 'video' and a 'pose' path for the 'lips' input")
+        paths = resolve(self.root, record)  # both paths present: checked with the records at construction
         if paths.video.is_dir():
             raise DataError(f"{paths.video}: the 'lips' input reads video files, not frame folders")
         start, end = self._span(record)

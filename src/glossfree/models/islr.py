@@ -265,16 +265,8 @@ class ISLRModel(nn.Module):
         backbone = self.backbone
         articulators = backbone.encode_articulators(keypoints, keypoint_mask, frame_mask)
         step_mask = backbone.output_mask(frame_mask.bool())  # [B, T']
-        parts = []
-        for index, group in enumerate(backbone.groups):
-            features = articulators[group]  # [B, T', A]
-            if masked is not None:
-                features = features * (~masked[:, index]).to(features.dtype)[:, None, None]
-            parts.append(features)
-        fused = torch.cat(parts, dim=-1)  # [B, T', G * A]
-        hidden = backbone.fuse(fused) * step_mask.unsqueeze(-1).to(fused.dtype)  # [B, T', D]
-        encoded, maps = backbone.conformer.encode(hidden, step_mask, return_attention=True)
-        pooled, _ = backbone.attentive_pool(encoded, maps, step_mask)  # [B, D]
+        hidden = backbone.fuse_articulators(articulators, step_mask, dropped=masked)  # [B, T', D]
+        pooled, _ = backbone.pool_steps(hidden, step_mask)  # [B, D]
         return pooled, articulators, step_mask
 
     def lip_features(self, batch: PoseBatch) -> torch.Tensor:

@@ -413,7 +413,6 @@ class SLTModel(nn.Module):
         The LM runs only as far as the objectives need: not at all, its encoder, or the
         teacher-forced pass.
         """
-        prompts = prompts if prompts is not None else getattr(batch, "prompts", None)
         weights = dict(objectives) if objectives is not None else {"lm_ce": 1.0}
         unknown = [name for name in weights if name not in self.objectives]
         if unknown:

@@ -444,6 +444,21 @@ def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
     load_checkpoint_weights(model, checkpoint)  # memory-mapped; a frozen pretrained base stays as loaded
 
 
+def _recipe_datamodule(
+    recipe: RecipeConfig, stage: StageConfig, data_root: Path, train_records: list[Record] | None
+) -> PoseDataModule:
+    """The recipe's own data module for ``stage``: pose samples, or mixed SLT + SSA samples with ``data.ssa``."""
+    common: dict[str, Any] = dict(
+        layout=recipe.model.layout, model=recipe.model, batch_size=stage.batch_size,
+        eval_batch_size=recipe.evaluation.batch_size, seed=recipe.seed, train_records=train_records,
+    )  # fmt: skip
+    if recipe.data.ssa is not None:
+        from glossfree.training.multitask_data import MultitaskDataModule
+
+        return MultitaskDataModule(recipe.data, data_root, ssa_fraction=stage.ssa_fraction, **common)
+    return PoseDataModule(recipe.data, data_root, **common)
+
+
 def run_stage(
     stage: StageConfig,
     *,
@@ -504,24 +519,8 @@ def run_stage(
         log_every_n_steps=1,
         deterministic=False,
     )
-    datamodule_kwargs: dict[str, Any] = {}
-    datamodule_class: type[PoseDataModule] = PoseDataModule
-    if recipe.data.ssa is not None:
-        from glossfree.training.multitask_data import MultitaskDataModule
-
-        datamodule_class, datamodule_kwargs = MultitaskDataModule, {"ssa_fraction": stage.ssa_fraction}
     if datamodule is None:
-        datamodule = datamodule_class(
-            recipe.data,
-            data_root,
-            **datamodule_kwargs,
-            layout=recipe.model.layout,
-            model=recipe.model,
-            batch_size=stage.batch_size,
-            eval_batch_size=recipe.evaluation.batch_size,
-            seed=recipe.seed,
-            train_records=train_records,
-        )
+        datamodule = _recipe_datamodule(recipe, stage, data_root, train_records)
     module = SLTLightningModule(model, stage, recipe.evaluation)
     last = checkpoints / "last.ckpt"
     start_from = _resume_checkpoint(checkpoints, stage.name) if resume else None

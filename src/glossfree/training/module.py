@@ -150,8 +150,8 @@ def ssa_answer_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
     SSA answers are decoded in the ``sss-eee`` format (:func:`glossfree.alignment.aligner.answer_format_constraint`).
     ``ssa_exact``: answer equals the target; ``ssa_parsed``: answer is usable (``ddd-ddd``, start
     <= end); ``ssa_iou50``: temporal IoU with the target span >= 0.5 (an unusable answer misses);
-    ``ssa_frame_l1``: mean of the start and end errors in frames over the usable answers (the
-    window length when none is). Whole-stream Acc / CB-Acc / F1 need every subtitle of a stream
+    ``ssa_frame_l1``: mean of the start and end errors in frames over the usable answers (1000,
+    more than any window holds, when none is). Whole-stream Acc / CB-Acc / F1 need every subtitle of a stream
     and the DTW: ``glossfree align`` and ``docs/alignment.md``.
     """
     from glossfree.errors import DataError

@@ -477,8 +477,20 @@ class PoseBackbone(nn.Module):
     ) -> torch.Tensor:
         """The per-step part (articulator encoders, fusion) before the Conformer: ``[B, T', dim]``."""
         features = self.encode_articulators(keypoints, keypoint_mask, frame_mask)
-        fused = torch.cat([features[group] for group in self.groups], dim=-1)  # [B, T', G * articulator_dim]
-        return self.fuse(fused) * self.output_mask(frame_mask).unsqueeze(-1).to(fused.dtype)  # [B, T', dim]
+        return self.fuse_articulators(features, self.output_mask(frame_mask))
+
+    def fuse_articulators(
+        self, features: dict[str, torch.Tensor], step_mask: torch.Tensor, dropped: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Concatenate and project the articulator features ``{group: [B, T', articulator_dim]}`` to
+        ``[B, T', dim]`` (0 on padded steps of ``step_mask`` ``[B, T']``). ``dropped`` ``[B, G]`` bool
+        (groups in ``self.groups`` order) zeroes those articulators of those samples first: the
+        articulator masking of paper 004's ISLR pre-training (Sec. 4.2)."""
+        parts = [features[group] for group in self.groups]  # G x [B, T', articulator_dim]
+        if dropped is not None:
+            parts = [part * (~dropped[:, index]).to(part.dtype)[:, None, None] for index, part in enumerate(parts)]
+        fused = torch.cat(parts, dim=-1)  # [B, T', G * articulator_dim]
+        return self.fuse(fused) * step_mask.unsqueeze(-1).to(fused.dtype)  # [B, T', dim]
 
     def pool(
         self,
@@ -496,7 +508,11 @@ class PoseBackbone(nn.Module):
         weight 0. With ``return_weights``, also the step weights ``[B, T']`` (sum 1 over valid steps).
         """
         hidden = self.frame_features(keypoints, keypoint_mask, frame_mask)
-        step_mask = self.output_mask(frame_mask)
-        encoded, maps = self.conformer.encode(hidden, step_mask, return_attention=True)
-        pooled, weights = self.attentive_pool(encoded, maps, step_mask)
+        pooled, weights = self.pool_steps(hidden, self.output_mask(frame_mask))
         return (pooled, weights) if return_weights else pooled
+
+    def pool_steps(self, hidden: torch.Tensor, step_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conformer over the whole of ``hidden`` ``[B, T', dim]``, then attentive pooling: the clip
+        feature ``[B, dim]`` and the step weights ``[B, T']`` (see :meth:`pool`)."""
+        encoded, maps = self.conformer.encode(hidden, step_mask, return_attention=True)
+        return self.attentive_pool(encoded, maps, step_mask)
