@@ -31,18 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from glossfree.models.temporal.positions import sinusoidal_encoding
+
 _EPS = 1e-12  # ESPnet's LayerNorm
 
 
 def relative_positions(length: int, dim: int) -> torch.Tensor:
     """``[2 T - 1, dim]`` sinusoidal encodings of relative positions ``T-1, ..., 1, 0, -1, ..., -(T-1)``
     (ESPnet ``RelPositionalEncoding``: sin on even, cos on odd channels)."""
-    position = torch.arange(length - 1, -length, -1, dtype=torch.float32)[:, None]  # [2T-1, 1]
-    inverse = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))
-    table = torch.zeros(2 * length - 1, dim)
-    table[:, 0::2] = torch.sin(position * inverse)
-    table[:, 1::2] = torch.cos(position * inverse)
-    return table
+    return sinusoidal_encoding(torch.arange(length - 1, -length, -1), dim)
 
 
 class FeedForward(nn.Module):

@@ -28,6 +28,7 @@ from torch import nn
 from glossfree.config import StrictModel
 from glossfree.errors import ConfigError
 from glossfree.models.temporal.attention import MultiHeadAttention
+from glossfree.models.temporal.positions import sinusoidal_encoding
 
 
 class SlidingPerceiverConfig(StrictModel):
@@ -42,6 +43,10 @@ class SlidingPerceiverConfig(StrictModel):
         ff_mult: feed-forward hidden width = ``ff_mult * width``.
         num_latents: latent queries (output tokens) per window.
         max_len: longest input (frames) the learned position encoding covers.
+        position_init: start of the learned position encoding: ``random`` (N(0, 0.02²)) or
+            ``sinusoidal`` (the fixed encoding of Vaswani et al., still trained). The paper says only
+            "learnable"; with ``random`` the tokens carry almost no absolute position until it is
+            learnt, which a task that answers positions (SSA) cannot do without.
         dim: internal width; ``None`` = the output (LLM embedding) width, as in the paper.
         dropout: dropout in attention and feed-forward blocks.
     """
@@ -54,6 +59,7 @@ class SlidingPerceiverConfig(StrictModel):
     ff_mult: int = 4
     num_latents: int = 1
     max_len: int = 1024
+    position_init: Literal["random", "sinusoidal"] = "random"
     dim: int | None = None
     dropout: float = 0.0
 
@@ -109,7 +115,11 @@ class SlidingPerceiver(nn.Module):
         self.output_dim = output_dim
         dim = config.dim or output_dim
         self.input = nn.Linear(input_dim, dim)
-        self.position = nn.Parameter(torch.randn(config.max_len, dim) * 0.02)  # [max_len, D]
+        if config.position_init == "sinusoidal":
+            start = sinusoidal_encoding(torch.arange(config.max_len), dim)
+        else:
+            start = torch.randn(config.max_len, dim) * 0.02
+        self.position = nn.Parameter(start)  # [max_len, D]
         self.latents = nn.Parameter(torch.randn(config.num_latents, dim) * 0.02)  # [Q, D]
         self.layers = nn.ModuleList(
             PerceiverLayer(dim, num_heads=config.num_heads, ff_mult=config.ff_mult, dropout=config.dropout)
