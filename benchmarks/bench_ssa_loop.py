@@ -91,7 +91,6 @@ def main() -> None:
     from glossfree.data.multitask import (
         MixedTaskBatchSampler,
         collate_multitask,
-        multitask_records,
         record_task,
         tokenizer_texts,
     )
@@ -103,13 +102,11 @@ def main() -> None:
     recipe = load_recipe(args.recipe, args.overrides)
     if recipe.data.ssa is None:
         raise SystemExit(f"{args.recipe} has no data.ssa section: not an SSA recipe")
-    ssa = recipe.data.ssa
     stage = recipe.stages[-1]
     torch.manual_seed(recipe.seed)
-    train_records, _ = multitask_records(args.data, split="train", window_s=ssa.window_s, language=ssa.language,
-                                         dev_streams=0)  # fmt: skip
-    eval_records, _ = multitask_records(args.eval, split="train", window_s=ssa.window_s, language=ssa.language,
-                                        dev_streams=0)  # fmt: skip
+    every_stream = recipe.data.ssa.model_copy(update={"dev_streams": 0})  # all streams of both sets
+    train_records, _ = every_stream.records(args.data, "train")
+    eval_records, _ = every_stream.records(args.eval, "train")
     eval_records = [r for r in eval_records if record_task(r) == "ssa"][: args.eval_windows]
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = prepare_tokenizer(recipe.tokenizer, tokenizer_texts(train_records), Path(tmp) / "tokenizer",

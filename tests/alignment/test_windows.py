@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from glossfree.alignment.subtitles import Cue
-from glossfree.alignment.windows import Window, decode_target, encode_target, ssa_window, ssa_windows
+from glossfree.alignment.windows import Window, decode_target, encode_target, frames_at, ssa_window, ssa_windows
 from glossfree.errors import DataError
 
 FPS = 25.0
@@ -60,3 +60,12 @@ def test_decode_clips_to_the_window_and_handles_bad_answers():
         fallback = decode_target(bad, short, fallback=(50.0, 52.0))
         assert (fallback.start, fallback.end, fallback.parsed) == (50.0, 52.0, False)
         assert "unusable SSA answer" in fallback.reason
+
+
+def test_frames_at_another_rate_never_pass_the_end():
+    assert frames_at(1000, 50.0, 25.0) == 500
+    assert frames_at(1001, 50.0, 25.0) == 500  # 20.02 s: 500 whole frames at 25 fps
+    assert frames_at(299, 29.97, 25.0) == 249  # 9.977 s -> 249.4 frames
+    assert frames_at(250, 25.0, 25.0) == 250
+    with pytest.raises(DataError, match="frame rates > 0"):
+        frames_at(10, 0.0, 25.0)

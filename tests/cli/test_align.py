@@ -126,3 +126,40 @@ def test_ssa_answer_scores():
     assert scores["ssa_exact"] == 0.25 and scores["ssa_parsed"] == 0.75
     assert scores["ssa_iou50"] == 0.5  # 9 of 13 frames overlap for the second answer; none for the last
     assert scores["ssa_frame_l1"] == pytest.approx((0 + 2 + 20) / 3)
+
+
+def test_answers_count_frames_at_the_answer_rate(ssa_run, tmp_path):
+    """The same signing at 50 fps gets the windows, prompts and answers of the 25 fps stream: answers
+    count frames at the recipe's data.ssa.answer_fps (25), not at the stream's own rate."""
+    import numpy as np
+    from pose_format import Pose
+    from pose_format.numpy import NumPyPoseBody
+
+    from glossfree.alignment.aligner import align_pose_file
+    from glossfree.checkpoint import load_trained
+
+    data, run_dir, _ = ssa_run
+    source, audio = data / "streams" / "stream-0002.pose", data / "streams" / "stream-0002.audio.vtt"
+    pose = Pose.read(source.read_bytes())
+    body = pose.body
+    doubled = NumPyPoseBody(fps=2 * body.fps, data=np.repeat(body.data, 2, axis=0),
+                            confidence=np.repeat(body.confidence, 2, axis=0))  # fmt: skip
+    fast = tmp_path / "stream-50fps.pose"
+    with open(fast, "wb") as handle:
+        Pose(pose.header, doubled).write(handle)
+    trained = load_trained(run_dir, device="cpu")
+    assert trained.recipe.data.ssa.answer_fps == 25.0
+    priors = read_subtitles(audio)
+    at_25 = align_pose_file(trained, source, priors, num_beams=1)
+    at_50 = align_pose_file(trained, fast, priors, num_beams=1)
+    assert at_50.fps == 50.0 and at_50.num_frames == 2 * at_25.num_frames
+    assert at_50.windows == at_25.windows  # 16 s = 400 answer frames, whatever the stream's rate
+    assert at_50.answers == at_25.answers
+    step = 1 / 25 + 1e-9  # the DTW runs at each stream's own rate: one 25 fps frame apart at most
+    for slow_cue, fast_cue in zip(at_25.cues, at_50.cues, strict=True):
+        assert abs(slow_cue.start - fast_cue.start) <= step and abs(slow_cue.end - fast_cue.end) <= step
+
+
+def test_window_must_fit_the_answer_digits():
+    with pytest.raises(ConfigError, match="answer_fps 60 has 1200 frames"):
+        load_recipe("pose_perceiver/ssa_tiny", ["data.ssa.window_s=20", "data.ssa.answer_fps=60"])

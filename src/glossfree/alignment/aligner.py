@@ -3,6 +3,8 @@
 For each audio-aligned (prior) subtitle, the model reads the window centred on it (the window
 length its recipe trained with, ``data.ssa.window_s``) with the SSA prompt (subtitle text and the
 prior's frames in the window), and answers ``"sss-eee"`` by beam search; the answers are batched.
+Windows and answers count frames at the recipe's ``data.ssa.answer_fps``, so a stream at another
+frame rate than the training streams gets answers in the unit the model learnt.
 :func:`glossfree.alignment.align.align_stream` then decodes them (an unusable answer, or a
 subtitle with no text, keeps the prior's timing and is counted) and runs the DTW over the stream.
 
@@ -24,7 +26,7 @@ import torch
 
 from glossfree.alignment.align import AlignedStream, align_stream
 from glossfree.alignment.subtitles import Cue
-from glossfree.alignment.windows import DIGITS, Window, ssa_windows
+from glossfree.alignment.windows import DIGITS, Window, frames_at, ssa_windows
 from glossfree.data.datasets import PoseDataset
 from glossfree.data.manifest import Record
 from glossfree.data.multitask import MultitaskDataset, collate_multitask, prior_frames
@@ -65,14 +67,14 @@ class AlignmentResult:
         }
 
 
-def _window_seconds(trained) -> float:
+def _ssa_settings(trained):
     ssa = trained.recipe.data.ssa
     if ssa is None:
         raise ConfigError(
             f"{trained.path}: this model was not trained for alignment (its recipe has no data.ssa); "
             "train a multitask recipe such as pose_perceiver/ssa_tiny"
         )
-    return float(ssa.window_s)
+    return ssa
 
 
 def answer_format_constraint(lm, digits: int = DIGITS):
@@ -114,16 +116,18 @@ def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, nu
     """
     start_time = time.perf_counter()
     pose_path = Path(pose_path).resolve()
-    window_s = _window_seconds(trained)
+    ssa = _ssa_settings(trained)
+    window_s, rate = float(ssa.window_s), float(ssa.answer_fps)
     if not priors:
         raise DataError("no subtitles to align")
     info = read_pose_info(pose_path)
     if not info.fps > 0:
         raise DataError(f"{pose_path}: the pose header gives {info.fps:g} fps; the subtitle times cannot be placed")
     fps, frames = float(info.fps), int(info.num_frames)
-    windows = ssa_windows(priors, num_frames=frames, fps=fps, seconds=window_s)
+    # windows and answers count frames at the model's answer rate; the poses are read by time
+    windows = ssa_windows(priors, num_frames=frames_at(frames, fps, rate), fps=rate, seconds=window_s)
     recipe = trained.recipe
-    lang = language or recipe.data.ssa.language
+    lang = language or ssa.language
     records, rows = [], []
     for k, (prior, window) in enumerate(zip(priors, windows, strict=True)):
         if not prior.text.strip():
@@ -131,7 +135,7 @@ def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, nu
         records.append(Record(
             id=f"{k:05d}", split="align", text="", language=lang, pose=str(pose_path), start=window.start_s,
             end=window.end_s, extra={"task": "ssa", "subtitle": prior.text,
-                                     "prior": list(prior_frames(prior.start, prior.end, window.start, window.num_frames, fps))},
+                                     "prior": list(prior_frames(prior.start, prior.end, window.start, window.num_frames, rate))},
         ))  # fmt: skip
         rows.append(k)
     answers = [""] * len(priors)

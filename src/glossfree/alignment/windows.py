@@ -8,6 +8,11 @@ sequence", each of three digits ("six digits (three for start, three for end)");
 :func:`glossfree.text.prompts.format_ssa_target` (``"042-137"``: first and last frame, both
 inclusive), shared with the training prompts.
 
+Answers count frames at one **answer rate** (``ANSWER_FPS``, a recipe's ``data.ssa.answer_fps``), not
+at each stream's own rate: windows are built at that rate (:func:`frames_at` gives a stream's length
+in answer frames) and read from the stream by their times in seconds, so one model answers in one
+unit on a 25 fps broadcast, a 30 fps phone video or a 50 fps camera.
+
 A window is clipped to the stream, so near the start or end of a stream it is shorter than 20 s
 (the prior stays at its centre unless the stream edge cuts it); with ``shift_at_edges`` it is
 moved inside the stream instead, keeping its full length when the stream is long enough.
@@ -27,6 +32,16 @@ WINDOW_SECONDS = 20.0
 
 DIGITS = 3
 """Paper 004 Sec. 3.4: three digits per timestamp."""
+
+ANSWER_FPS = 25.0
+"""Paper 004: BOBSL's 25 fps, the rate its answers count frames at (a 20 s window = 500 frames)."""
+
+
+def frames_at(num_frames: int, fps: float, rate: float) -> int:
+    """Whole frames at ``rate`` that a stream of ``num_frames`` at ``fps`` spans (never past its end)."""
+    if fps <= 0 or rate <= 0:
+        raise DataError(f"need frame rates > 0, got {fps} and {rate}")
+    return int(num_frames * rate / fps + 1e-9)
 
 
 @dataclass(frozen=True)

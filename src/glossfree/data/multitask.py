@@ -7,7 +7,7 @@ Paper 004 trains one model on two prompted tasks (Sec. 3.2, 3.4, 4.2):
   :func:`~glossfree.text.prompts.build_paper004_slt_prompt`.
 - **SSA**: the window of ``window_s`` seconds (paper: 20 s) centred on the audio-aligned ("prior")
   subtitle -> ``"sss-eee"``, the first and last frame of the true signing within the window
-  (:func:`glossfree.alignment.windows.encode_target`; frames at the stream's own rate). The prompt
+  (:func:`glossfree.alignment.windows.encode_target`; frames at ``answer_fps``, whatever the stream's rate). The prompt
   is the SSA instruction with the subtitle text and, with ``prior_probability`` (paper: 0.5) in
   training and always at validation and inference, the prior's frames in the window. A subtitle
   whose true span misses its window gives no SSA sample (counted).
@@ -32,7 +32,7 @@ import numpy as np
 from torch.utils.data import Dataset, Sampler
 
 from glossfree.alignment.subtitles import read_subtitles
-from glossfree.alignment.windows import encode_target, ssa_window
+from glossfree.alignment.windows import ANSWER_FPS, encode_target, frames_at, ssa_window
 from glossfree.data.datasets import PoseBatch, PoseDataset, collate_pose, rank_share
 from glossfree.data.manifest import Record
 from glossfree.errors import DataError
@@ -67,7 +67,7 @@ def prior_frames(start: float, end: float, window_start: int, window_frames: int
 
 
 def multitask_records(root: str | Path, *, split: str, window_s: float = 20.0, language: str = "en",
-                      dev_streams: int = 2) -> tuple[list[Record], dict[str, int]]:  # fmt: skip
+                      dev_streams: int = 2, answer_fps: float = ANSWER_FPS) -> tuple[list[Record], dict[str, int]]:  # fmt: skip
     """SLT and SSA records of the streams of ``split`` (see the module docstring), and counts.
 
     Record ``extra``: ``task`` (``slt``/``ssa``), ``stream``; SSA records also ``subtitle`` (the
@@ -97,7 +97,8 @@ def multitask_records(root: str | Path, *, split: str, window_s: float = 20.0, l
                 records.append(Record(id=f"{sid}/slt/{k:04d}", text=true.text, start=true.start, end=true.end,
                                       extra={"task": "slt", "stream": sid}, **common))  # fmt: skip
                 counts["slt"] += 1
-            window = ssa_window(prior.start, prior.end, num_frames=frames, fps=fps, seconds=window_s)
+            window = ssa_window(prior.start, prior.end, num_frames=frames_at(frames, fps, answer_fps), fps=answer_fps,
+                                seconds=window_s)  # fmt: skip
             target = encode_target(true.start, true.end, window)
             if target is None:
                 counts["ssa_outside_window"] += 1
@@ -105,7 +106,7 @@ def multitask_records(root: str | Path, *, split: str, window_s: float = 20.0, l
             records.append(Record(
                 id=f"{sid}/ssa/{k:04d}", text=target, start=window.start_s, end=window.end_s,
                 extra={"task": "ssa", "stream": sid, "subtitle": prior.text,
-                       "prior": list(prior_frames(prior.start, prior.end, window.start, window.num_frames, fps))},
+                       "prior": list(prior_frames(prior.start, prior.end, window.start, window.num_frames, answer_fps))},
                 **common,
             ))  # fmt: skip
             counts["ssa"] += 1

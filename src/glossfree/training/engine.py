@@ -343,11 +343,7 @@ def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record],
     """
     data = recipe.data
     if data.ssa is not None:  # a stream manifest: SLT and SSA samples cut from long pose files
-        from glossfree.data.multitask import multitask_records
-
-        ssa = data.ssa
-        records, counts = multitask_records(root, split=data.train_split, window_s=ssa.window_s,
-                                            language=ssa.language, dev_streams=ssa.dev_streams)  # fmt: skip
+        records, counts = data.ssa.records(root, data.train_split)
         if not any(record.extra.get("task") == "slt" for record in records):
             raise DataError(f"{root}: no '{data.train_split}' stream gives an SLT sample to train on")
         if counts["ssa_outside_window"]:

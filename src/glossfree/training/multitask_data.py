@@ -14,7 +14,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from glossfree.data.manifest import Record
-from glossfree.data.multitask import MixedTaskBatchSampler, MultitaskDataset, multitask_records, record_task
+from glossfree.data.multitask import MixedTaskBatchSampler, MultitaskDataset, record_task
 from glossfree.training.datamodule import PoseDataModule
 from glossfree.training.recipe import DataConfig
 
@@ -37,15 +37,13 @@ class MultitaskDataModule(PoseDataModule):
         if self._train is None:
             records = self._train_records
             if records is None:
-                records, _ = multitask_records(self.root, split=self.config.train_split, window_s=self.ssa.window_s,
-                                               language=self.ssa.language, dev_streams=self.ssa.dev_streams)  # fmt: skip
+                records, _ = self.ssa.records(self.root, self.config.train_split)
             self._train = self._multitask(self._keep(records), train=True)  # type: ignore[assignment]
         return self._train  # type: ignore[return-value]
 
     def dev_dataset(self) -> MultitaskDataset:  # type: ignore[override]
         if self._dev is None:
-            records, _ = multitask_records(self.root, split=self.config.dev_split, window_s=self.ssa.window_s,
-                                           language=self.ssa.language, dev_streams=self.ssa.dev_streams)  # fmt: skip
+            records, _ = self.ssa.records(self.root, self.config.dev_split)
             records = self._keep(records)
             cap = self.config.max_dev_samples
             if cap is not None:

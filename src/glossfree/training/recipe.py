@@ -38,12 +38,35 @@ class SSADataConfig(StrictModel):
             validation and ``glossfree align`` always show it.
         language: subtitle language when the manifest gives none (the SLT prompt names it).
         dev_streams: streams without a ``split`` held out for dev (the last ones of the manifest).
+        answer_fps: the rate the answers' frame indices count at, whatever a stream's own rate (paper:
+            BOBSL's 25 fps); training targets and ``glossfree align`` both use it.
     """
 
     window_s: float = Field(20.0, gt=0)
     prior_probability: float = Field(0.5, ge=0, le=1)
     language: str = "en"
     dev_streams: int = Field(2, ge=0)
+    answer_fps: float = Field(25.0, gt=0)
+
+    @model_validator(mode="after")
+    def _window_fits_the_digits(self) -> SSADataConfig:
+        from glossfree.alignment.windows import DIGITS
+
+        frames = round(self.window_s * self.answer_fps)
+        if frames > 10**DIGITS:
+            raise ValueError(
+                f"a {self.window_s:g} s window at answer_fps {self.answer_fps:g} has {frames} frames, more than "
+                f"{DIGITS} digits can index; lower window_s or answer_fps"
+            )
+        return self
+
+    def records(self, root: str | Path, split: str) -> tuple[list, dict[str, int]]:
+        """The SLT and SSA records of the ``split`` streams under ``root``, and their counts
+        (:func:`glossfree.data.multitask.multitask_records` with these settings)."""
+        from glossfree.data.multitask import multitask_records
+
+        return multitask_records(root, split=split, window_s=self.window_s, language=self.language,
+                                 dev_streams=self.dev_streams, answer_fps=self.answer_fps)  # fmt: skip
 
 
 class DataConfig(StrictModel):
