@@ -25,11 +25,10 @@ FAST = ["stages.0.max_epochs=1", "stages.0.batch_size=4", "evaluation.batch_size
 PREFIX_MAP = {"backbone.": "frontend.branches.0.", "lip_backbone.": "frontend.branches.1."}
 
 
-def test_islr_tiny_backbone_is_the_pose_recipes_frontend():
-    """docs/islr.md: islr/tiny's backbone loads into pose_perceiver/tiny and ssa_tiny (prefix backbone. -> frontend.)."""
+def test_islr_tiny_backbone_is_the_ssa_recipes_frontend():
+    """docs/islr.md: islr/tiny's backbone loads into pose_perceiver/ssa_tiny (prefix backbone. -> frontend.)."""
     backbone = load_recipe("islr/tiny").model.backbone.model_dump()
-    for name in ("pose_perceiver/tiny", "pose_perceiver/ssa_tiny"):
-        assert load_recipe(name).model.frontend.model_dump() == backbone, name
+    assert load_recipe("pose_perceiver/ssa_tiny").model.frontend.model_dump() == backbone
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +209,7 @@ def test_backbone_options_load_with_their_statistics(video_corpus, tmp_path):
     from glossfree.training.init_weights import load_weights_into
     from glossfree.training.islr import ISLRDataModule, labelled_records
 
-    options = ["stack_frames=2", "standardize=true", "agcn_norm=batch"]
+    options = ["stack_frames=2", "standardize=true", "agcn_multipliers=[2]", "agcn_norm=batch"]
     islr = load_recipe("islr/tiny", [f"model.backbone.{o}" for o in options])
     records = labelled_records(video_corpus, "train", "label")
     labels = sorted({r.text for r in records})
@@ -224,7 +223,7 @@ def test_backbone_options_load_with_their_statistics(video_corpus, tmp_path):
     buffers = [k for k in state if k.startswith("backbone.") and k.endswith(("running_mean", "running_var"))]
     assert any(".standardizer." in k for k in buffers) and any(".norm." in k for k in buffers)
     assert not torch.equal(state["backbone.standardizer.running_mean"], torch.zeros_like(state["backbone.standardizer.running_mean"]))
-    slt_recipe = load_recipe("pose_perceiver/tiny", ["tokenizer.vocab_size=60", *(f"model.frontend.{o}" for o in options)])
+    slt_recipe = load_recipe("pose_perceiver/ssa_tiny", ["tokenizer.vocab_size=60", *(f"model.frontend.{o}" for o in options)])
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], tmp_path / "tok", vocab_size=60)
     slt = SLTModel(slt_recipe.model, tokenizer)
     loaded = load_weights_into(slt, state, prefix_map={"backbone.": "frontend."})

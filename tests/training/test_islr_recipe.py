@@ -90,7 +90,7 @@ def test_cli_trains_and_monitors_dev_accuracy(islr_run, isolated_corpus):
 
 
 def test_backbone_loads_into_an_slt_model(islr_run):
-    """The pretrained backbone initialises an SLT recipe's frontend (prefix map backbone. -> frontend.)."""
+    """The pretrained backbone initialises the multitask SLT + SSA recipe's frontend (prefix map backbone. -> frontend.)."""
     from glossfree.models.slt import SLTModel
     from glossfree.text.tokenizers import train_tokenizer
     from glossfree.training.init_weights import load_init_checkpoint, read_state_dict
@@ -98,7 +98,7 @@ def test_backbone_loads_into_an_slt_model(islr_run):
     run, result = islr_run
     assert result.exit_code == 0, result.output
     init = InitCheckpointConfig(path=run, stage="islr", prefix_map={"backbone.": "frontend."})
-    recipe = load_recipe("pose_perceiver/tiny", ["tokenizer.vocab_size=60"])
+    recipe = load_recipe("pose_perceiver/ssa_tiny", ["tokenizer.vocab_size=60"])
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], run.parent / "tok", vocab_size=60)
     slt = SLTModel(recipe.model, tokenizer)
     loaded = load_init_checkpoint(slt, init, "slt")
