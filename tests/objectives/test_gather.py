@@ -10,10 +10,13 @@ import torch.multiprocessing as mp
 
 from glossfree.objectives import clip_loss
 from glossfree.objectives.distributed import gather_with_grad
+from glossfree.objectives.islr import weighted_contrastive_loss
 
 WORLD = 2
 SIZES = (3, 2)  # uneven shards: the last batch of a split can be short on one rank
 DIM = 4
+# ISLR labels with duplicates across the two ranks' shards (rank 0: rows 0-2, rank 1: rows 3-4)
+LABELS = torch.tensor([0, 1, 2, 1, 0])
 
 
 def _features() -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,9 +38,14 @@ def _worker(rank: int, store: str, out: str) -> None:
         gathered = gather_with_grad(local_visual)
         loss, accuracy = clip_loss(local_visual, local_text, torch.tensor(1 / 0.07), gather=True)
         loss.backward()
+        grads = {"grad_visual": local_visual.grad.clone(), "grad_text": local_text.grad.clone()}
+        local_visual.grad, local_text.grad = None, None
+        labels = LABELS[start : start + SIZES[rank]]
+        islr = weighted_contrastive_loss(local_visual, local_text, labels, 0.1, gather=True)
+        islr.backward()
         torch.save(
-            {"gathered": gathered.detach(), "loss": loss.detach(), "accuracy": accuracy,
-             "grad_visual": local_visual.grad, "grad_text": local_text.grad},
+            {"gathered": gathered.detach(), "loss": loss.detach(), "accuracy": accuracy, **grads,
+             "islr_loss": islr.detach(), "islr_grad_visual": local_visual.grad},
             os.path.join(out, f"rank{rank}.pt"),
         )  # fmt: skip
     finally:
@@ -51,6 +59,10 @@ def test_gather_on_two_gloo_ranks_matches_one_process(tmp_path):
     text.requires_grad_(True)
     loss, accuracy = clip_loss(visual, text, torch.tensor(1 / 0.07))  # one process, the whole batch
     loss.backward()
+    clip_grad, clip_text_grad = visual.grad.clone(), text.grad.clone()
+    visual.grad, text.grad = None, None
+    islr = weighted_contrastive_loss(visual, text, LABELS, 0.1)  # duplicates of label 0 and 1 span the ranks
+    islr.backward()
     offsets = [0, SIZES[0]]
     for rank in range(WORLD):
         result = torch.load(tmp_path / f"rank{rank}.pt")
@@ -60,9 +72,12 @@ def test_gather_on_two_gloo_ranks_matches_one_process(tmp_path):
         rows = slice(offsets[rank], offsets[rank] + SIZES[rank])
         # Each rank receives every rank's gradient for its own rows (W x dL/dx); DDP's average over
         # the W ranks then gives the single-process gradient.
-        torch.testing.assert_close(result["grad_visual"] / WORLD, visual.grad[rows])
-        torch.testing.assert_close(result["grad_text"] / WORLD, text.grad[rows])
+        torch.testing.assert_close(result["grad_visual"] / WORLD, clip_grad[rows])
+        torch.testing.assert_close(result["grad_text"] / WORLD, clip_text_grad[rows])
         assert result["grad_visual"].abs().sum() > 0
+        # ISLR's weighted contrastive loss: the label weights of the gathered batch, as in one process
+        torch.testing.assert_close(result["islr_loss"], islr.detach())
+        torch.testing.assert_close(result["islr_grad_visual"] / WORLD, visual.grad[rows])
 
 
 def test_without_a_process_group_gather_is_the_identity():

@@ -22,8 +22,9 @@ an :class:`~glossfree.models.islr.ISLRModel` (they read its :class:`~glossfree.m
   through a text MLP of the same form, cosine similarity over ``tau = 0.1``. See
   :func:`weighted_contrastive_loss` for the exact weighting of duplicate labels.
 
-Not done: the contrastive negatives are the local batch (no all-gather under DDP; the paper's
-batch is 64 per GPU and does not say whether it gathered).
+Under DDP the contrastive negatives come from every rank's batch (``gather``, as ``clip_global``:
+:func:`~glossfree.objectives.distributed.gather_with_grad`); the label weights are then those of the
+gathered batch. The paper's batch is 64 per GPU and it does not say whether it gathered.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from torchmetrics import Metric
 from glossfree.errors import ConfigError
 from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig
 from glossfree.objectives.base import Objective, ObjectiveOutput, ObjectiveSettings
+from glossfree.objectives.distributed import gather_with_grad
 
 if TYPE_CHECKING:
     from glossfree.models.islr import ISLRModel, ISLROutput
@@ -86,12 +88,14 @@ class ISLRContrastiveConfig(ObjectiveSettings):
             survive in the seed text: our choice).
         proj_dim: width of the shared space.
         temperature: softmax temperature (the paper: 0.1, fixed).
+        gather: under DDP, take negatives (and duplicate-label positives) from every rank's batch.
     """
 
     kind: Literal["islr_contrastive"] = "islr_contrastive"
     hidden_dim: int = Field(512, ge=1)
     proj_dim: int = Field(256, ge=1)
     temperature: float = Field(0.1, gt=0)
+    gather: bool = True
 
     @property
     def owns_parameters(self) -> bool:
@@ -128,7 +132,7 @@ def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> tor
 
 
 def weighted_contrastive_loss(
-    visual: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, temperature: float
+    visual: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, temperature: float, *, gather: bool = False
 ) -> torch.Tensor:
     """Paper 004's contrastive loss with label-frequency weights (Sec. 3.3).
 
@@ -151,10 +155,13 @@ def weighted_contrastive_loss(
         text: ``[B, P]`` projected label embeddings of the same clips (normalised here).
         labels: ``[B]`` long, class index of each clip.
         temperature: ``tau`` (the paper: 0.1).
+        gather: concatenate the rows of every DDP rank first (gradients reach the local rows).
 
     Returns:
         0-dim float32 loss.
     """
+    if gather:
+        visual, text, labels = gather_with_grad(visual), gather_with_grad(text), gather_with_grad(labels)
     visual = F.normalize(visual.float(), dim=-1)
     text = F.normalize(text.float(), dim=-1)
     log_probs = F.log_softmax(visual @ text.T / temperature, dim=-1)  # [B, B]
@@ -279,10 +286,11 @@ class ISLRContrastive(Objective):
     def forward(self, output, batch, model: ISLRModel) -> ObjectiveOutput:
         out = _islr_output(output, self.config.key)
         embeddings = model.label_embeddings[out.labels]  # [B, E]
+        gather = self.config.gather and torch.is_grad_enabled()  # validation: each rank its own batch
         loss = sum(
             weighted_contrastive_loss(
                 self.visual[name](features), self.text[name](embeddings.to(features.dtype)),
-                out.labels, self.config.temperature,
+                out.labels, self.config.temperature, gather=gather,
             )  # fmt: skip
             for name, features in out.features.items()
         )
