@@ -46,7 +46,9 @@ class SlidingPerceiverConfig(StrictModel):
         position_init: start of the learned position encoding: ``random`` (N(0, 0.02²)) or
             ``sinusoidal`` (the fixed encoding of Vaswani et al., still trained). The paper says only
             "learnable"; with ``random`` the tokens carry almost no absolute position until it is
-            learnt, which a task that answers positions (SSA) cannot do without.
+            learnt, which a task that answers positions (SSA) cannot do without. For translation
+            alone keep ``random``: the unit-scale sinusoids outweigh the content at the start and
+            the LM stops reading it (docs/benchmarks.md §8).
         dim: internal width; ``None`` = the output (LLM embedding) width, as in the paper.
         dropout: dropout in attention and feed-forward blocks.
     """
