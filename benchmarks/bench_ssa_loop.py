@@ -90,6 +90,7 @@ def main() -> None:
 
     from glossfree.data.multitask import (
         MixedTaskBatchSampler,
+        MultitaskDataset,
         collate_multitask,
         record_task,
         tokenizer_texts,
@@ -123,7 +124,7 @@ def main() -> None:
                                     ssa_fraction=args.ssa_fraction, shuffle=True, seed=recipe.seed, tag_epoch=True)  # fmt: skip
     loader = DataLoader(train, batch_sampler=sampler, collate_fn=collate_multitask)
     eval_module = MultitaskDataModule(recipe.data, args.eval, ssa_fraction=0.0, **common)
-    held_out = eval_module._multitask(eval_records, train=False)
+    held_out = MultitaskDataset(eval_module.pose_dataset(eval_records, train=False, use_span=True), sample_prior=False)
     eval_sampler = MixedTaskBatchSampler(held_out.tasks, held_out.lengths, batch_size=32, ssa_fraction=0.0,
                                          shuffle=False)  # fmt: skip
     eval_batches = list(DataLoader(held_out, batch_sampler=eval_sampler, collate_fn=collate_multitask))

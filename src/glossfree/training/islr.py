@@ -33,6 +33,7 @@ A two-stream run loads into a two-frontend SLT model (``pose_perceiver/lips_tiny
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -53,11 +54,12 @@ from glossfree.training.recipe import (
     SSA_METRICS,
     DataConfig,
     EvaluationConfig,
-    RecipeConfig,
     StageConfig,
     TokenizerConfig,
     check_stage_names,
     check_stage_parts,
+    paper_tokenizer,
+    stage_objectives,
 )
 
 log = logging.getLogger(__name__)
@@ -93,9 +95,7 @@ class ISLRRecipeConfig(StrictModel):
     seed: int = 42
     data: ISLRDataConfig = Field(default_factory=ISLRDataConfig)
     model: ISLRModelConfig = Field(default_factory=ISLRModelConfig)
-    tokenizer: TokenizerConfig = Field(
-        default_factory=lambda: TokenizerConfig(kind="pretrained", name_or_path="google/flan-t5-xl")
-    )
+    tokenizer: TokenizerConfig = Field(default_factory=paper_tokenizer)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     stages: list[StageConfig] = Field(min_length=1)
 
@@ -123,8 +123,8 @@ class ISLRRecipeConfig(StrictModel):
         return self
 
     def objective_configs(self) -> list[ObjectiveConfig]:
-        """Every objective the stages name, once per name (see ``RecipeConfig.objective_configs``)."""
-        return RecipeConfig.objective_configs(self)  # type: ignore[arg-type]
+        """Every objective the stages name, once per name (:func:`~glossfree.training.recipe.stage_objectives`)."""
+        return stage_objectives(self.stages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,9 +262,7 @@ def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: b
     tokenizer = prepare_tokenizer(recipe.tokenizer, labels, run_dir / "tokenizer", rank=rank, lm=recipe.model.lm)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_islr_model(recipe, labels, tokenizer)
-    counts = {label: 0 for label in labels}
-    for record in train_records:
-        counts[record.text] += 1
+    counts = Counter(record.text for record in train_records)
     report = {
         "train_records": len(train_records),
         "dev_records": len(dev),

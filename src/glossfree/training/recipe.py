@@ -387,6 +387,33 @@ def check_stage_parts(stages: list[StageConfig], parts: list[str]) -> None:
             )
 
 
+def stage_objectives(stages: list[StageConfig]) -> list[ObjectiveConfig]:
+    """Every objective the stages name, once per name: the model builds one module for each.
+
+    Stages may weight one objective differently; anything else (projection width, temperature)
+    shapes the shared module and must agree.
+    """
+    seen: dict[str, tuple[str, ObjectiveConfig]] = {}
+    for stage in stages:
+        for objective in stage.objectives:
+            if objective.key not in seen:
+                seen[objective.key] = (stage.name, objective)
+                continue
+            first_stage, first = seen[objective.key]
+            if first.head_settings() != objective.head_settings():
+                raise ValueError(
+                    f"objective '{objective.key}' is configured differently in stages '{first_stage}' "
+                    f"and '{stage.name}' (only `weight` may differ: one module serves both); give one "
+                    "a distinct `name` to train two"
+                )
+    return [objective for _, objective in seen.values()]
+
+
+def paper_tokenizer() -> TokenizerConfig:
+    """A recipe's default tokenizer: the paper-scale LM's (Flan-T5-XL)."""
+    return TokenizerConfig(kind="pretrained", name_or_path="google/flan-t5-xl")
+
+
 class RecipeConfig(StrictModel):
     """A whole recipe. Defaults are paper scale; ``tiny.yaml`` files override them for CPU."""
 
@@ -394,9 +421,7 @@ class RecipeConfig(StrictModel):
     seed: int = 42
     data: DataConfig = Field(default_factory=DataConfig)
     model: SLTModelConfig = Field(default_factory=SLTModelConfig)
-    tokenizer: TokenizerConfig = Field(
-        default_factory=lambda: TokenizerConfig(kind="pretrained", name_or_path="google/flan-t5-xl")
-    )
+    tokenizer: TokenizerConfig = Field(default_factory=paper_tokenizer)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     stages: list[StageConfig] = Field(min_length=1)
 
@@ -419,25 +444,8 @@ class RecipeConfig(StrictModel):
         return self
 
     def objective_configs(self) -> list[ObjectiveConfig]:
-        """Every objective the stages name, once per name: the model builds one module for each.
-
-        Stages may weight one objective differently; anything else (projection width, temperature)
-        shapes the shared module and must agree.
-        """
-        seen: dict[str, tuple[str, ObjectiveConfig]] = {}
-        for stage in self.stages:
-            for objective in stage.objectives:
-                if objective.key not in seen:
-                    seen[objective.key] = (stage.name, objective)
-                    continue
-                first_stage, first = seen[objective.key]
-                if first.head_settings() != objective.head_settings():
-                    raise ValueError(
-                        f"objective '{objective.key}' is configured differently in stages '{first_stage}' "
-                        f"and '{stage.name}' (only `weight` may differ: one module serves both); give one "
-                        "a distinct `name` to train two"
-                    )
-        return [objective for _, objective in seen.values()]
+        """Every objective the stages name, once per name (:func:`stage_objectives`)."""
+        return stage_objectives(self.stages)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:
