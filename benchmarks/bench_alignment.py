@@ -64,9 +64,9 @@ def measure_aligner(run: str, root: str, threads: int) -> dict:
 
     import torch
 
-    from glossfree.alignment.aligner import align_pose_file
+    from glossfree.inference.aligner import align_pose_file
     from glossfree.alignment.subtitles import read_subtitles
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
     from glossfree.data.multitask import read_stream_manifest
 
     torch.set_num_threads(threads)

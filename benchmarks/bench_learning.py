@@ -108,10 +108,10 @@ class GpuUtilisation:
 
 
 def train_recipe(name: str, root: Path, args: argparse.Namespace) -> dict:
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
     from glossfree.inference.evaluate import evaluate_split
     from glossfree.training.engine import LaunchConfig, train
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     overrides = [f"stages.0.max_epochs={args.epochs}", f"stages.0.val_every_n_epochs={args.val_every}", *args.overrides]
     if args.max_dev:
@@ -160,7 +160,7 @@ def main() -> None:
     from glossfree.data.manifest import load_split
     from glossfree.inference.evaluate import most_frequent_sentence_baseline
     from glossfree.text.tokenizers import load_tokenizer
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     test_records = load_split(root, "test")
     preset = load_recipe(base["recipe"]).evaluation.preset

@@ -77,8 +77,9 @@ def load_texts(path: Path | None) -> list[str]:
 
 
 def build(overrides: list[str], texts: list[str], tmp: Path):
-    from glossfree.training.engine import build_model, prepare_tokenizer
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.engine import prepare_tokenizer
+    from glossfree.training.tasks.translation import build_model
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe(RECIPE, [*SCALE_UP, *overrides])
     tokenizer = prepare_tokenizer(recipe.tokenizer, texts, tmp / "tokenizer")

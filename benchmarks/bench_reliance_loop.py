@@ -78,9 +78,10 @@ def main() -> None:
     from glossfree.data.datasets import LengthBucketBatchSampler, collate_pose
     from glossfree.data.manifest import load_split
     from glossfree.training.datamodule import PoseDataModule
-    from glossfree.training.engine import build_model, prepare_tokenizer
+    from glossfree.training.engine import prepare_tokenizer
+    from glossfree.training.tasks.translation import build_model
     from glossfree.training.optim import build_optimizer, build_scheduler
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     stage = recipe.stages[0]

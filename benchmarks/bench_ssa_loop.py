@@ -95,10 +95,11 @@ def main() -> None:
         record_task,
         tokenizer_texts,
     )
-    from glossfree.training.engine import build_model, prepare_tokenizer
-    from glossfree.training.multitask_data import MultitaskDataModule
+    from glossfree.training.engine import prepare_tokenizer
+    from glossfree.training.tasks.translation import build_model
+    from glossfree.training.tasks.multitask import MultitaskDataModule
     from glossfree.training.optim import build_optimizer, build_scheduler
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     if recipe.data.ssa is None:

@@ -75,9 +75,9 @@ def data_batches(recipe, root: Path, count: int, batch_size: int):
 
 
 def build(name: str, tokenizer, overrides: list[str]):
-    from glossfree.training.engine import build_model
+    from glossfree.training.tasks.translation import build_model
     from glossfree.training.optim import build_optimizer
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe(name, overrides)
     torch.manual_seed(0)
@@ -92,7 +92,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from glossfree.data.manifest import load_split
     from glossfree.text.tokenizers import train_tokenizer
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe_a = load_recipe(args.a, args.overrides_a)
     texts = [r.text for r in load_split(args.data, "train")] if args.data else GERMAN * 50

@@ -96,7 +96,8 @@ def load_batches(recipe, root: Path, *, batch_size: int, seed: int):
 def build(recipe, records, tokenizer_dir: Path, *, seed: int):
     """Tokenizer, model, freezing and optimiser of the first stage, in ``train``'s order."""
     from glossfree.training.callbacks import apply_freezing
-    from glossfree.training.engine import build_model, prepare_tokenizer
+    from glossfree.training.engine import prepare_tokenizer
+    from glossfree.training.tasks.translation import build_model
     from glossfree.training.optim import build_optimizer
 
     stage = recipe.stages[0]
@@ -194,7 +195,7 @@ def report(res: dict) -> None:
 
 def main() -> None:
     args = parse_args()
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe(RECIPE, [f"seed={args.seed}"])
     batch_size = args.batch_size or recipe.stages[0].batch_size

@@ -205,7 +205,7 @@ def report(res: dict) -> None:
 
 def main() -> None:
     args = parse_args()
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
     from glossfree.inference.translator import Translator
 
     model_dir, origin = resolve_model(args.model)

@@ -55,7 +55,7 @@ def tiny_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def tiny_recipe():
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     return load_recipe("pose_perceiver/tiny", FAST_RECIPE)
 
@@ -64,7 +64,7 @@ def tiny_recipe():
 def tiny_run(tiny_corpus, tmp_path_factory) -> Path:
     """A run folder trained once per session on the tiny corpus (for CLI and inference tests)."""
     from glossfree.training.engine import LaunchConfig, train
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     run_dir = tmp_path_factory.mktemp("run") / "run"
     recipe = load_recipe("pose_perceiver/tiny", FAST_RECIPE)

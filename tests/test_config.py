@@ -98,7 +98,7 @@ def test_a_bad_override_is_blamed_not_the_file(tmp_path):
 
 
 def test_a_section_check_names_the_overrides_inside_it():
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     with pytest.raises(ConfigError) as caught:
         load_recipe("pose_perceiver/tiny", ["stages.0.max_epochs=5", "stages.0.val_every_n_epochs=2", "seed=1"])
@@ -109,7 +109,7 @@ def test_a_section_check_names_the_overrides_inside_it():
 
 
 def test_a_bad_override_inside_a_discriminated_union_is_blamed(tmp_path):
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     with pytest.raises(ConfigError, match=r"^--set model\.compressor\.window=x: model\.compressor\.window \(kind 'sliding_perceiver'\): "):
         load_recipe("pose_perceiver/tiny", ["model.compressor.window=x"])

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from glossfree.training.recipe import builtin_configs_dir, load_recipe
+from glossfree.training.recipe import builtin_configs_dir
+from glossfree.training.tasks import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "docs" / "DESIGN.md"]

@@ -10,6 +10,7 @@ model/
                       the pretrained base's fingerprint
 ```
 The folder is written to a temporary sibling and renamed, so a killed export never leaves half a model.
+:func:`glossfree.inference.loading.load_trained` loads it for inference.
 
 **A frozen pretrained base is referenced, not copied.** When the LM is loaded from
 ``lm.name_or_path`` and trains through a LoRA/DoRA adapter, its frozen base weights are the same in
@@ -32,41 +33,20 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
-from safetensors import SafetensorError
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import atomic_write_json, read_json
-
-# Kept importable for ``training/engine.py`` and ``demo.py``; new code imports from glossfree.io.
+from glossfree.io import atomic_write_json
 
 MODEL_FILE = "model.safetensors"
 TRIMMED_VOCAB_FILE = "trimmed_vocab.json"  # as glossfree.text.trim names it
 BASE_KEY = "glossfree_pretrained_base"  # in .ckpt files, safetensors metadata and metadata.json
-
-
-@dataclass
-class TrainedModel:
-    model: torch.nn.Module
-    recipe: Any  # RecipeConfig
-    tokenizer: Any
-    metadata: dict[str, Any]
-    path: Path
-
-    @property
-    def fps(self) -> float | None:
-        """The frame rate the model was trained at (None: a model exported before it was recorded)."""
-        if self.recipe.data.fps is not None:
-            return float(self.recipe.data.fps)
-        value = self.metadata.get("fps")
-        return float(value) if value else None
 
 
 def recipe_to_yaml(recipe: Any) -> str:
@@ -221,48 +201,6 @@ def find_model_dir(path: str | Path) -> Path:
         f"{path}: not a trained glossfree model (expected {MODEL_FILE} and recipe.yaml here or in "
         f"{path / 'model'}; `glossfree train` writes them)"
     )
-
-
-def load_trained(path: str | Path, *, device: str | torch.device = "cpu") -> TrainedModel:
-    """Load an exported model folder (or a run folder containing ``model/``) for inference."""
-    from glossfree.models.slt import SLTModel
-    from glossfree.text.tokenizers import load_tokenizer
-    from glossfree.training.recipe import load_recipe
-
-    model_dir = find_model_dir(path)
-    recipe = load_recipe(model_dir / "recipe.yaml")
-    if recipe.recipe == "islr":
-        raise ConfigError(
-            f"{model_dir}: an ISLR pre-trained backbone (recipe: islr), not a translation model; start an SLT "
-            "recipe from it with init_checkpoint and prefix_map {'backbone.': 'frontend.'} (docs/islr.md)"
-        )
-    lm = recipe.model.lm
-    if lm.trimmed_vocab and not Path(lm.trimmed_vocab).is_absolute():
-        lm = lm.model_copy(update={"trimmed_vocab": str(model_dir / lm.trimmed_vocab)})
-        recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
-    # Checked here: load_tokenizer would take a missing local folder for a Hugging Face Hub id.
-    tokenizer_dir = model_dir / "tokenizer"
-    if not (tokenizer_dir / "tokenizer_config.json").is_file():
-        raise DataError(
-            f"{tokenizer_dir}: the model folder has no tokenizer (expected the files "
-            "`glossfree train` saves there, tokenizer_config.json and the vocabulary); copy the "
-            "whole model folder again"
-        )
-    tokenizer = load_tokenizer(str(tokenizer_dir))
-    metadata = read_json(model_dir / "metadata.json", what="model metadata file")
-    model = SLTModel(recipe.model, tokenizer, recipe.objective_configs())  # objective weights load too
-    weights = model_dir / MODEL_FILE
-    try:
-        load_safetensors_weights(model, weights)
-    except (SafetensorError, OSError, RuntimeError) as error:
-        size = weights.stat().st_size
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DataError(
-            f"{weights}: cannot load the model weights ({size} bytes; {reason}); the file is "
-            "truncated, corrupt or from another model: copy or export it again"
-        ) from None
-    model.to(device).eval()
-    return TrainedModel(model=model, recipe=recipe, tokenizer=tokenizer, metadata=metadata, path=model_dir)
 
 
 def load_safetensors_weights(model: torch.nn.Module, path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from glossfree.checkpoint import load_trained
+from glossfree.inference.loading import load_trained
 from glossfree.data.manifest import load_split
 from glossfree.data.synth import SynthConfig, generate_corpus
 from glossfree.evaluation import Scores
@@ -33,7 +33,7 @@ from glossfree.inference.evaluate import (
 from glossfree.inference.translator import Translator
 from glossfree.io import atomic_write_json
 from glossfree.training.engine import LaunchConfig, train
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 
 DEMO_RECIPE = "pose_perceiver/tiny"
 

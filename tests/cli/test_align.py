@@ -13,7 +13,7 @@ from glossfree.cli.main import app
 from glossfree.data.synth.broadcast import BroadcastConfig, generate_broadcast
 from glossfree.errors import ConfigError
 from glossfree.training.module import ssa_answer_scores
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 
 runner = CliRunner()
 
@@ -104,14 +104,14 @@ def test_answer_format_constraint(ssa_run):
 
     import torch
 
-    from glossfree.alignment.aligner import answer_format_constraint
-    from glossfree.checkpoint import load_trained
+    from glossfree.objectives.ssa_soft_digits import answer_format_constraint
+    from glossfree.inference.loading import load_trained
 
     _, run_dir, _ = ssa_run
     lm = load_trained(run_dir).model.lm
     allowed = answer_format_constraint(lm)
     steps = [allowed(0, torch.zeros(1 + k, dtype=torch.long)) for k in range(9)]
-    texts = [[lm.tokenizer.convert_ids_to_tokens(lm._full_id(i)) for i in step] for step in steps]
+    texts = [[lm.tokenizer.convert_ids_to_tokens(lm.full_id(i)) for i in step] for step in steps]
     assert texts[1] == list("0123456789") and texts[4] == ["-"] and texts[-1] == ["</s>"]
     assert re.fullmatch(r"\d{3}-\d{3}", lm.tokenizer.decode([s[0] for s in steps], skip_special_tokens=True).replace(" ", ""))
 
@@ -135,8 +135,8 @@ def test_answers_count_frames_at_the_answer_rate(ssa_run, tmp_path):
     from pose_format import Pose
     from pose_format.numpy import NumPyPoseBody
 
-    from glossfree.alignment.aligner import align_pose_file
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.aligner import align_pose_file
+    from glossfree.inference.loading import load_trained
 
     data, run_dir, _ = ssa_run
     source, audio = data / "streams" / "stream-0002.pose", data / "streams" / "stream-0002.audio.vtt"

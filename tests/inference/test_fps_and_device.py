@@ -9,15 +9,15 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from glossfree.checkpoint import load_trained
+from glossfree.inference.loading import load_trained
 from glossfree.cli.main import app
 from glossfree.data.manifest import load_split
 from glossfree.errors import ConfigError, DataError
 from glossfree.inference import translator as translator_module
 from glossfree.inference.device import InferenceDevice, resolve_device
 from glossfree.inference.translator import Translator
-from glossfree.training.engine import training_frame_rate
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks.base import training_frame_rate
+from glossfree.training.tasks import load_recipe
 
 
 def invoke(*args):
@@ -71,7 +71,7 @@ def test_frame_folders_need_fps(tiny_run, tmp_path, monkeypatch):
         calls.append((fps, folder_fps))
         raise DataError("stop here")
 
-    monkeypatch.setattr(translator_module, "_estimate_poses", fake_estimate)
+    monkeypatch.setattr(translator_module, "estimate_poses", fake_estimate)
     with pytest.raises(DataError, match="stop here"):
         translator.translate(folder, fps=30)
     assert calls == [(12.5, 30)]  # read at 30 fps, sampled at the model's 12.5

@@ -10,11 +10,11 @@ from glossfree.checkpoint import (
     MODEL_FILE,
     export_model,
     load_checkpoint_weights,
-    load_trained,
     pretrained_base,
 )
+from glossfree.inference.loading import load_trained
 from glossfree.errors import ConfigError, DataError
-from glossfree.models.slt import SLTModel
+from glossfree.training.tasks.translation import build_slt_model
 from glossfree.training.recipe import RecipeConfig
 
 BASE_ARCH = {"d_model": 32, "d_ff": 512, "d_kv": 8, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2}
@@ -41,9 +41,9 @@ def pretrained_recipe(tiny_config, folder) -> RecipeConfig:
     return RecipeConfig(model=model, stages=[{"name": "slt", "max_epochs": 1}])
 
 
-def trained_model(recipe, tokenizer) -> SLTModel:
+def trained_model(recipe, tokenizer):
     torch.manual_seed(1)
-    model = SLTModel(recipe.model, tokenizer).eval()
+    model = build_slt_model(recipe.model, tokenizer).eval()
     with torch.no_grad():  # training moved every trainable weight (LoRA B starts at zero)
         for param in model.parameters():
             if param.requires_grad:
@@ -104,20 +104,20 @@ def test_lightning_checkpoint_stores_no_base_and_resumes(t5_tokenizer, tiny_conf
     saved = (tmp_path / "last.ckpt").stat().st_size
     assert saved < (tmp_path / "full.ckpt").stat().st_size - 0.9 * base_bytes
 
-    fresh = SLTModel(recipe.model, t5_tokenizer).eval()  # untrained adapter on the same base
+    fresh = build_slt_model(recipe.model, t5_tokenizer).eval()  # untrained adapter on the same base
     load_checkpoint_weights(fresh, tmp_path / "last.ckpt")
     batch = make_batch([9, 14])
     assert torch.equal(outputs(fresh, batch)[0], outputs(model, batch)[0])
 
     # Resume: Lightning loads strictly after on_load_checkpoint, which fills in the base.
-    resumed = SLTLightningModule(SLTModel(recipe.model, t5_tokenizer).eval(), recipe.stages[0], recipe.evaluation)
+    resumed = SLTLightningModule(build_slt_model(recipe.model, t5_tokenizer).eval(), recipe.stages[0], recipe.evaluation)
     loaded = torch.load(tmp_path / "last.ckpt", weights_only=True)
     resumed.on_load_checkpoint(loaded)
     resumed.load_state_dict(loaded["state_dict"], strict=True)
     assert torch.equal(outputs(resumed.model, batch)[0], outputs(model, batch)[0])
 
     save_base(tmp_path / "base", t5_tokenizer, seed=7)
-    other = SLTModel(recipe.model, t5_tokenizer)
+    other = build_slt_model(recipe.model, t5_tokenizer)
     with pytest.raises(ConfigError, match="loads a different one"):
         load_checkpoint_weights(other, tmp_path / "last.ckpt")
 

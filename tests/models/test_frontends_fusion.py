@@ -151,7 +151,7 @@ def test_fused_features_frontend_is_padding_invariant():
 
 def test_pose_and_lip_stream_fuse_by_channels_in_the_model(t5_tokenizer, make_batch):
     """Paper 004's pose ⊕ lip: a keypoint frontend and a feature stream of the same length."""
-    from glossfree.models.slt import SLTModel
+    from glossfree.training.tasks.translation import build_slt_model
     from models.conftest import TINY_LM
 
     config = validate(SLTModelConfig, {
@@ -160,7 +160,7 @@ def test_pose_and_lip_stream_fuse_by_channels_in_the_model(t5_tokenizer, make_ba
         "fusion": "concat_channels", "compressor": {"kind": "none"}, "mapper": {"kind": "linear"}, "lm": TINY_LM,
     }, source="t")  # fmt: skip
     torch.manual_seed(0)
-    model = SLTModel(config, t5_tokenizer).eval()
+    model = build_slt_model(config, t5_tokenizer).eval()
     assert model.required_inputs() == {"keypoints", "features:lip"} and model.frontend.output_dim == 24
     batch = make_batch([6, 9])
     lip = torch.randn(2, 9, 5) * batch.frame_mask[..., None]

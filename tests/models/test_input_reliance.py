@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from glossfree.models.slt import SLTModel
+from glossfree.training.tasks.translation import build_slt_model
 
 
 def test_a_model_that_ignores_its_input_has_no_reliance_gap(t5_tokenizer, tiny_config, make_batch):
     torch.manual_seed(0)
-    model = SLTModel(tiny_config({"mapper": {"kind": "linear"}}), t5_tokenizer).eval()
+    model = build_slt_model(tiny_config({"mapper": {"kind": "linear"}}), t5_tokenizer).eval()
     with torch.no_grad():  # every sample gets the same visual tokens: the LM cannot tell them apart
         model.mapper.weight.zero_()
     losses = model.swapped_input_losses(make_batch([16, 16, 16]))
@@ -23,7 +23,7 @@ def test_a_model_that_reads_its_input_scores_worse_on_swapped_tokens(t5_tokenize
         "compressor": {"kind": "none"},
         "mapper": {"kind": "linear"},
     })  # fmt: skip
-    model = SLTModel(config, t5_tokenizer)
+    model = build_slt_model(config, t5_tokenizer)
     batch = make_batch([12, 12, 12, 12], seed=3)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(50):  # memorise four (input, sentence) pairs
@@ -38,14 +38,14 @@ def test_a_model_that_reads_its_input_scores_worse_on_swapped_tokens(t5_tokenize
 
 
 def test_a_single_sample_batch_has_nothing_to_swap(t5_tokenizer, tiny_config, make_batch):
-    model = SLTModel(tiny_config(), t5_tokenizer).eval()
+    model = build_slt_model(tiny_config(), t5_tokenizer).eval()
     losses = model.swapped_input_losses(make_batch([10]))
     assert losses["lm_ce"] is losses["lm_ce_swapped"]
 
 
 def test_reusing_the_forward_output_gives_the_same_losses(t5_tokenizer, tiny_config, make_batch):
     torch.manual_seed(0)
-    model = SLTModel(tiny_config(), t5_tokenizer).eval()
+    model = build_slt_model(tiny_config(), t5_tokenizer).eval()
     batch = make_batch([14, 9, 11])
     with torch.no_grad():
         fresh = model.swapped_input_losses(batch)

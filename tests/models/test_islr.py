@@ -20,6 +20,7 @@ from glossfree.models.islr import (
     articulator_mask,
     late_fusion,
 )
+from glossfree.training.tasks.islr import build_islr_model
 from glossfree.objectives.islr import (
     ISLRArticulatorAuxConfig,
     ISLRContrastiveConfig,
@@ -52,7 +53,7 @@ def objectives():
 def tiny_model(**override) -> ISLRModel:
     torch.manual_seed(0)
     config = validate(ISLRModelConfig, {"backbone": BACKBONE, **override}, source="tiny")
-    return ISLRModel(config, LABELS, torch.randn(len(LABELS), 12), objectives())
+    return build_islr_model(config, LABELS, torch.randn(len(LABELS), 12), objectives())
 
 
 def clip_batch(lengths, labels, seed=0):
@@ -284,9 +285,9 @@ def test_model_rejects_slt_objectives_and_bad_embeddings():
 
     config = validate(ISLRModelConfig, {"backbone": BACKBONE})
     with pytest.raises(ConfigError, match="not an ISLR objective"):
-        ISLRModel(config, LABELS, torch.randn(3, 4), [LMCrossEntropyConfig()])
+        build_islr_model(config, LABELS, torch.randn(3, 4), [LMCrossEntropyConfig()])
     with pytest.raises(ConfigError, match=r"label_embeddings must be \[3, E\]"):
-        ISLRModel(config, LABELS, torch.randn(2, 4))
+        build_islr_model(config, LABELS, torch.randn(2, 4))
 
 
 def test_any_frontend_kind_as_second_stream():
@@ -402,7 +403,7 @@ def test_pooling_and_masking_with_the_backbone_options(options):
     (``ceil(T / stack_frames)``) with the masked BatchNorm of 2s-AGCN."""
     torch.manual_seed(0)
     config = validate(ISLRModelConfig, {"backbone": {**BACKBONE, **options}, "masking": {"probability": 1.0}})
-    model = ISLRModel(config, LABELS, torch.randn(len(LABELS), 12), objectives())
+    model = build_islr_model(config, LABELS, torch.randn(len(LABELS), 12), objectives())
     lengths, size = [9, 15, 12], options["stack_frames"]
     batch = clip_batch(lengths, ["AUTO", "WETTER", "HAUS"])
     model.train()

@@ -88,7 +88,7 @@ def test_config_inputs_defaults_and_errors():
 
 def test_pose_and_lip_backbones_fuse_by_channels_end_to_end(t5_tokenizer, make_batch):
     """Paper 004 Sec. 3.1: pose ⊕ lip features per frame -> Sliding Perceiver -> LM, trained jointly."""
-    from glossfree.models.slt import SLTModel
+    from glossfree.training.tasks.translation import build_slt_model
     from models.conftest import TINY_LM, TINY_MODEL
 
     config = validate(SLTModelConfig, {
@@ -96,7 +96,7 @@ def test_pose_and_lip_backbones_fuse_by_channels_end_to_end(t5_tokenizer, make_b
         "compressor": TINY_MODEL["compressor"], "mapper": {"kind": "identity"}, "lm": TINY_LM,
     }, source="t")  # fmt: skip
     torch.manual_seed(0)
-    model = SLTModel(config, t5_tokenizer).eval()
+    model = build_slt_model(config, t5_tokenizer).eval()
     assert model.required_inputs() == {"keypoints", "lips"} and model.frontend.output_dim == 32 + 16
     batch = make_batch([6, 9])
     mask = batch.frame_mask

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from glossfree.models.slt import SLTModel, model_parts
+from glossfree.models.slt import model_parts
+from glossfree.training.tasks.translation import build_slt_model
 from glossfree.objectives import ClipGlobalConfig, LMCrossEntropyConfig
 
 TEXTS = ["am tag sonne und wolken im wechsel", "über den höhen fällt schnee"]
@@ -13,7 +14,7 @@ TEXTS = ["am tag sonne und wolken im wechsel", "über den höhen fällt schnee"]
 
 def build(config, tokenizer, objectives=()):
     torch.manual_seed(0)
-    return SLTModel(config, tokenizer, objectives)
+    return build_slt_model(config, tokenizer, objectives)
 
 
 def test_embed_and_encode_texts_give_masked_features(t5_tokenizer, tiny_config):

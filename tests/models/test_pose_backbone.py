@@ -246,7 +246,7 @@ def test_pool_gradient_reaches_weights_and_valid_inputs(make_batch):
 
 
 def test_paper_recipe_runs_the_conformer_on_24_frame_windows_stride_2():
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe("pose_perceiver/phoenix14t")
     windows = recipe.model.frontend.conformer.windowed

@@ -9,7 +9,7 @@ from glossfree.config import validate
 from glossfree.data.layouts import get_layout
 from glossfree.errors import ConfigError
 from glossfree.models.frontends.keypoint_mlp import KeypointMLP, KeypointMLPConfig
-from glossfree.models.slt import SLTModel
+from glossfree.training.tasks.translation import build_slt_model
 from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig, strided_lengths
 
 
@@ -84,7 +84,7 @@ def test_pose_conv_model_trains_end_to_end(t5_tokenizer, tiny_config, make_batch
         "compressor": {"kind": "conv_pool", "num_layers": 2, "dropout": 0.0},
         "mapper": {"kind": "linear"},
     })  # fmt: skip
-    model = SLTModel(config, t5_tokenizer)
+    model = build_slt_model(config, t5_tokenizer)
     output = model(make_batch([13, 9]))
     output.loss.backward()
     assert torch.isfinite(output.loss)

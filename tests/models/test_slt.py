@@ -10,12 +10,13 @@ from glossfree.data.layouts import get_layout
 from glossfree.errors import ConfigError
 from glossfree.models.language_model import FLAN_T5_ARCHITECTURES, FLAN_T5_VOCAB_SIZE
 from glossfree.models.slt import NoCompressorConfig, SLTModel, SLTModelConfig, SLTOutput
+from glossfree.training.tasks.translation import build_slt_model
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiverConfig, num_windows
 
 
 def build(config, tokenizer, seed: int = 0) -> SLTModel:
     torch.manual_seed(seed)
-    return SLTModel(config, tokenizer).eval()
+    return build_slt_model(config, tokenizer).eval()
 
 
 # --- config schema --------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def test_identity_mapper_needs_matching_widths(t5_tokenizer, tiny_config):
         {"frontend": {"dim": 16}, "compressor": {"kind": "none"}, "mapper": {"kind": "identity"}}
     )
     with pytest.raises(ConfigError, match=r"identity.*16-d.*32-d"):
-        SLTModel(config, t5_tokenizer)
+        build_slt_model(config, t5_tokenizer)
 
 
 def test_layout_mismatch_is_reported(t5_tokenizer, tiny_config, make_batch):
@@ -169,7 +170,7 @@ def test_paper_size_model_instantiates_on_meta(t5_tokenizer):
     """Paper 004 sizes (pose backbone, Sliding Perceiver, Flan-T5-XL architecture with DoRA) on meta."""
     config = SLTModelConfig(lm={"name_or_path": None, "architecture": FLAN_T5_ARCHITECTURES["xl"]})
     with torch.device("meta"):
-        model = SLTModel(config, t5_tokenizer)
+        model = build_slt_model(config, t5_tokenizer)
     assert model.lm.embed_dim == 2048
     assert model.compressor.output_dim == 2048
     lm_total = sum(p.numel() for p in model.lm.parameters())

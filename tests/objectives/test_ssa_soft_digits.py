@@ -31,10 +31,10 @@ class FakeLM:
 
     tokenizer: object
 
-    def _model_id(self, full_id):
+    def model_id(self, full_id):
         return full_id
 
-    def _full_id(self, model_id):
+    def full_id(self, model_id):
         return model_id
 
     def encode_targets(self, texts):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from glossfree.checkpoint import BASE_KEY, load_trained
+from glossfree.checkpoint import BASE_KEY
+from glossfree.inference.loading import load_trained
 from glossfree.data.manifest import load_split
 from glossfree.errors import ConfigError
 from glossfree.text.tokenizers import train_tokenizer
 from glossfree.training.callbacks import KillAtEpoch, SimulatedKill
 from glossfree.training.engine import LaunchConfig, train
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 from tiny import FAST_RECIPE
 
 

@@ -6,7 +6,7 @@ import torch
 
 from glossfree.data.datasets import collate_pose
 from glossfree.training.datamodule import PoseDataModule
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 
 
 def test_persistent_workers_draw_each_epochs_augmentations(tiny_corpus):

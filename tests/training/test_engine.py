@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from glossfree.checkpoint import load_trained
+from glossfree.inference.loading import load_trained
 from glossfree.errors import ConfigError
 from glossfree.training.callbacks import KillAtEpoch, SimulatedKill
 from glossfree.training.engine import LaunchConfig, train
-from glossfree.training.recipe import builtin_configs_dir, load_recipe
+from glossfree.training.recipe import builtin_configs_dir
+from glossfree.training.tasks import load_recipe
 
 
 def _train_losses(run_dir: Path) -> list[tuple[int, float]]:

@@ -51,7 +51,7 @@ def _no_pose_reads():
 
 def _train(recipe_name: str, root: Path, run_dir: Path):
     from glossfree.training.engine import LaunchConfig, train
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe(RECIPES / recipe_name)
     first, second = _no_pose_reads()
@@ -75,7 +75,7 @@ def _evaluate_and_translate(run_dir: Path, root: Path, tmp_path: Path) -> None:
 
 
 def test_frame_encoder_recipe_on_stick_figure_videos(video_corpus, tmp_path):
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
     from glossfree.models.frontends.frame_encoder import FrameEncoder
 
     recipe = _train("frames_tiny.yaml", video_corpus, tmp_path / "run")
@@ -98,7 +98,7 @@ def test_frame_encoder_recipe_on_stick_figure_videos(video_corpus, tmp_path):
 def test_features_recipe_on_extracted_streams(video_corpus, tmp_path):
     import shutil
 
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
     from glossfree.features.config import parse_extractor_config
     from glossfree.features.extract import extract_features
 

@@ -18,7 +18,7 @@ from glossfree.cli.main import app
 from glossfree.data.manifest import read_manifest, write_manifest
 from glossfree.errors import DataError
 from glossfree.training.engine import LaunchConfig, train
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 
 FAST = ["stages.0.max_epochs=1", "stages.0.batch_size=4", "evaluation.batch_size=8"]
 # The prefix map of docs/islr.md: ISLR part -> the lips_tiny SLT model's frontend branch.
@@ -73,9 +73,9 @@ def test_shipped_lips_recipe_matches_the_slt_recipe_frontends():
 def test_cli_trains_both_streams_on_videos(lips_islr_run, video_corpus):
     """The run trained both streams: the data module loads lip crops cut from each clip's video; on a
     training batch both streams' parameters get gradient and the logits are 0.7 pose + 0.3 lip."""
-    from glossfree.models.islr import ISLRModel
+    from glossfree.training.tasks.islr import build_islr_model
     from glossfree.training.init_weights import read_state_dict
-    from glossfree.training.islr import ISLRDataModule, labelled_records
+    from glossfree.training.tasks.islr import ISLRDataModule, labelled_records
 
     run = lips_islr_run
     done = json.loads((run / "stages" / "islr" / "done.json").read_text())
@@ -97,7 +97,7 @@ def test_cli_trains_both_streams_on_videos(lips_islr_run, video_corpus):
     batch = collate_pose([dataset[i] for i in range(4)])
     assert batch.lips is not None and batch.lips.shape[2:] == (32, 32) and bool(batch.lip_mask.any())
     assert batch.lips.shape[1] == batch.keypoints.shape[1]  # same steps at data.fps
-    model = ISLRModel(recipe.model, labels, state["label_embeddings"], recipe.objective_configs())
+    model = build_islr_model(recipe.model, labels, state["label_embeddings"], recipe.objective_configs())
     model.load_state_dict(state)
     model.train()
     out = model(batch)
@@ -111,7 +111,7 @@ def test_cli_trains_both_streams_on_videos(lips_islr_run, video_corpus):
 def test_both_backbones_load_into_the_lips_slt_recipe(lips_islr_run, tmp_path):
     """docs/islr.md's recipe line: the SLT model holds exactly the pretrained weights of each backbone,
     and nothing else of it is touched."""
-    from glossfree.models.slt import SLTModel
+    from glossfree.training.tasks.translation import build_slt_model
     from glossfree.text.tokenizers import train_tokenizer
     from glossfree.training.init_weights import load_init_checkpoint, read_state_dict
 
@@ -121,7 +121,7 @@ def test_both_backbones_load_into_the_lips_slt_recipe(lips_islr_run, tmp_path):
     init = recipe.stages[0].init_checkpoint
     assert init is not None and init.prefix_map == PREFIX_MAP
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], tmp_path / "tok", vocab_size=60)
-    slt = SLTModel(recipe.model, tokenizer)
+    slt = build_slt_model(recipe.model, tokenizer)
     before = {k: v.clone() for k, v in slt.state_dict().items()}
     loaded = load_init_checkpoint(slt, init, "slt")
     pretrained = read_state_dict(_best(run))
@@ -161,7 +161,7 @@ def test_lip_stream_from_a_frozen_lip_reader_stream(video_corpus, tmp_path):
     stream (``source: features``) reads it, and the stage trains with late fusion."""
     import yaml
 
-    from glossfree.training.islr import ISLRDataModule, labelled_records
+    from glossfree.training.tasks.islr import ISLRDataModule, labelled_records
 
     root = tmp_path / "data"
     root.mkdir()
@@ -203,11 +203,11 @@ def test_backbone_options_load_with_their_statistics(video_corpus, tmp_path):
     """A backbone pre-trained with the options stack_frames, standardize and agcn_norm: batch loads into
     the SLT recipe's frontend with its running statistics (buffers), not only its parameters."""
     from glossfree.data.datasets import collate_pose
-    from glossfree.models.islr import ISLRModel
-    from glossfree.models.slt import SLTModel
+    from glossfree.training.tasks.islr import build_islr_model
+    from glossfree.training.tasks.translation import build_slt_model
     from glossfree.text.tokenizers import train_tokenizer
     from glossfree.training.init_weights import load_weights_into
-    from glossfree.training.islr import ISLRDataModule, labelled_records
+    from glossfree.training.tasks.islr import ISLRDataModule, labelled_records
 
     options = ["stack_frames=2", "standardize=true", "agcn_multipliers=[2]", "agcn_norm=batch"]
     islr = load_recipe("islr/tiny", [f"model.backbone.{o}" for o in options])
@@ -217,7 +217,7 @@ def test_backbone_options_load_with_their_statistics(video_corpus, tmp_path):
                             eval_batch_size=8, seed=0, train_records=records, label_field="label", labels=labels)  # fmt: skip
     batch = collate_pose([module.train_dataset()[i] for i in range(6)])
     torch.manual_seed(0)
-    model = ISLRModel(islr.model, labels, torch.randn(len(labels), 8), islr.objective_configs()).train()
+    model = build_islr_model(islr.model, labels, torch.randn(len(labels), 8), islr.objective_configs()).train()
     model(batch).loss.backward()  # one training forward moves the running statistics
     state = model.state_dict()
     buffers = [k for k in state if k.startswith("backbone.") and k.endswith(("running_mean", "running_var"))]
@@ -225,7 +225,7 @@ def test_backbone_options_load_with_their_statistics(video_corpus, tmp_path):
     assert not torch.equal(state["backbone.standardizer.running_mean"], torch.zeros_like(state["backbone.standardizer.running_mean"]))
     slt_recipe = load_recipe("pose_perceiver/ssa_tiny", ["tokenizer.vocab_size=60", *(f"model.frontend.{o}" for o in options)])
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], tmp_path / "tok", vocab_size=60)
-    slt = SLTModel(slt_recipe.model, tokenizer)
+    slt = build_slt_model(slt_recipe.model, tokenizer)
     loaded = load_weights_into(slt, state, prefix_map={"backbone.": "frontend."})
     assert sorted(loaded) == sorted("frontend." + k[len("backbone."):] for k in state if k.startswith("backbone."))
     after = slt.state_dict()

@@ -16,8 +16,9 @@ from glossfree.data.manifest import read_manifest, write_manifest
 from glossfree.data.synth import SynthConfig, generate_corpus
 from glossfree.errors import ConfigError, DataError
 from glossfree.training.engine import LaunchConfig, train
-from glossfree.training.islr import ISLRRecipeConfig
-from glossfree.training.recipe import InitCheckpointConfig, load_recipe
+from glossfree.training.tasks.islr import ISLRRecipeConfig
+from glossfree.training.recipe import InitCheckpointConfig
+from glossfree.training.tasks import load_recipe
 
 FAST = ["stages.0.max_epochs=2", "stages.0.batch_size=8", "evaluation.batch_size=16"]
 
@@ -91,7 +92,7 @@ def test_cli_trains_and_monitors_dev_accuracy(islr_run, isolated_corpus):
 
 def test_backbone_loads_into_an_slt_model(islr_run):
     """The pretrained backbone initialises the multitask SLT + SSA recipe's frontend (prefix map backbone. -> frontend.)."""
-    from glossfree.models.slt import SLTModel
+    from glossfree.training.tasks.translation import build_slt_model
     from glossfree.text.tokenizers import train_tokenizer
     from glossfree.training.init_weights import load_init_checkpoint, read_state_dict
 
@@ -100,7 +101,7 @@ def test_backbone_loads_into_an_slt_model(islr_run):
     init = InitCheckpointConfig(path=run, stage="islr", prefix_map={"backbone.": "frontend."})
     recipe = load_recipe("pose_perceiver/ssa_tiny", ["tokenizer.vocab_size=60"])
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], run.parent / "tok", vocab_size=60)
-    slt = SLTModel(recipe.model, tokenizer)
+    slt = build_slt_model(recipe.model, tokenizer)
     loaded = load_init_checkpoint(slt, init, "slt")
     pretrained = read_state_dict(Path(json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"]))
     backbone = {k[len("backbone."):]: v for k, v in pretrained.items() if k.startswith("backbone.")}
@@ -144,14 +145,14 @@ def test_dev_label_outside_the_label_set_names_file_and_clip(isolated_corpus, tm
 
 
 def test_label_field_can_name_the_gloss(isolated_corpus, tmp_path):
-    from glossfree.training.islr import labelled_records
+    from glossfree.training.tasks.islr import labelled_records
 
     records = labelled_records(isolated_corpus, "train", "gloss")
     assert [r.text for r in records] == [r.extra["label"] for r in read_manifest(isolated_corpus / "manifest.jsonl") if r.split == "train"]
 
 
 def test_resume_of_a_finished_run_and_translation_models_refuse_it(islr_run, isolated_corpus):
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
 
     run, result = islr_run
     assert result.exit_code == 0, result.output

@@ -37,7 +37,7 @@ def lip_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def lips_run(lip_corpus, tmp_path_factory) -> Path:
     from glossfree.training.engine import LaunchConfig, train
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     recipe = load_recipe("pose_perceiver/lips_tiny", FAST)
     run_dir = tmp_path_factory.mktemp("lips_run") / "run"
@@ -47,7 +47,7 @@ def lips_run(lip_corpus, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_lips_tiny_recipe_trains_and_evaluates(lips_run, lip_corpus, tmp_path):
-    from glossfree.checkpoint import load_trained
+    from glossfree.inference.loading import load_trained
     from glossfree.models.frontends.lip_backbone import LipBackbone
 
     trained = load_trained(lips_run)

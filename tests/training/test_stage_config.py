@@ -8,7 +8,8 @@ import torch
 from glossfree.errors import ConfigError
 from glossfree.objectives import ClipGlobalConfig, LMCrossEntropyConfig
 from glossfree.training.init_weights import load_weights_into, read_state_dict, remap_keys, resolve_init_checkpoint
-from glossfree.training.recipe import InitCheckpointConfig, load_recipe
+from glossfree.training.recipe import InitCheckpointConfig
+from glossfree.training.tasks import load_recipe
 
 CLIP = "{kind: clip_global, proj_dim: 8}"
 

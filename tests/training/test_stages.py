@@ -11,12 +11,13 @@ import lightning as L
 import pytest
 import torch
 
-from glossfree.checkpoint import load_trained
+from glossfree.inference.loading import load_trained
 from glossfree.errors import ConfigError
 from glossfree.training.engine import LaunchConfig, train
 from glossfree.training.init_weights import read_state_dict
 from glossfree.training.module import SLTLightningModule
-from glossfree.training.recipe import RecipeConfig, load_recipe
+from glossfree.training.recipe import RecipeConfig
+from glossfree.training.tasks import load_recipe
 
 from tiny import FAST_RECIPE
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from glossfree.checkpoint import TRIMMED_VOCAB_FILE, load_trained
+from glossfree.checkpoint import TRIMMED_VOCAB_FILE
+from glossfree.inference.loading import load_trained
 from glossfree.inference.translator import Translator
 from glossfree.text.trim import TrimmedVocab
 from glossfree.training.engine import LaunchConfig, train
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 from tiny import FAST_RECIPE
 
 MBART = (

@@ -32,10 +32,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import track
 
-        from glossfree.alignment.aligner import align_file
+        from glossfree.inference.aligner import align_file
         from glossfree.alignment.subtitles import read_subtitles, write_subtitles
-        from glossfree.checkpoint import load_trained
-        from glossfree.cli.main import console, fail
+        from glossfree.inference.loading import load_trained
+        from glossfree.cli.common import console, fail
         from glossfree.errors import DataError, GlossfreeError
         from glossfree.inference.device import resolve_device
 

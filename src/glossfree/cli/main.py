@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from glossfree.cli import align_command, data_commands, feature_commands, synth_command, text_commands
+from glossfree.cli.common import console, fail
 from glossfree.errors import GlossfreeError
 from glossfree.io import check_output_dir
 
@@ -25,13 +26,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-console = Console(stderr=True)
-
-
-def fail(error: Exception) -> None:
-    """Print a user error (bad file, config, flag) without a traceback, and exit 2."""
-    console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -50,7 +44,7 @@ def train(
     """Train a recipe; the best model by generated dev BLEU-4 is exported to OUT/model."""
     from glossfree.training.engine import LaunchConfig
     from glossfree.training.engine import train as run_training
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     try:
         config = load_recipe(recipe, override or [])
@@ -127,7 +121,7 @@ def evaluate(
         else:
             if model is None:
                 raise typer.BadParameter("give a model folder, or --hyp and --ref")
-            from glossfree.checkpoint import load_trained
+            from glossfree.inference.loading import load_trained
             from glossfree.inference.device import resolve_device
             from glossfree.inference.evaluate import evaluate_split
 

@@ -6,7 +6,7 @@ A model declares the inputs it reads as a set of names (:meth:`glossfree.models.
 
 - ``keypoints``: the record's ``.pose`` file (keypoints + masks, the model's layout);
 - ``frames``: the record's video (or frame folder), decoded with PyAV at the data frame rate,
-  preprocessed as the frame encoder's backbone expects (:func:`glossfree.features.extractors.preprocess_frames`);
+  preprocessed as the frame encoder's backbone expects (:func:`glossfree.features.preprocess.preprocess_frames`);
 - ``lips``: grayscale lip crops of the record's video, located from the face landmarks of its
   ``.pose`` (:mod:`glossfree.data.lips`; paper 004's lip stream), with a per-frame face-detected mask;
 - ``features:<stream>``: the cache ``features/<stream>/<id>.safetensors`` written by ``glossfree extract``;
@@ -143,7 +143,7 @@ def clip_tensor(frames: np.ndarray, preprocess, *, augment: ClipAugment | None =
                 rng: np.random.Generator | None = None) -> torch.Tensor:  # fmt: skip
     """Raw frames -> the backbone's input ``float32 [T, 3, crop, crop]``: the clip's augmentation
     (when given), then the feature extractors' own preprocessing (resize, centre crop, normalise)."""
-    from glossfree.features.extractors import preprocess_frames
+    from glossfree.features.preprocess import preprocess_frames
 
     if augment is not None:
         if rng is None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from glossfree.checkpoint import TrainedModel
+from glossfree.inference.loading import TrainedModel
 from glossfree.data.datasets import LengthBucketBatchSampler, collate_pose
 from glossfree.data.manifest import Record, load_split
 from glossfree.evaluation import Scores, score

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from glossfree.checkpoint import TrainedModel, load_trained
+from glossfree.inference.loading import TrainedModel, load_trained
 from glossfree.data.datasets import collate_pose
 from glossfree.data.layouts import get_layout
 from glossfree.data.pose_io import Keypoints, extract_keypoints, missing_points, read_pose
@@ -135,7 +135,7 @@ class Translator:
             from glossfree.models.slt import lip_crop_config
 
             if pose is None:
-                pose, _ = _estimate_poses(path, fps=self.fps, folder_fps=folder_fps)
+                pose, _ = estimate_poses(path, fps=self.fps, folder_fps=folder_fps)
             raw = load_clip(path, fps=self.fps, folder_fps=folder)  # the frames MediaPipe saw
             crops = lip_crops(raw, pose, lip_crop_config(self.trained.recipe.model), fps=float(pose.body.fps),
                               source=str(path))  # fmt: skip
@@ -193,7 +193,7 @@ class Translator:
             return self._translate_rgb(path, fps)
         if path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES:
             # MediaPipe runs only on the frames the model will see (its training frame rate).
-            pose, decode_s = _estimate_poses(path, fps=self.fps, folder_fps=fps)
+            pose, decode_s = estimate_poses(path, fps=self.fps, folder_fps=fps)
             timings["decode"] = decode_s
             timings["poses"] = time.perf_counter() - start - decode_s
         elif path.suffix.lower() == ".pose":
@@ -302,7 +302,7 @@ def _coverage_warnings(pose, keypoints: Keypoints, layout, source: str) -> list[
     return [f"{message}: {total} of {layout.num_points} points are masked in every frame"]
 
 
-def _estimate_poses(path: Path, *, fps: float | None, folder_fps: float | None = None):
+def estimate_poses(path: Path, *, fps: float | None, folder_fps: float | None = None):
     """Decode a video or frame folder (recorded at ``folder_fps``) at ``fps`` and run MediaPipe
     holistic; returns (pose, decode seconds)."""
     from glossfree.data.pose_estimation import frames_to_pose_timed

@@ -30,13 +30,12 @@ input embedding of every label (``label_embeddings`` ``[K, E]``: the mean of the
 embeddings in the recipe's LM, computed once when the model is built: :func:`label_text_embeddings`),
 the fixed text side of the contrastive loss (Sec. 3.3: "converted into a text embedding using the
 embedding layer of the pretrained LLM, and then projected via a trainable MLP"). Batches carry each
-clip's label as its text (:class:`~glossfree.training.islr.ISLRDataModule`).
+clip's label as its text (:class:`~glossfree.training.tasks.islr.ISLRDataModule`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
@@ -48,9 +47,8 @@ from glossfree.data.layouts import get_layout
 from glossfree.errors import ConfigError, DataError
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
-from glossfree.models.slt import FrontendConfig, _build_frontend, run_frontend
-from glossfree.objectives.base import ObjectiveSettings, masked_mean
-from glossfree.objectives.islr import ISLR_OBJECTIVES, ISLRDims
+from glossfree.models.outputs import ISLRDims, ISLROutput, check_objective_names, masked_mean, weighted_objectives
+from glossfree.models.slt import FrontendConfig, build_frontend, frontend_inputs, run_frontend
 
 if TYPE_CHECKING:
     from glossfree.data.datasets import PoseBatch
@@ -147,35 +145,6 @@ def label_text_embeddings(lm: LanguageModel, labels: Sequence[str], batch_size: 
     return torch.cat(rows).float()
 
 
-@dataclass
-class ISLROutput:
-    """What one ISLR forward pass computed.
-
-    Attributes:
-        loss: weighted sum of ``losses``.
-        losses: unweighted loss per objective name.
-        metrics: ``<objective>_<metric>`` (``islr_ce_top1``, ``islr_ce_top5``).
-        logits: ``[B, K]`` late-fused logits (the pose logits without a second stream).
-        stream_logits: ``{"pose": [B, K], "lip": [B, K]}``.
-        features: clip features per stream, ``{"pose": [B, D], "lip": [B, D2]}``.
-        articulators: the pose backbone's per-articulator features ``{group: [B, T', A]}`` before masking.
-        step_mask: ``[B, T']`` valid steps of the backbone output.
-        masked: ``[B, G]`` bool, the articulators zeroed in this pass (all False in evaluation).
-        labels: ``[B]`` class indices.
-    """
-
-    loss: torch.Tensor
-    losses: dict[str, torch.Tensor]
-    logits: torch.Tensor
-    stream_logits: dict[str, torch.Tensor]
-    features: dict[str, torch.Tensor]
-    articulators: dict[str, torch.Tensor]
-    step_mask: torch.Tensor
-    masked: torch.Tensor
-    labels: torch.Tensor
-    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
 class ISLRModel(nn.Module):
     """Pose backbone (+ optional second stream) with classifiers and the ISLR objectives.
 
@@ -183,7 +152,9 @@ class ISLRModel(nn.Module):
         config: :class:`ISLRModelConfig`.
         labels: the class names, in class-index order (sorted, from the training split).
         label_embeddings: ``[K, E]`` LM input embedding of each label (:func:`label_text_embeddings`).
-        objectives: configs of the ISLR objectives the recipe's stages name (one module each).
+        objectives: the ISLR objective modules the recipe's stages name, by name (built for this
+            model's :meth:`dims` by :func:`~glossfree.training.tasks.islr.build_islr_model`); or set
+            later with :meth:`set_objectives`.
     """
 
     def __init__(
@@ -191,7 +162,7 @@ class ISLRModel(nn.Module):
         config: ISLRModelConfig,
         labels: Sequence[str],
         label_embeddings: torch.Tensor,
-        objectives: Sequence[ObjectiveSettings] = (),
+        objectives: Mapping[str, nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -206,27 +177,27 @@ class ISLRModel(nn.Module):
         layout = get_layout(config.layout)
         self.backbone = PoseBackbone(config.backbone, layout)
         self.classifier = nn.Linear(config.backbone.dim, len(self.labels))
-        streams = {"pose": config.backbone.dim}
         if config.lip is not None:
-            self.lip_backbone = _build_frontend(config.lip, layout)
+            self.lip_backbone = build_frontend(config.lip, layout)
             self.lip_classifier = nn.Linear(self.lip_backbone.output_dim, len(self.labels))
-            streams["lip"] = self.lip_backbone.output_dim
         # Stored with the weights, so a checkpoint carries the text side of the contrastive loss.
         self.register_buffer("label_embeddings", label_embeddings.detach().float().clone())
-        dims = ISLRDims(
-            streams=streams, articulator=config.backbone.articulator_dim, text=label_embeddings.shape[1],
-            num_classes=len(self.labels),
-        )
-        built = {}
-        for objective in objectives:
-            kind = objective.kind  # type: ignore[attr-defined]
-            if kind not in ISLR_OBJECTIVES:
-                raise ConfigError(
-                    f"objective '{objective.key}' ({kind}) is not an ISLR objective; an ISLR stage uses "
-                    f"{', '.join(ISLR_OBJECTIVES)}"
-                )
-            built[objective.key] = ISLR_OBJECTIVES[kind](objective, dims)
-        self.objectives = nn.ModuleDict(built)
+        self.objectives = nn.ModuleDict(dict(objectives or {}))
+
+    def dims(self) -> ISLRDims:
+        """The widths the ISLR objectives are sized by: each stream's clip feature, the articulator
+        features, the label text embeddings and the number of classes."""
+        streams = {"pose": self.config.backbone.dim}
+        if self.config.lip is not None:
+            streams["lip"] = self.lip_backbone.output_dim
+        return ISLRDims(
+            streams=streams, articulator=self.config.backbone.articulator_dim,
+            text=self.label_embeddings.shape[1], num_classes=len(self.labels),
+        )  # fmt: skip
+
+    def set_objectives(self, objectives: Mapping[str, nn.Module]) -> None:
+        """Replace the objective modules (``objectives.<name>`` parts)."""
+        self.objectives = nn.ModuleDict(dict(objectives))
 
     # ---------------------------------------------------------------- interface of the training engine
     def parts(self) -> list[str]:
@@ -236,8 +207,6 @@ class ISLRModel(nn.Module):
         return [*own, *sorted(heads)]
 
     def required_inputs(self) -> set[str]:
-        from glossfree.models.slt import frontend_inputs
-
         return set().union(*(frontend_inputs(c) for c in self.config.frontend_list()))
 
     # ------------------------------------------------------------------------------------ model
@@ -300,11 +269,7 @@ class ISLRModel(nn.Module):
         if batch.keypoints is None:
             raise ConfigError(f"the ISLR pose backbone reads keypoints, but the batch has none (inputs: {sorted(batch.masks)})")
         weights = dict(objectives) if objectives is not None else {key: 1.0 for key in self.objectives}
-        unknown = [name for name in weights if name not in self.objectives]
-        if unknown:
-            raise KeyError(
-                f"objective(s) {', '.join(unknown)} not built into this model (built: {', '.join(self.objectives)})"
-            )
+        check_objective_names(self.objectives, weights)
         device = batch.keypoints.device
         labels = self.label_ids(batch.texts, batch.ids).to(device)
         frame_mask = batch.masks.get("keypoints", batch.frame_mask).bool()
@@ -324,13 +289,7 @@ class ISLRModel(nn.Module):
             loss=torch.zeros((), device=device), losses={}, logits=logits, stream_logits=stream_logits,
             features=features, articulators=articulators, step_mask=step_mask, masked=masked, labels=labels,
         )  # fmt: skip
-        total = None
-        for name, weight in weights.items():
-            result = self.objectives[name](output, batch, self)
-            output.losses[name] = result.loss
-            output.metrics.update({f"{name}_{metric}": value for metric, value in result.metrics.items()})
-            term = result.loss if weight == 1.0 else weight * result.loss
-            total = term if total is None else total + term
+        total = weighted_objectives(self.objectives, weights, output, batch, self)
         if total is not None:
             output.loss = total
         return output

@@ -293,7 +293,7 @@ def _kept_id(vocab: Any, full_id: int, what: str) -> int:
 
 def _trimmed(model: nn.Module, vocab: Any, config: LanguageModelConfig) -> nn.Module:
     """A pretrained model on the trimmed vocabulary: trimmed now, or already saved trimmed."""
-    from glossfree.text.trim import _remap_config_ids, _resize_vocab_modules
+    from glossfree.text.trim import remap_config_ids, resize_vocab_modules
 
     rows = model.get_input_embeddings().weight.shape[0]
     if rows == len(vocab):
@@ -303,10 +303,10 @@ def _trimmed(model: nn.Module, vocab: Any, config: LanguageModelConfig) -> nn.Mo
             f"lm.trimmed_vocab maps a vocabulary of {vocab.full_size} ids to {len(vocab)}, but "
             f"lm.name_or_path '{config.name_or_path}' embeds {rows}: the mapping is from another model"
         )
-    _resize_vocab_modules(model, vocab)
-    _remap_config_ids(model.config, vocab)
+    resize_vocab_modules(model, vocab)
+    remap_config_ids(model.config, vocab)
     if getattr(model, "generation_config", None) is not None:
-        _remap_config_ids(model.generation_config, vocab)
+        remap_config_ids(model.generation_config, vocab)
     model.config.vocab_size = len(vocab)
     return model
 
@@ -394,7 +394,7 @@ class LanguageModel(nn.Module):
             self.base_fingerprint = base_fingerprint(config.name_or_path, base.config, tensors)
         self._decoder_start, self._forced_bos = self._decoding_start(base)
         special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "lang_code_to_id", {}).values())
-        special |= {self._full_id(i) for i in (self._decoder_start, self._forced_bos) if i is not None}
+        special |= {self.full_id(i) for i in (self._decoder_start, self._forced_bos) if i is not None}
         self._strip_ids = special
 
     def _decoding_start(self, base: nn.Module) -> tuple[int | None, int | None]:
@@ -407,13 +407,15 @@ class LanguageModel(nn.Module):
         probe = self.tokenizer(text_target="").input_ids
         start = probe[-1]
         forced = probe[0] if len(probe) > 1 and probe[0] != self.tokenizer.eos_token_id else None
-        return self._model_id(start), None if forced is None else self._model_id(forced)
+        return self.model_id(start), None if forced is None else self.model_id(forced)
 
     # Ids: the tokenizer's ("full") and the model's differ only with a trimmed vocabulary.
-    def _model_id(self, full_id: int) -> int:
+    def model_id(self, full_id: int) -> int:
+        """The model's id of tokenizer id ``full_id`` (they differ with a trimmed vocabulary)."""
         return full_id if self.vocab is None else _kept_id(self.vocab, full_id, f"token {full_id}")
 
-    def _full_id(self, model_id: int) -> int:
+    def full_id(self, model_id: int) -> int:
+        """The tokenizer's id of the model's id ``model_id`` (they differ with a trimmed vocabulary)."""
         return model_id if self.vocab is None else self.vocab.old_id(model_id)
 
     def _model_ids(self, full_ids: torch.Tensor) -> torch.Tensor:
@@ -551,7 +553,7 @@ class LanguageModel(nn.Module):
         """Beam-search decode one sentence per sample (``None`` arguments: ``config.generation``).
 
         ``prefix_allowed_tokens_fn(batch_id, decoder_ids) -> list of model ids`` restricts each step
-        (Hugging Face ``generate``), e.g. to the SSA answer format (``glossfree.alignment.aligner``).
+        (Hugging Face ``generate``), e.g. to the SSA answer format (``glossfree.inference.aligner``).
         """
         settings = self.config.generation
         embeds, mask = self.prepare_inputs(inputs_embeds, attention_mask, prompts)
@@ -560,8 +562,8 @@ class LanguageModel(nn.Module):
             "max_new_tokens": max_new_tokens if max_new_tokens is not None else settings.max_new_tokens,
             "length_penalty": length_penalty if length_penalty is not None else settings.length_penalty,
             "do_sample": False,
-            "pad_token_id": self._model_id(self.tokenizer.pad_token_id),
-            "eos_token_id": self._model_id(self.tokenizer.eos_token_id),
+            "pad_token_id": self.model_id(self.tokenizer.pad_token_id),
+            "eos_token_id": self.model_id(self.tokenizer.eos_token_id),
             "decoder_start_token_id": self._decoder_start,
         }
         if self._forced_bos is not None:
@@ -572,6 +574,6 @@ class LanguageModel(nn.Module):
         return [self._decode(row) for row in sequences.tolist()]
 
     def _decode(self, ids: list[int]) -> str:
-        ids = [self._full_id(i) for i in ids]
+        ids = [self.full_id(i) for i in ids]
         kept = [i for i in ids if i not in self._strip_ids]
         return self.tokenizer.decode(kept, skip_special_tokens=True).strip()

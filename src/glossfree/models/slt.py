@@ -13,14 +13,15 @@ Paper 004's lip backbone (Sec. 3.1) is the frontend ``kind: lip_backbone``
 (:mod:`glossfree.models.frontends.lip_backbone`), fused with the pose backbone through
 ``frontends`` + ``fusion: concat_channels``. The ISLR pre-training heads of paper 004 are not part of this model; its SSA
 task is the same model with another prompt (``PoseBatch.prompts``, :mod:`glossfree.data.multitask`). Training objectives (:mod:`glossfree.objectives`) are modules of the model too
-(``SLTModel.objectives``), so that their weights train, save and freeze with it.
+(``SLTModel.objectives``), so that their weights train, save and freeze with it; the model does not
+build them (it reads no objective code): the translation task does
+(:func:`glossfree.training.tasks.translation.build_slt_model`), sized by :meth:`SLTModel.point_dims`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import torch
 from pydantic import Discriminator, Field, Tag, model_validator
@@ -38,11 +39,17 @@ from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
 from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
-from glossfree.objectives import LM_NEEDS, LMCrossEntropyConfig, ObjectiveSettings, PointDims, build_objective
+from glossfree.models.outputs import (
+    LM_NEEDS,
+    PointDims,
+    SLTOutput,
+    VisualTokens,
+    check_objective_names,
+    weighted_objectives,
+)
 
 if TYPE_CHECKING:
     from glossfree.data.datasets import PoseBatch
-    from glossfree.models.islr import ISLRModelConfig
 
 
 class NoCompressorConfig(StrictModel):
@@ -154,13 +161,13 @@ def frontend_inputs(config) -> set[str]:
     return {f"features:{config.stream}"}
 
 
-def required_inputs(config: SLTModelConfig | ISLRModelConfig) -> set[str]:
+def required_inputs(config: Any) -> set[str]:
     """Every input the model of ``config`` reads: the union over its frontends (``config.frontend_list()``:
     an SLT model's, or an ISLR model's pose backbone and second stream)."""
     return set().union(*(frontend_inputs(c) for c in config.frontend_list()))
 
 
-def frame_preprocess(config: SLTModelConfig | ISLRModelConfig):
+def frame_preprocess(config: Any):
     """The preprocessing of the ``frames`` input (its frame encoders'), or None without one; several
     frame encoders must agree (the dataset prepares the frames once)."""
     found = [c.preprocess for c in config.frontend_list() if c.kind == "frame_encoder"]
@@ -169,7 +176,7 @@ def frame_preprocess(config: SLTModelConfig | ISLRModelConfig):
     return found[0] if found else None
 
 
-def lip_crop_config(config: SLTModelConfig | ISLRModelConfig):
+def lip_crop_config(config: Any):
     """How the ``lips`` input is cut (its lip backbones' ``crop``), or None without one; several
     lip backbones on crops must agree (the dataset cuts the crops once). ``config``: any model config
     with ``frontend_list()`` (an SLT model's frontends, an ISLR model's ``backbone`` and ``lip``)."""
@@ -179,7 +186,8 @@ def lip_crop_config(config: SLTModelConfig | ISLRModelConfig):
     return found[0] if found else None
 
 
-def _build_frontend(config, layout) -> nn.Module:
+def build_frontend(config, layout) -> nn.Module:
+    """The frontend module of one frontend config (``kind``) on ``layout``; ``output_dim`` is its width."""
     module = FRONTENDS[config.kind](config, layout) if config.kind in ("pose_backbone", "keypoint_mlp") else FRONTENDS[config.kind](config)
     if not hasattr(module, "output_dim"):
         module.output_dim = config.dim  # FeatureStreamFrontend: its projection width
@@ -261,7 +269,7 @@ class FusedFrontend(nn.Module):
     def __init__(self, configs: Sequence, layout, fusion: str, align: str) -> None:
         super().__init__()
         self.configs, self.fusion, self.align = list(configs), fusion, align
-        self.branches = nn.ModuleList(_build_frontend(c, layout) for c in configs)
+        self.branches = nn.ModuleList(build_frontend(c, layout) for c in configs)
         dims = [b.output_dim for b in self.branches]
         if fusion == "concat_time" and len(set(dims)) > 1:
             raise ConfigError(
@@ -283,42 +291,11 @@ BASE_PARTS = ("frontend", "compressor", "mapper", "token_norm", "lm")
 VISUAL_POINTS = ("frontend", "compressor", "tokens")
 
 
-def model_parts(objectives: Sequence[ObjectiveSettings] = ()) -> list[str]:
-    """The part names of a model built with ``objectives`` (without building it)."""
+def model_parts(objectives: Sequence[Any] = ()) -> list[str]:
+    """The part names of a model built with ``objectives`` (their configs: ``key`` and
+    ``owns_parameters``), without building it."""
     heads = {f"objectives.{config.key}" for config in objectives if config.owns_parameters}
     return [*BASE_PARTS, *sorted(heads)]
-
-
-@dataclass
-class VisualTokens:
-    """Features ``[B, L, D]`` (0 on padding) and their mask ``[B, L]`` (bool, True = valid)."""
-
-    features: torch.Tensor
-    mask: torch.Tensor
-
-
-@dataclass
-class SLTOutput:
-    """What one forward pass computed.
-
-    Attributes:
-        loss: the weighted sum of ``losses`` (the objectives' weights).
-        losses: unweighted loss of each objective, by name.
-        metrics: objectives' metrics, ``<name>_<metric>`` (e.g. ``clip_global_acc``).
-        visual: the visual tokens at named points: ``frontend`` (per frame, frame mask),
-            ``compressor`` (compressed tokens), ``tokens`` (after mapper and token_norm: the LM input).
-        encoder: the LM encoder's hidden states on the tokens (and prompt), when an objective needed them.
-        lm_loss, logits: the LM's teacher-forced loss and ``[B, L_target, V]`` logits, when an
-            objective needed them (``lm_ce``).
-    """
-
-    loss: torch.Tensor
-    losses: dict[str, torch.Tensor]
-    logits: torch.Tensor | None = None
-    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
-    visual: dict[str, VisualTokens] = field(default_factory=dict)
-    encoder: VisualTokens | None = None
-    lm_loss: torch.Tensor | None = None
 
 
 class SLTModel(nn.Module):
@@ -327,11 +304,14 @@ class SLTModel(nn.Module):
     Args:
         config: :class:`SLTModelConfig`.
         tokenizer: the language model's tokenizer (see :mod:`glossfree.text.tokenizers`).
-        objectives: configs of the objectives the model is trained with (every stage's; one module
-            per name). ``lm_ce`` is always available.
+        objectives: the objective modules the model is trained with, by name (every stage's; built
+            for this model's :meth:`point_dims` by
+            :func:`~glossfree.training.tasks.translation.build_slt_model`, which always adds ``lm_ce``);
+            they can also be set later with :meth:`set_objectives`. A model without objectives
+            encodes, generates and scores input reliance, but has no loss to compute.
     """
 
-    def __init__(self, config: SLTModelConfig, tokenizer, objectives: Sequence[ObjectiveSettings] = ()) -> None:
+    def __init__(self, config: SLTModelConfig, tokenizer, objectives: Mapping[str, nn.Module] | None = None) -> None:
         super().__init__()
         self.config = config
         layout = get_layout(config.layout)
@@ -339,7 +319,7 @@ class SLTModel(nn.Module):
         self.lm = LanguageModel(config.lm, tokenizer)
         # One frontend keeps its own module (and its weights' names, ``frontend.*``); several are fused.
         if config.frontends is None:
-            self.frontend = _build_frontend(config.frontend, layout)
+            self.frontend = build_frontend(config.frontend, layout)
         else:
             self.frontend = FusedFrontend(config.frontends, layout, config.fusion, config.align)
         self.compressor = COMPRESSORS[config.compressor.kind](
@@ -347,18 +327,22 @@ class SLTModel(nn.Module):
         )
         self.mapper = build_mapper(config.mapper, self.compressor.output_dim, self.lm.embed_dim)
         self.token_norm = build_token_norm(config.token_norm, self.lm.embed_dim)
-        # Objectives come last: their projections are sized by the parts' widths.
-        dims = PointDims(
+        # Objectives come last: their projections are sized by the parts' widths (point_dims).
+        self.objectives = nn.ModuleDict(dict(objectives or {}))
+
+    def point_dims(self) -> PointDims:
+        """The widths of the named points (:data:`VISUAL_POINTS`), the encoder and the text side."""
+        return PointDims(
             frontend=self.frontend.output_dim,
             compressor=self.compressor.output_dim,
             tokens=self.lm.embed_dim,
             encoder=self.lm.embed_dim,
             text=self.lm.embed_dim,
         )
-        configs = {"lm_ce": LMCrossEntropyConfig()}
-        for objective in objectives:
-            configs[objective.key] = objective
-        self.objectives = nn.ModuleDict({key: build_objective(cfg, dims) for key, cfg in configs.items()})
+
+    def set_objectives(self, objectives: Mapping[str, nn.Module]) -> None:
+        """Replace the objective modules (``objectives.<name>`` parts)."""
+        self.objectives = nn.ModuleDict(dict(objectives))
 
     def parts(self) -> list[str]:
         """Names of the parts a stage can train or freeze: :data:`BASE_PARTS` and ``objectives.<name>``
@@ -414,12 +398,9 @@ class SLTModel(nn.Module):
         teacher-forced pass.
         """
         weights = dict(objectives) if objectives is not None else {"lm_ce": 1.0}
-        unknown = [name for name in weights if name not in self.objectives]
-        if unknown:
-            raise KeyError(
-                f"objective(s) {', '.join(unknown)} not built into this model (built: "
-                f"{', '.join(self.objectives)}); build SLTModel with their configs"
-            )
+        check_objective_names(
+            self.objectives, weights, "; build the model with their configs (glossfree.training.tasks.translation.build_slt_model)"
+        )
         if not weights:
             raise ValueError("no objective to compute: pass at least one")
         heads = {name: self.objectives[name] for name in weights}
@@ -436,14 +417,7 @@ class SLTModel(nn.Module):
         output = SLTOutput(
             loss=torch.zeros(()), losses={}, logits=logits, visual=visual, encoder=encoder, lm_loss=lm_loss
         )
-        total = None
-        for name, head in heads.items():
-            result = head(output, batch, self)
-            output.losses[name] = result.loss
-            output.metrics.update({f"{name}_{metric}": value for metric, value in result.metrics.items()})
-            weight = weights[name]
-            term = result.loss if weight == 1.0 else weight * result.loss
-            total = term if total is None else total + term
+        total = weighted_objectives(self.objectives, weights, output, batch, self)
         assert total is not None
         output.loss = total
         return output

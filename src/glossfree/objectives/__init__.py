@@ -2,35 +2,33 @@
 
 A stage lists its objectives in the recipe (``objectives: [{kind: lm_ce, weight: 1.0}, {kind:
 clip_global, weight: 0.5, visual: tokens}]``); each config below is one member of the
-:data:`ObjectiveConfig` union. ``SLTModel`` builds the modules of every objective a recipe names
-(:func:`build_objective`) and sums the weighted losses of the running stage.
+:data:`ObjectiveConfig` union. The training task builds the modules of every objective a recipe
+names (:func:`build_objectives`, sized by the model's widths) and hands them to the model, which
+sums the weighted losses of the running stage.
 
 DESIGN.md's list (lm_ce · pseudo_gloss_bce · clip_global · clcl_token · vt_align · islr_ce ·
 ssa_soft_digits): the later recipes add their configs to the union and their classes to
 :data:`OBJECTIVES`. The ISLR objectives (``islr_ce``, ``islr_aux``, ``islr_contrastive``,
 :mod:`glossfree.objectives.islr`) are in the union, so that a stage validates them and its
-monitor, but their modules are built by the ISLR model (:data:`~glossfree.objectives.islr.ISLR_OBJECTIVES`).
+monitor; :func:`build_islr_objectives` builds their modules (:data:`~glossfree.objectives.islr.ISLR_OBJECTIVES`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import Discriminator, Tag
+from torch import nn
 
 from glossfree.errors import ConfigError
 
-from glossfree.objectives.base import (
-    LM_NEEDS,
-    Objective,
-    ObjectiveOutput,
-    ObjectiveSettings,
-    PointDims,
-    masked_mean,
-)
+from glossfree.models.outputs import LM_NEEDS, ISLRDims, PointDims, masked_mean
+from glossfree.objectives.base import Objective, ObjectiveOutput, ObjectiveSettings
 from glossfree.objectives.clip_global import ClipGlobal, ClipGlobalConfig, clip_loss
 from glossfree.objectives.islr import (
     ISLR_OBJECTIVE_KINDS,
+    ISLR_OBJECTIVES,
     ISLRArticulatorAuxConfig,
     ISLRContrastiveConfig,
     ISLRCrossEntropyConfig,
@@ -64,16 +62,39 @@ ObjectiveConfig = Annotated[
 
 
 def build_objective(config: ObjectiveSettings, dims: PointDims) -> Objective:
-    """The module of an SLT objective (the ISLR ones are built by ``glossfree.models.islr.ISLRModel``)."""
+    """The module of an SLT objective (the ISLR ones: :func:`build_islr_objectives`)."""
     kind = config.kind  # type: ignore[attr-defined]
     if kind in ISLR_OBJECTIVE_KINDS:
         raise ConfigError(f"objective '{config.key}' ({kind}) trains an ISLR model: use it in a recipe with `recipe: islr`")
     return OBJECTIVES[kind](config, dims)
 
 
+def build_objectives(configs: Sequence[ObjectiveSettings], dims: PointDims) -> nn.ModuleDict:
+    """One module per objective name of an SLT model with widths ``dims``; ``lm_ce`` (the translation
+    loss) is always among them, so any model can be trained and scored on its LM loss."""
+    chosen: dict[str, ObjectiveSettings] = {"lm_ce": LMCrossEntropyConfig()}
+    for config in configs:
+        chosen[config.key] = config
+    return nn.ModuleDict({key: build_objective(config, dims) for key, config in chosen.items()})
+
+
+def build_islr_objectives(configs: Sequence[ObjectiveSettings], dims: ISLRDims) -> nn.ModuleDict:
+    """One module per ISLR objective name of an ISLR model with widths ``dims``."""
+    built = {}
+    for config in configs:
+        kind = config.kind  # type: ignore[attr-defined]
+        if kind not in ISLR_OBJECTIVES:
+            raise ConfigError(
+                f"objective '{config.key}' ({kind}) is not an ISLR objective; an ISLR stage uses "
+                f"{', '.join(ISLR_OBJECTIVES)}"
+            )
+        built[config.key] = ISLR_OBJECTIVES[kind](config, dims)
+    return nn.ModuleDict(built)
+
+
 __all__ = [
     "LM_NEEDS", "OBJECTIVES", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy", "LMCrossEntropyConfig",
     "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "SSASoftDigits",
-    "SSASoftDigitsConfig", "build_objective",
+    "SSASoftDigitsConfig", "build_islr_objectives", "build_objective", "build_objectives",
     "clip_loss", "masked_mean",
 ]  # fmt: skip

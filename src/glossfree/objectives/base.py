@@ -1,35 +1,34 @@
 """What every objective shares: its config fields, its output, and the module interface.
 
 An objective is a small ``nn.Module`` built from its config and the widths of the model's named
-points (:class:`PointDims`). Its ``forward`` reads a :class:`~glossfree.models.slt.SLTOutput` (the
+points (:class:`~glossfree.models.outputs.PointDims`). Its ``forward`` reads a
+:class:`~glossfree.models.outputs.SLTOutput` (the
 visual tokens at named points, the LM's loss, logits and encoder states when the LM ran) and the
 text side of the LM (``model.lm.embed_texts`` / ``encode_texts``), and returns an unweighted loss
 plus optional metrics. The stage weights and sums the losses (``SLTModel.forward``).
 
 An objective that owns parameters (projections, a temperature) lives in ``SLTModel.objectives``,
 so it is trained, checkpointed and frozen like any other part of the model (part name
-``objectives.<name>``).
+``objectives.<name>``). Objectives read the model's outputs and the few public methods named above;
+they import the output types (:mod:`glossfree.models.outputs`) and never the model classes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from glossfree.config import StrictModel
+from glossfree.models.outputs import LM_NEEDS, LMNeed, PointDims, SLTOutput, masked_mean
 
 if TYPE_CHECKING:
     from glossfree.data.datasets import PoseBatch
-    from glossfree.models.slt import SLTModel, SLTOutput
 
-# How much of the language model an objective needs on the visual tokens, in increasing cost:
-# nothing, the encoder alone (its hidden states), or the teacher-forced pass (loss, logits, encoder).
-LMNeed = Literal["none", "encoder", "full"]
-LM_NEEDS: tuple[LMNeed, ...] = ("none", "encoder", "full")
+__all__ = ["LM_NEEDS", "LMNeed", "Objective", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "masked_mean"]
 
 
 class ObjectiveSettings(StrictModel):
@@ -64,20 +63,6 @@ class ObjectiveSettings(StrictModel):
         return self.model_dump(exclude={"weight"})
 
 
-@dataclass(frozen=True)
-class PointDims:
-    """Feature widths of the model's named points (see ``SLTModel.visual_points``) and of its text side."""
-
-    frontend: int
-    compressor: int
-    tokens: int
-    encoder: int
-    text: int
-
-    def visual(self, point: str) -> int:
-        return getattr(self, point)
-
-
 @dataclass
 class ObjectiveOutput:
     """An objective's unweighted scalar loss and its metrics (floats or 0-dim tensors)."""
@@ -95,15 +80,5 @@ class Objective(nn.Module):
         super().__init__()
         self.config = config
 
-    def forward(self, output: SLTOutput, batch: PoseBatch, model: SLTModel) -> ObjectiveOutput:
+    def forward(self, output: SLTOutput, batch: PoseBatch, model: nn.Module) -> ObjectiveOutput:
         raise NotImplementedError
-
-
-def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``features [B, L, D]`` over the valid rows of ``mask [B, L]`` -> ``[B, D]`` (float32).
-
-    A sample without a valid row pools to 0.
-    """
-    weights = mask.to(torch.float32).unsqueeze(-1)  # [B, L, 1]
-    total = (features.float() * weights).sum(dim=1)  # [B, D]
-    return total / weights.sum(dim=1).clamp_min(1.0)

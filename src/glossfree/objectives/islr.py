@@ -2,7 +2,7 @@
 
 The pose backbone (and the lip backbone, trained the same way) is pre-trained to classify isolated
 sign clips into pseudo-gloss labels before it serves SLT. Three losses, each a stage objective of
-an :class:`~glossfree.models.islr.ISLRModel` (they read its :class:`~glossfree.models.islr.ISLROutput`):
+an :class:`~glossfree.models.islr.ISLRModel` (they read its :class:`~glossfree.models.outputs.ISLROutput`):
 
 - ``islr_ce`` (Sec. 3.3, "Classification loss"): cross-entropy of each stream's classifier logits
   against the label (pose, and lip when the model has a second stream). The streams share no
@@ -29,8 +29,7 @@ gathered batch. The paper's batch is 64 per GPU and it does not say whether it g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -39,12 +38,10 @@ from torch import nn
 from torchmetrics import Metric
 
 from glossfree.errors import ConfigError
+from glossfree.models.outputs import ISLRDims, ISLROutput
 from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig
 from glossfree.objectives.base import Objective, ObjectiveOutput, ObjectiveSettings
 from glossfree.objectives.distributed import gather_with_grad
-
-if TYPE_CHECKING:
-    from glossfree.models.islr import ISLRModel, ISLROutput
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,17 +100,6 @@ class ISLRContrastiveConfig(ObjectiveSettings):
 
 
 ISLR_OBJECTIVE_KINDS = ("islr_ce", "islr_aux", "islr_contrastive")
-
-
-@dataclass(frozen=True)
-class ISLRDims:
-    """Widths an ISLR objective is built with: each stream's clip feature, the pose backbone's
-    articulator features, and the label text embeddings."""
-
-    streams: dict[str, int]
-    articulator: int
-    text: int
-    num_classes: int
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +204,7 @@ class ISLRCrossEntropy(Objective):
         super().__init__(config)
         self.class_top1 = PerClassAccuracy(dims.num_classes)
 
-    def forward(self, output, batch, model: ISLRModel) -> ObjectiveOutput:
+    def forward(self, output, batch, model: nn.Module) -> ObjectiveOutput:
         out = _islr_output(output, self.config.key)
         loss = sum(
             F.cross_entropy(logits.float(), out.labels, label_smoothing=self.config.label_smoothing)
@@ -257,7 +243,7 @@ class ISLRArticulatorAux(Objective):
         pooled, _ = self.pool(encoded, maps, mask)  # [G * B, D]
         return classifier(pooled).view(len(groups), step_mask.shape[0], -1)
 
-    def forward(self, output, batch, model: ISLRModel) -> ObjectiveOutput:
+    def forward(self, output, batch, model: nn.Module) -> ObjectiveOutput:
         out = _islr_output(output, self.config.key)
         logits = self.articulator_logits(out.articulators, out.step_mask, model.classifier)  # [G, B, K]
         # L_aux = 1/N_a sum_a CE(logits_a, y)   (Sec. 3.3)
@@ -283,7 +269,7 @@ class ISLRContrastive(Objective):
             {name: projector(dims.text, config.hidden_dim, config.proj_dim) for name in dims.streams}
         )
 
-    def forward(self, output, batch, model: ISLRModel) -> ObjectiveOutput:
+    def forward(self, output, batch, model: nn.Module) -> ObjectiveOutput:
         out = _islr_output(output, self.config.key)
         embeddings = model.label_embeddings[out.labels]  # [B, E]
         gather = self.config.gather and torch.is_grad_enabled()  # validation: each rank its own batch

@@ -33,7 +33,9 @@ from typing import Literal
 
 import torch
 
+from glossfree.alignment.windows import DIGITS
 from glossfree.objectives.base import Objective, ObjectiveOutput, ObjectiveSettings, PointDims
+from glossfree.text.prompts import format_ssa_target
 
 _WORD_START = "\u2581"  # sentencepiece's word-boundary mark
 
@@ -118,12 +120,12 @@ class SSASoftDigits(Objective):
 
     def _digit_ids(self, lm, template: str) -> list[int] | None:
         if template not in self._tables:
-            self._tables[template] = digit_token_ids(lm.tokenizer, template, lm._model_id)
+            self._tables[template] = digit_token_ids(lm.tokenizer, template, lm.model_id)
         return self._tables[template]
 
     def _piece(self, lm, model_id: int) -> str:
         if model_id not in self._pieces:
-            self._pieces[model_id] = lm.tokenizer.convert_ids_to_tokens(lm._full_id(model_id))
+            self._pieces[model_id] = lm.tokenizer.convert_ids_to_tokens(lm.full_id(model_id))
         return self._pieces[model_id]
 
     def forward(self, output, batch, model) -> ObjectiveOutput:
@@ -183,3 +185,29 @@ class SSASoftDigits(Objective):
             "frame_l1": frame_error[complete].mean().detach() if bool(complete.any()) else torch.zeros(()),
         }
         return ObjectiveOutput(loss=loss, metrics=metrics)
+
+
+def answer_format_constraint(lm, digits: int = DIGITS):
+    """A ``prefix_allowed_tokens_fn`` that lets beam search write only ``"ddd-ddd"`` (then end):
+    at each step the token the format's template ``"000-000"`` has there, a digit position taking
+    any of the ten digit tokens of that shape (:func:`digit_slots`).
+    ``None`` when the tokenizer has no ten digit tokens of a needed shape (answers are then free)."""
+    template = format_ssa_target(0, 0, digits=digits)
+    ids = [int(i) for i in lm.encode_targets([template])[0].tolist() if i != -100]  # model ids, </s> last
+    pieces = [lm.tokenizer.convert_ids_to_tokens(lm.full_id(i)) for i in ids]
+    slots, widths = digit_slots(pieces)
+    if len(slots) != sum(widths):
+        return None
+    allowed: list[list[int]] = [[i] for i in ids]
+    for position, shape, *_ in slots:
+        choices = digit_token_ids(lm.tokenizer, shape, lm.model_id)
+        if choices is None:
+            return None
+        allowed[position] = choices
+    last = allowed[-1]
+
+    def allowed_tokens(batch_id: int, decoder_ids: torch.Tensor) -> list[int]:
+        step = decoder_ids.shape[-1] - 1  # the decoder start token comes first
+        return allowed[step] if step < len(allowed) else last
+
+    return allowed_tokens

@@ -250,15 +250,17 @@ def trim_vocabulary(
         raise ConfigError(f"token id {mapping[-1]} is outside the model's {old_size} embeddings")
     unk = getattr(tokenizer, "unk_token_id", None)
     vocab = TrimmedVocab(tuple(mapping), old_size, mapping.index(unk) if unk in mapping else None)
-    _resize_vocab_modules(model, vocab)
-    _remap_config_ids(model.config, vocab)
+    resize_vocab_modules(model, vocab)
+    remap_config_ids(model.config, vocab)
     if generation_config is not None:
-        _remap_config_ids(generation_config, vocab)
+        remap_config_ids(generation_config, vocab)
     model.config.vocab_size = len(vocab)
     return TrimResult(model=model, vocab=vocab)
 
 
-def _resize_vocab_modules(model: nn.Module, vocab: TrimmedVocab) -> None:
+def resize_vocab_modules(model: nn.Module, vocab: TrimmedVocab) -> None:
+    """Keep the rows of ``vocab``'s ids in every vocabulary-sized weight of a Hugging Face
+    encoder-decoder (embeddings, LM head, ``final_logits_bias``), in place; tied weights stay tied."""
     index = torch.tensor(vocab.mapping, dtype=torch.long)
     old_params = {id(model.get_input_embeddings().weight)}
     output = model.get_output_embeddings()
@@ -290,7 +292,8 @@ def _resize_vocab_modules(model: nn.Module, vocab: TrimmedVocab) -> None:
         model.register_buffer("final_logits_bias", bias[:, index].clone(), persistent=persistent)  # [1, V_new]
 
 
-def _remap_config_ids(config: Any, vocab: TrimmedVocab) -> None:
+def remap_config_ids(config: Any, vocab: TrimmedVocab) -> None:
+    """Map the special token ids of a model or generation config to ``vocab``'s new ids, in place."""
     for name in _SPECIAL_ID_FIELDS:
         value = getattr(config, name, None)
         if isinstance(value, int) and value >= 0:

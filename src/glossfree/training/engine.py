@@ -1,12 +1,15 @@
 """Run a recipe: its stages in order, each a Lightning ``fit`` with its own checkpoints and logs.
 
+The engine knows no task by name: the recipe's task (:func:`glossfree.training.tasks.task_for`:
+translation, multitask SLT + SSA, ISLR; :mod:`glossfree.training.tasks.base` is the interface) says
+how to read the data, build the model and each stage's data module, and what the export records.
 Parts are built in dependency order (as in torchtune's recipes):
 
-1. seed, then the training texts (the tokenizer may be trained on them);
-2. the tokenizer (the model's vocabulary size depends on it);
-3. the model (adapters freeze the LM's base weights at construction: that set is recorded);
-4. per stage: the data module (batch size is per stage), the module, the trainer; the optimiser and
-   schedule are built inside ``fit`` once the number of steps is known.
+1. seed, then the task's training data (the tokenizer may be trained on its texts);
+2. the tokenizer (the model's vocabulary size depends on it), then the task's final recipe;
+3. the task's model (adapters freeze the LM's base weights at construction: that set is recorded);
+4. per stage: the task's data module (batch size is per stage), the module, the trainer; the
+   optimiser and schedule are built inside ``fit`` once the number of steps is known.
 
 Run folder::
 
@@ -18,10 +21,6 @@ Run folder::
     <run>/logs/<stage>/attempt-<n>/    CSV and TensorBoard logs of each attempt (first run, resumes)
     <run>/curves.png                   loss and generated dev BLEU-4 curves
     <run>/model/                       exported best model of the last stage (see glossfree.checkpoint)
-
-A recipe with ``recipe: islr`` (isolated sign pre-training of the pose backbone, paper 004 Sec. 3.3)
-takes the same path up to step 1, then :func:`glossfree.training.islr.train_islr` builds its labels,
-tokenizer and model and runs its stages through :func:`run_stages` with its own data module.
 
 ``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt`` (or,
 when that file is truncated, from the newest checkpoint of the stage that is complete).
@@ -54,22 +53,23 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from glossfree import __version__
 from glossfree.checkpoint import export_model, load_checkpoint_weights, recipe_to_yaml
-from glossfree.data.manifest import Record, load_split, unread_splits
 from glossfree.errors import ConfigError, DataError
 from glossfree.io import atomic_write_json, atomic_write_text, check_output_dir, read_json
+from glossfree.text.tokenizers import load_tokenizer, train_tokenizer
 from glossfree.training.callbacks import StageFreezing
-from glossfree.training.datamodule import DatasetEpoch, PoseDataModule
+from glossfree.training.datamodule import DatasetEpoch
 from glossfree.training.init_weights import load_init_checkpoint, resolve_init_checkpoint
 from glossfree.training.module import SLTLightningModule
 from glossfree.training.plots import plot_training_curves
-from glossfree.training.recipe import RecipeConfig, StageConfig, TokenizerConfig
+from glossfree.training.recipe import StageConfig, TokenizerConfig
+from glossfree.training.tasks import task_for
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainResult:
-    """What a run did. ``data`` counts what was left out of it (see :func:`check_train_records`)."""
+    """What a run did. ``data`` counts what was read and left out of it (the task's report, e.g. :func:`~glossfree.training.tasks.translation.check_train_records`)."""
 
     run_dir: Path
     model_dir: Path
@@ -183,8 +183,6 @@ def prepare_tokenizer(
     default): an mBART recipe gets mBART's special ids and language codes, not T5's.
     In a multi-process launch (torchrun, SLURM) only rank 0 trains; the other ranks wait for its files.
     """
-    from glossfree.text.tokenizers import load_tokenizer, train_tokenizer
-
     if config.kind == "pretrained":
         assert config.name_or_path is not None  # validated by TokenizerConfig
         return load_tokenizer(config.name_or_path)
@@ -203,35 +201,6 @@ def prepare_tokenizer(
         train_texts, out_dir, vocab_size=config.vocab_size, family=family, split_digits=split_digits,
         **(langs if family == "mbart" else {}),
     )  # fmt: skip
-
-
-def _trim_on_training_texts(recipe: RecipeConfig, tokenizer, texts: list[str], run_dir: Path) -> RecipeConfig:
-    """``lm.trimmed_vocab: train``: keep the ids the training texts (and the prompt) use, as GFSLT-VLP
-    and SAGE trim mBART; the mapping is written to ``<run>/trimmed_vocab.json`` and the recipe the model
-    is built from points there (the run's recipe.yaml keeps ``train``, so a resume computes the same)."""
-    lm = recipe.model.lm
-    if lm.trimmed_vocab != "train":
-        return recipe
-    from glossfree.text.trim import TrimmedVocab, kept_token_ids
-
-    full_size = len(tokenizer)
-    if lm.name_or_path:  # the pretrained embeddings may have more rows than the tokenizer (T5: 32128)
-        from transformers import AutoConfig
-
-        full_size = max(full_size, AutoConfig.from_pretrained(lm.name_or_path, local_files_only=True).vocab_size)
-    kept = kept_token_ids(tokenizer, [*texts, *([lm.prompt] if lm.prompt else [])])
-    unk = getattr(tokenizer, "unk_token_id", None)
-    vocab = TrimmedVocab(tuple(kept), full_size, kept.index(unk) if unk in kept else None)
-    path = vocab.save(run_dir / "trimmed_vocab.json")  # every rank writes the same bytes, atomically
-    log.info("vocabulary trimmed to the %d of %d ids the training texts use", len(vocab), full_size)
-    lm = lm.model_copy(update={"trimmed_vocab": str(path)})
-    return recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
-
-
-def build_model(recipe: RecipeConfig, tokenizer) -> torch.nn.Module:
-    from glossfree.models.slt import SLTModel
-
-    return SLTModel(recipe.model, tokenizer, recipe.objective_configs())
 
 
 # What a start writes before its first checkpoint (removed again when that start fails).
@@ -260,7 +229,7 @@ def _remove_unstarted_run(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
-def _check_run_dir(run_dir: Path, recipe: RecipeConfig, resume: bool) -> None:
+def _check_run_dir(run_dir: Path, recipe: Any, resume: bool) -> None:
     check_output_dir(run_dir, what="--out run folder")
     saved = run_dir / "recipe.yaml"
     if resume:  # recipe.yaml predates this launch, so every rank can look
@@ -334,144 +303,19 @@ def _resume_checkpoint(checkpoints: Path, stage: str) -> Path | None:
     return None
 
 
-def check_train_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record], dict[str, Any]]:
-    """The training records worth training on, and what was left out (logged and returned).
-
-    Records with empty text teach the model to say nothing: they are left out of training (the
-    manifest format allows them for inference-only data). Records of ``manifest.jsonl`` whose
-    split no recipe split names (a misspelt ``"trian"``) are never read: they are counted.
-    """
-    data = recipe.data
-    if data.ssa is not None:  # a stream manifest: SLT and SSA samples cut from long pose files
-        records, counts = data.ssa.records(root, data.train_split)
-        if not any(record.extra.get("task") == "slt" for record in records):
-            raise DataError(f"{root}: no '{data.train_split}' stream gives an SLT sample to train on")
-        if counts["ssa_outside_window"]:
-            log.warning("%s: %d subtitle(s) are signed outside their %g s SSA window: no SSA sample for them",
-                        root, counts["ssa_outside_window"], ssa.window_s)  # fmt: skip
-        return records, {"train_records": len(records), **{f"train_{k}": v for k, v in counts.items()}}
-    records = load_split(root, data.train_split)
-    load_split(root, data.dev_split)  # read again by the data module; a bad dev manifest fails here, early
-    empty = [record.id for record in records if not record.text.strip()]
-    if not records:
-        raise DataError(f"{root}: split '{data.train_split}' has no records to train on")
-    if len(empty) == len(records):
-        raise DataError(f"{root}: all {len(records)} records of split '{data.train_split}' have empty text")
-    if empty:
-        log.warning(
-            "%s: %d of %d records of split '%s' have empty text and are left out of training (first: '%s')",
-            root, len(empty), len(records), data.train_split, empty[0],
-        )  # fmt: skip
-    unread = unread_splits(root, [data.train_split, data.dev_split, data.test_split])
-    for path, split, count in unread:
-        log.warning(
-            "%s: %d record(s) with split '%s' are ignored: the recipe reads splits '%s', '%s' and '%s' "
-            "(data.train_split, data.dev_split, data.test_split)",
-            path, count, split, data.train_split, data.dev_split, data.test_split,
-        )  # fmt: skip
-    report = {
-        "train_records": len(records) - len(empty),
-        "empty_text_left_out": len(empty),
-        "ignored_splits": {split: count for _, split, count in unread},
-    }
-    return [record for record in records if record.text.strip()], report
-
-
-def training_frame_rate(recipe: RecipeConfig, records: list[Record], root: Path, *, sample: int = 200) -> float | None:
-    """The frame rate the model was trained at: ``data.fps``, else the training files' own rate.
-
-    Without ``data.fps`` the training poses are used at their files' rate: the headers of up to
-    ``sample`` training files (spread over the split) are read and the most common rate is taken
-    (a mix is logged). None when no header can be read (e.g. feature-only data).
-    """
-    if recipe.data.fps is not None:
-        return float(recipe.data.fps)
-    from collections import Counter
-
-    from glossfree.data.pose_io import read_pose_info
-
-    with_pose = [record for record in records if record.pose]
-    step = max(1, len(with_pose) // sample)
-    rates: Counter[float] = Counter()
-    for record in with_pose[::step][:sample]:
-        try:
-            rate = read_pose_info(root / record.pose).fps
-        except DataError:
-            continue
-        if rate > 0:
-            rates[round(rate, 3)] += 1
-    if not rates:
-        return _video_frame_rate(records, root, sample)
-    if len(rates) > 1:
-        log.warning(
-            "training poses have several frame rates (%s); the model records the most common one; set "
-            "data.fps to resample them all to one rate",
-            ", ".join(f"{rate:g} fps x{count}" for rate, count in rates.most_common()),
-        )
-    return rates.most_common(1)[0][0]
-
-
-def _video_frame_rate(records: list[Record], root: Path, sample: int) -> float | None:
-    """The most common frame rate of the training videos (a frames model without ``data.fps``)."""
-    from collections import Counter
-
-    from glossfree.data.video import probe_video
-
-    rates: Counter[float] = Counter()
-    with_video = [record for record in records if record.video and not (root / record.video).is_dir()]
-    for record in with_video[:: max(1, len(with_video) // sample)][:sample]:
-        try:
-            rates[round(probe_video(root / record.video).fps, 3)] += 1
-        except DataError:
-            continue
-    return rates.most_common(1)[0][0] if rates else None
-
-
-def _feature_extractors(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
-    """``{stream: extractor.json}`` of every cached stream the model reads."""
-    from glossfree.data.inputs import feature_streams
-    from glossfree.features.dataset import stream_info
-    from glossfree.models.slt import required_inputs
-
-    return {stream: stream_info(root, stream) for stream in feature_streams(required_inputs(recipe.model))}
-
-
-def _load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
-    load_checkpoint_weights(model, checkpoint)  # memory-mapped; a frozen pretrained base stays as loaded
-
-
-def _recipe_datamodule(
-    recipe: RecipeConfig, stage: StageConfig, data_root: Path, train_records: list[Record] | None
-) -> PoseDataModule:
-    """The recipe's own data module for ``stage``: pose samples, or mixed SLT + SSA samples with ``data.ssa``."""
-    common: dict[str, Any] = dict(
-        layout=recipe.model.layout, model=recipe.model, batch_size=stage.batch_size,
-        eval_batch_size=recipe.evaluation.batch_size, seed=recipe.seed, train_records=train_records,
-    )  # fmt: skip
-    if recipe.data.ssa is not None:
-        from glossfree.training.multitask_data import MultitaskDataModule
-
-        return MultitaskDataModule(recipe.data, data_root, ssa_fraction=stage.ssa_fraction, **common)
-    return PoseDataModule(recipe.data, data_root, **common)
-
-
 def run_stage(
     stage: StageConfig,
     *,
-    recipe: RecipeConfig,
+    recipe: Any,
     model: torch.nn.Module,
     base_frozen: set[str],
-    data_root: Path,
     run_dir: Path,
     resume: bool,
     launch: LaunchConfig,
-    train_records: list[Record] | None = None,
-    datamodule: L.LightningDataModule | None = None,
+    datamodule: L.LightningDataModule,
 ) -> dict[str, Any]:
-    """One stage: a Lightning ``fit`` with the stage's checkpoints and logs; returns its summary.
-
-    ``datamodule`` replaces the recipe's own data module (the ISLR recipe's labelled clips).
-    """
+    """One stage: a Lightning ``fit`` of ``model`` on ``datamodule`` with the stage's checkpoints and
+    logs; returns its summary."""
     stage_dir = run_dir / "stages" / stage.name
     checkpoints = stage_dir / "checkpoints"
     checkpoint_cb = ModelCheckpoint(
@@ -515,8 +359,6 @@ def run_stage(
         log_every_n_steps=1,
         deterministic=False,
     )
-    if datamodule is None:
-        datamodule = _recipe_datamodule(recipe, stage, data_root, train_records)
     module = SLTLightningModule(model, stage, recipe.evaluation)
     last = checkpoints / "last.ckpt"
     start_from = _resume_checkpoint(checkpoints, stage.name) if resume else None
@@ -532,7 +374,7 @@ def run_stage(
 
     best_path = checkpoint_cb.best_model_path or str(last)
     best_score = checkpoint_cb.best_model_score
-    _load_weights(model, Path(best_path))
+    load_checkpoint_weights(model, best_path)  # memory-mapped; a frozen pretrained base stays as loaded
     best = float(best_score) if best_score is not None else None
     summary = {
         "stage": stage.name,
@@ -564,7 +406,7 @@ def run_stage(
 
 
 def train(
-    recipe: RecipeConfig,
+    recipe: Any,
     *,
     data_root: str | Path | None = None,
     run_dir: str | Path,
@@ -593,54 +435,31 @@ def train(
         raise
 
 
-def _train(
-    recipe: RecipeConfig, root: Path, run_dir: Path, *, resume: bool, launch: LaunchConfig, rank: int
-) -> TrainResult:
+def _train(recipe: Any, root: Path, run_dir: Path, *, resume: bool, launch: LaunchConfig, rank: int) -> TrainResult:
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     for stage in recipe.stages:  # a wrong path fails now, not after the stages before it trained
         if stage.init_checkpoint is not None:
             resolve_init_checkpoint(stage.init_checkpoint, stage.name)
-    if recipe.recipe == "islr":  # isolated sign pre-training of the backbone (ISLRRecipeConfig)
-        from glossfree.training.islr import train_islr
-
-        return train_islr(recipe, root, run_dir, resume=resume, launch=launch, rank=rank)
-    train_records, data_report = check_train_records(root, recipe)
-    texts = [r.text for r in train_records]
-    if recipe.data.ssa is not None:  # the tokenizer must also cover the prompts and the answers' digits
-        from glossfree.data.multitask import tokenizer_texts
-
-        texts = tokenizer_texts(train_records)
-    tokenizer = prepare_tokenizer(recipe.tokenizer, texts, run_dir / "tokenizer", rank=rank, lm=recipe.model.lm,
-                                  split_digits=recipe.data.ssa is not None)  # one token per SSA answer digit
-    recipe = _trim_on_training_texts(recipe, tokenizer, texts, run_dir)
+    task = task_for(recipe)
+    data = task.read_data(recipe, root, run_dir, rank=rank)
+    tokenizer = prepare_tokenizer(recipe.tokenizer, data.tokenizer_texts, run_dir / "tokenizer", rank=rank,
+                                  lm=recipe.model.lm, split_digits=data.split_digits)  # fmt: skip
+    recipe = task.prepare_recipe(recipe, tokenizer, data, run_dir)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    model = build_model(recipe, tokenizer)
+    model = task.build_model(recipe, tokenizer, data)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
 
-    result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=data_report)
+    result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=data.report)
     result.stages = run_stages(
-        recipe, model, base_frozen=base_frozen, root=root, run_dir=run_dir, resume=resume, launch=launch,
-        train_records=train_records,
+        recipe, model, base_frozen=base_frozen, run_dir=run_dir, resume=resume, launch=launch,
+        make_datamodule=lambda stage: task.datamodule(recipe, stage, root, data),
     )  # fmt: skip
 
-    _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
+    load_checkpoint_weights(model, result.stages[-1]["best_checkpoint"])
     if rank == 0:
         plot_training_curves(run_dir)
-        export_model(
-            model,
-            recipe,
-            tokenizer,
-            result.model_dir,
-            {
-                "glossfree_version": __version__,
-                "stages": result.stages,
-                "data": data_report,
-                # translate resamples every input to it (the recipe may not say: data.fps unset)
-                "fps": training_frame_rate(recipe, train_records, root),
-                # translate computes a features model's streams from a video with these configs
-                "feature_extractors": _feature_extractors(recipe, root),
-            },
-        )
+        metadata = {"glossfree_version": __version__, "stages": result.stages, **task.export_metadata(recipe, data, root)}
+        export_model(model, recipe, tokenizer, result.model_dir, metadata)
     return result
 
 
@@ -649,16 +468,14 @@ def run_stages(
     model: torch.nn.Module,
     *,
     base_frozen: set[str],
-    root: Path,
     run_dir: Path,
     resume: bool,
     launch: LaunchConfig,
-    train_records: list[Record] | None = None,
-    make_datamodule: Callable[[StageConfig], L.LightningDataModule] | None = None,
+    make_datamodule: Callable[[StageConfig], L.LightningDataModule],
 ) -> list[dict[str, Any]]:
     """The recipe's stages in order, each from the best checkpoint of the stage before it (or its
     ``init_from``) and its ``init_checkpoint``; finished stages of a resumed run are skipped.
-    ``make_datamodule(stage)`` gives a stage's data module when the recipe's own does not fit."""
+    ``make_datamodule(stage)`` gives a stage's data module (the task's)."""
     summaries: list[dict[str, Any]] = []
     previous: dict[str, dict[str, Any]] = {}
     for index, stage in enumerate(recipe.stages):
@@ -672,7 +489,7 @@ def run_stages(
         else:
             source = stage.init_from or (recipe.stages[index - 1].name if index else None)
             if source is not None:
-                _load_weights(model, Path(previous[source]["best_checkpoint"]))
+                load_checkpoint_weights(model, previous[source]["best_checkpoint"])
             if stage.init_checkpoint is not None:
                 load_init_checkpoint(model, stage.init_checkpoint, stage.name)
             summary = run_stage(
@@ -680,12 +497,10 @@ def run_stages(
                 recipe=recipe,
                 model=model,
                 base_frozen=base_frozen,
-                data_root=root,
                 run_dir=run_dir,
                 resume=resume,
                 launch=launch,
-                train_records=train_records,
-                datamodule=make_datamodule(stage) if make_datamodule is not None else None,
+                datamodule=make_datamodule(stage),
             )
         previous[stage.name] = summary
         summaries.append(summary)

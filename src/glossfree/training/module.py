@@ -75,7 +75,7 @@ class SLTLightningModule(L.LightningModule):
         SSA samples are decoded in the answer format, as ``glossfree align`` decodes them by default."""
         if "ssa" not in tasks:
             return self.model.generate(batch)
-        from glossfree.alignment.aligner import answer_format_constraint
+        from glossfree.objectives.ssa_soft_digits import answer_format_constraint
 
         hypotheses = [""] * len(tasks)
         for task in ("slt", "ssa"):
@@ -147,7 +147,7 @@ class SLTLightningModule(L.LightningModule):
 def ssa_answer_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
     """Dev scores of generated SSA answers against the targets (``"sss-eee"`` frames in the window).
 
-    SSA answers are decoded in the ``sss-eee`` format (:func:`glossfree.alignment.aligner.answer_format_constraint`).
+    SSA answers are decoded in the ``sss-eee`` format (:func:`glossfree.inference.aligner.answer_format_constraint`).
     ``ssa_exact``: answer equals the target; ``ssa_parsed``: answer is usable (``ddd-ddd``, start
     <= end); ``ssa_iou50``: temporal IoU with the target span >= 0.5 (an unusable answer misses);
     ``ssa_frame_l1``: mean of the start and end errors in frames over the usable answers (1000,

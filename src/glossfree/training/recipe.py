@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from glossfree.config import StrictModel, load_config, read_yaml
+from glossfree.config import StrictModel
 from glossfree.errors import ConfigError, GlossfreeError
 from glossfree.models.slt import SLTModelConfig, model_parts
 from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
@@ -446,20 +446,6 @@ class RecipeConfig(StrictModel):
     def objective_configs(self) -> list[ObjectiveConfig]:
         """Every objective the stages name, once per name (:func:`stage_objectives`)."""
         return stage_objectives(self.stages)
-
-
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:
-    """Load a recipe YAML file (a path, or a built-in name such as ``pose_perceiver/tiny``).
-
-    A file with ``recipe: islr`` is an isolated sign pre-training recipe
-    (:class:`glossfree.training.islr.ISLRRecipeConfig`).
-    """
-    resolved = resolve_recipe_path(path)
-    if read_yaml(resolved).get("recipe") == "islr":
-        from glossfree.training.islr import ISLRRecipeConfig
-
-        return load_config(ISLRRecipeConfig, resolved, overrides)  # type: ignore[return-value]
-    return load_config(RecipeConfig, resolved, overrides)
 
 
 def builtin_configs_dir() -> Path:

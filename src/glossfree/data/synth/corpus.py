@@ -112,7 +112,7 @@ class SynthConfig(StrictModel):
             from the seed, listed in lexicon.json; None: the whole lexicon, 61 signs).
 
     ``source: isolated`` (``glossfree synth OUT --isolated``) writes isolated sign clips for ISLR
-    pre-training (:mod:`glossfree.training.islr`): every clip is ONE sign of the lexicon (rest,
+    pre-training (:mod:`glossfree.training.tasks.islr`): every clip is ONE sign of the lexicon (rest,
     rise, the sign, fall to rest), performed by a random signer of the pool with the usual
     variation (speed, offset, amplitude, handshape noise, tilt, keypoint jitter, dropped hand
     detections). Clip ``k`` of a split performs sign ``k mod num_signs`` (balanced classes). The

@@ -6,7 +6,7 @@ ViT-S/14, paper 001 Sec. 3), CLIP vision (``CLIPVisionModel``) and ResNet (``Res
 ResNet-34, paper 002). Each frame gives one vector, pooled as the extractors pool
 (:func:`glossfree.features.extractors.pool_output`: CLS, mean patch token or both; ResNet's
 pooled map), and the dataset feeds frames preprocessed by the extractors' own
-:func:`~glossfree.features.extractors.preprocess_frames` (``preprocess``: the family's published
+:func:`~glossfree.features.preprocess.preprocess_frames` (``preprocess``: the family's published
 resize/crop/mean/std by default), so that a model trained on frames and one trained on the
 cached features of the same backbone see the same pixels.
 

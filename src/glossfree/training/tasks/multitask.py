@@ -1,4 +1,13 @@
-"""Dataloaders of a multitask SLT + SSA recipe (``data.ssa``): mixed batches with per-sample prompts.
+"""The multitask task: translation and sign-subtitle alignment on long streams (a recipe with
+``data.ssa``, paper 004 Sec. 3.4; e.g. ``pose_perceiver/ssa_tiny``).
+
+It is the translation task (:class:`~glossfree.training.tasks.translation.TranslationTask`: same
+model, objectives, vocabulary trimming and export) with other data:
+
+- the training records are SLT and SSA samples cut from a stream manifest's long pose files; the
+  tokenizer also learns the prompts and the answers' digits, one token per digit;
+- each stage's data module mixes SSA samples into its batches at the stage's ``ssa_fraction``
+  (:class:`MultitaskDataModule`): mixed batches with per-sample prompts.
 
 The records come from a stream manifest (:func:`glossfree.data.multitask.multitask_records`); each
 sample's pose span is read from its stream's long pose file. A stage with ``ssa_fraction: 0``
@@ -9,20 +18,32 @@ validates on the dev streams' SLT and SSA samples (``max_dev_samples`` caps each
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from torch.utils.data import DataLoader
 
 from glossfree.data.manifest import Record
-from glossfree.data.multitask import MixedTaskBatchSampler, MultitaskDataset, record_task
+from glossfree.data.multitask import (
+    MixedTaskBatchSampler,
+    MultitaskDataset,
+    collate_multitask,
+    record_task,
+    tokenizer_texts,
+)
+from glossfree.errors import DataError
 from glossfree.training.datamodule import PoseDataModule
-from glossfree.training.recipe import DataConfig
+from glossfree.training.recipe import DataConfig, RecipeConfig, StageConfig
+from glossfree.training.tasks.base import TaskData
+from glossfree.training.tasks.translation import TranslationTask, datamodule_options
+
+log = logging.getLogger(__name__)
 
 
 class MultitaskDataModule(PoseDataModule):
     def __init__(self, config: DataConfig, root: Path, *, ssa_fraction: float, **kwargs) -> None:
         super().__init__(config, root, **kwargs)
-        assert config.ssa is not None  # chosen by the engine only for data.ssa recipes
+        assert config.ssa is not None  # chosen only for data.ssa recipes (MultitaskTask)
         self.ssa = config.ssa
         self.ssa_fraction = ssa_fraction
 
@@ -54,8 +75,6 @@ class MultitaskDataModule(PoseDataModule):
         return self._dev  # type: ignore[return-value]
 
     def _loader(self, dataset, *, batch_size: int, shuffle: bool) -> DataLoader:  # type: ignore[override]
-        from glossfree.data.multitask import collate_multitask
-
         trainer = self.trainer
         sampler = MixedTaskBatchSampler(
             dataset.tasks,
@@ -69,3 +88,29 @@ class MultitaskDataModule(PoseDataModule):
             tag_epoch=True,
         )
         return self.data_loader(dataset, sampler, collate_multitask)
+
+
+def check_stream_records(root: Path, recipe: RecipeConfig) -> tuple[list[Record], dict[str, int]]:
+    """The SLT and SSA training records of the training streams, and their counts; an error when no
+    stream gives an SLT sample, a warning for subtitles signed outside their window."""
+    data, ssa = recipe.data, recipe.data.ssa
+    assert ssa is not None
+    records, counts = ssa.records(root, data.train_split)
+    if not any(record.extra.get("task") == "slt" for record in records):
+        raise DataError(f"{root}: no '{data.train_split}' stream gives an SLT sample to train on")
+    if counts["ssa_outside_window"]:
+        log.warning("%s: %d subtitle(s) are signed outside their %g s SSA window: no SSA sample for them",
+                    root, counts["ssa_outside_window"], ssa.window_s)  # fmt: skip
+    return records, {"train_records": len(records), **{f"train_{k}": v for k, v in counts.items()}}
+
+
+class MultitaskTask(TranslationTask):
+    name = "multitask"
+
+    def read_data(self, recipe: RecipeConfig, root: Path, run_dir: Path, *, rank: int) -> TaskData:
+        records, report = check_stream_records(root, recipe)
+        # the tokenizer must also cover the prompts and the answers' digits, one token per digit
+        return TaskData(train_records=records, tokenizer_texts=tokenizer_texts(records), report=report, split_digits=True)
+
+    def datamodule(self, recipe: RecipeConfig, stage: StageConfig, root: Path, data: TaskData) -> MultitaskDataModule:
+        return MultitaskDataModule(recipe.data, root, ssa_fraction=stage.ssa_fraction, **datamodule_options(recipe, stage, data))

@@ -26,13 +26,15 @@ import torch
 
 from glossfree.alignment.align import AlignedStream, align_stream
 from glossfree.alignment.subtitles import Cue
-from glossfree.alignment.windows import DIGITS, Window, frames_at, ssa_windows
+from glossfree.alignment.windows import Window, frames_at, ssa_windows
 from glossfree.data.datasets import PoseDataset
 from glossfree.data.manifest import Record
 from glossfree.data.multitask import MultitaskDataset, collate_multitask, prior_frames
 from glossfree.data.pose_io import read_pose_info
 from glossfree.errors import ConfigError, DataError
-from glossfree.text.prompts import format_ssa_target
+from glossfree.inference.loading import load_trained
+from glossfree.inference.translator import VIDEO_SUFFIXES, estimate_poses
+from glossfree.objectives.ssa_soft_digits import answer_format_constraint
 
 
 @dataclass
@@ -75,34 +77,6 @@ def _ssa_settings(trained):
             "train a multitask recipe such as pose_perceiver/ssa_tiny"
         )
     return ssa
-
-
-def answer_format_constraint(lm, digits: int = DIGITS):
-    """A ``prefix_allowed_tokens_fn`` that lets beam search write only ``"ddd-ddd"`` (then end):
-    at each step the token the format's template ``"000-000"`` has there, a digit position taking
-    any of the ten digit tokens of that shape (:func:`~glossfree.objectives.ssa_soft_digits.digit_slots`).
-    ``None`` when the tokenizer has no ten digit tokens of a needed shape (answers are then free)."""
-    from glossfree.objectives.ssa_soft_digits import digit_slots, digit_token_ids
-
-    template = format_ssa_target(0, 0, digits=digits)
-    ids = [int(i) for i in lm.encode_targets([template])[0].tolist() if i != -100]  # model ids, </s> last
-    pieces = [lm.tokenizer.convert_ids_to_tokens(lm._full_id(i)) for i in ids]
-    slots, widths = digit_slots(pieces)
-    if len(slots) != sum(widths):
-        return None
-    allowed: list[list[int]] = [[i] for i in ids]
-    for position, shape, *_ in slots:
-        choices = digit_token_ids(lm.tokenizer, shape, lm._model_id)
-        if choices is None:
-            return None
-        allowed[position] = choices
-    last = allowed[-1]
-
-    def allowed_tokens(batch_id: int, decoder_ids: torch.Tensor) -> list[int]:
-        step = decoder_ids.shape[-1] - 1  # the decoder start token comes first
-        return allowed[step] if step < len(allowed) else last
-
-    return allowed_tokens
 
 
 def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, num_beams: int | None = None,
@@ -161,9 +135,8 @@ def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, nu
 
 def video_to_pose_file(video: str | Path, out_dir: str | Path) -> Path:
     """MediaPipe poses of a whole video at its own frame rate, written to ``out_dir/<stem>.pose``."""
-    from glossfree.inference.translator import _estimate_poses
 
-    pose, _ = _estimate_poses(Path(video), fps=None)
+    pose, _ = estimate_poses(Path(video), fps=None)
     path = Path(out_dir) / f"{Path(video).stem}.pose"
     with open(path, "wb") as handle:
         pose.write(handle)
@@ -172,7 +145,6 @@ def video_to_pose_file(video: str | Path, out_dir: str | Path) -> Path:
 
 def align_file(trained, input_path: str | Path, priors: Sequence[Cue], **kwargs) -> AlignmentResult:
     """:func:`align_pose_file` on a ``.pose`` file or a video (poses estimated first)."""
-    from glossfree.inference.translator import VIDEO_SUFFIXES
 
     input_path = Path(input_path)
     if not input_path.is_file():
@@ -215,11 +187,10 @@ def score_broadcast(trained, root: str | Path, *, num_beams: int | None = None, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m glossfree.alignment.aligner MODEL BROADCAST_DIR``: aligned vs audio-aligned scores."""
+    """``python -m glossfree.inference.aligner MODEL BROADCAST_DIR``: aligned vs audio-aligned scores."""
     import argparse
     import json
 
-    from glossfree.checkpoint import load_trained
 
     parser = argparse.ArgumentParser(description="SSA scores of a trained model on a broadcast set")
     parser.add_argument("model", type=Path)

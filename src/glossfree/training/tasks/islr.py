@@ -1,8 +1,8 @@
 """ISLR pre-training recipes (paper 004, Sec. 3.3, 4.2): the backbone learns isolated signs first.
 
 A recipe with ``recipe: islr`` (``configs/islr/*.yaml``) is run by the same engine as translation
-recipes (``glossfree train islr/tiny --data DIR``: :func:`glossfree.training.engine.train` hands it to
-:func:`train_islr`): same run folder, stages, checkpoints, logs, resume and export. What differs:
+recipes (``glossfree train islr/tiny --data DIR``: :func:`glossfree.training.engine.train` runs
+:class:`ISLRTask`): same run folder, stages, checkpoints, logs, resume and export. What differs:
 
 - data: a manifest of labelled clips (:class:`ISLRDataConfig`): every record is one isolated sign
   clip and carries its class in ``data.label_field`` (default ``label``: a key of the record, e.g.
@@ -19,9 +19,9 @@ recipes (``glossfree train islr/tiny --data DIR``: :func:`glossfree.training.eng
 - stages: objectives ``islr_ce``, ``islr_aux``, ``islr_contrastive``; monitor the dev accuracy
   ``dev/islr_ce_top1`` (higher is better).
 
-Order of construction (as :mod:`glossfree.training.engine`): seed; the training labels (the
-tokenizer may be trained on them); the tokenizer; the label embeddings (the LM is built for this
-and dropped); the model; per stage the data module, the module and the trainer.
+Order of construction (the engine's, :mod:`glossfree.training.tasks.base`): the training labels
+(the tokenizer may be trained on them); the tokenizer; the label embeddings (the LM is built for
+this and dropped); the model; per stage the data module, the module and the trainer.
 
 Reuse in SLT: the exported model (or a stage's best checkpoint) holds the backbone under
 ``backbone.``; a translation recipe's stage loads it with ``init_checkpoint: {path: RUN, stage:
@@ -34,19 +34,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-import lightning as L
+import torch
 from pydantic import Field, model_validator
 
 from glossfree.config import StrictModel
 from glossfree.data.manifest import Record, load_split
 from glossfree.errors import DataError
 from glossfree.io import atomic_write_json
-from glossfree.models.islr import ISLRModelConfig
-from glossfree.objectives import ObjectiveConfig
+from glossfree.models.islr import ISLRModel, ISLRModelConfig, label_text_embeddings
+from glossfree.models.language_model import LanguageModel
+from glossfree.models.slt import required_inputs
+from glossfree.objectives import ObjectiveConfig, ObjectiveSettings, build_islr_objectives
 from glossfree.objectives.islr import ISLR_OBJECTIVE_KINDS
 from glossfree.training.datamodule import PoseDataModule
 from glossfree.training.recipe import (
@@ -61,6 +64,8 @@ from glossfree.training.recipe import (
     paper_tokenizer,
     stage_objectives,
 )
+from glossfree.training.tasks.base import Task, TaskData, training_frame_rate
+from glossfree.training.tasks.translation import datamodule_options
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +171,6 @@ def labelled_records(root: Path, split: str, field: str) -> list[Record]:
 def check_clip_inputs(records: list[Record], model: ISLRModelConfig, path: Path, split: str) -> None:
     """Clips of a model that reads lip crops (``model.lip``: ``lip_backbone``, ``source: crops``) must
     each name a ``video`` and its ``pose``; the :class:`DataError` names the file and the first clips."""
-    from glossfree.models.slt import required_inputs
 
     if "lips" not in required_inputs(model):
         return
@@ -217,32 +221,28 @@ class ISLRDataModule(PoseDataModule):
 # training
 
 
-def build_islr_model(recipe: ISLRRecipeConfig, labels: list[str], tokenizer):
+def build_islr_model(
+    config: ISLRModelConfig, labels: Sequence[str], label_embeddings: torch.Tensor,
+    objectives: Sequence[ObjectiveSettings] = (),
+) -> ISLRModel:  # fmt: skip
+    """An :class:`ISLRModel` with the modules of the ISLR ``objectives``, sized by the model's widths."""
+    model = ISLRModel(config, labels, label_embeddings)
+    model.set_objectives(build_islr_objectives(objectives, model.dims()))
+    return model
+
+
+def build_recipe_model(recipe: ISLRRecipeConfig, labels: list[str], tokenizer) -> ISLRModel:
     """The ISLR model of ``recipe`` for ``labels``: the label texts are embedded by the recipe's LM
     (built for it, then dropped)."""
-    from glossfree.models.islr import ISLRModel, label_text_embeddings
-    from glossfree.models.language_model import LanguageModel
-
     lm = LanguageModel(recipe.model.lm, tokenizer).eval()
     embeddings = label_text_embeddings(lm, labels)
     del lm
-    return ISLRModel(recipe.model, labels, embeddings, recipe.objective_configs())
+    return build_islr_model(recipe.model, labels, embeddings, recipe.objective_configs())
 
 
-def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: bool, launch, rank: int):
-    """Run an ISLR recipe into ``run_dir`` (called by :func:`glossfree.training.engine.train`, which has
-    checked the launch options and the run folder); returns the engine's ``TrainResult``."""
-    from glossfree import __version__
-    from glossfree.checkpoint import export_model
-    from glossfree.training.engine import (
-        TrainResult,
-        _load_weights,
-        prepare_tokenizer,
-        run_stages,
-        training_frame_rate,
-    )
-    from glossfree.training.plots import plot_training_curves
-
+def read_labelled_clips(recipe: ISLRRecipeConfig, root: Path) -> tuple[list[Record], list[str], dict[str, Any]]:
+    """The training clips, the label set (sorted training labels) and the data report; the dev
+    manifest and every clip's inputs are checked now, not after an epoch."""
     data = recipe.data
     train_records = labelled_records(root, data.train_split, data.label_field)
     if not train_records:
@@ -253,15 +253,10 @@ def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: b
             f"{manifest_file(root, data.train_split)}: the training clips have {len(labels)} label(s); "
             "classification needs at least 2"
         )
-    dev = labelled_records(root, data.dev_split, data.label_field)  # a bad dev manifest fails now, not after an epoch
+    dev = labelled_records(root, data.dev_split, data.label_field)
     check_labels(dev, labels, manifest_file(root, data.dev_split), data.dev_split)
     for split, records in ((data.train_split, train_records), (data.dev_split, dev)):
         check_clip_inputs(records, recipe.model, manifest_file(root, split), split)
-    if rank == 0:
-        atomic_write_json(run_dir / "labels.json", labels)
-    tokenizer = prepare_tokenizer(recipe.tokenizer, labels, run_dir / "tokenizer", rank=rank, lm=recipe.model.lm)
-    L.seed_everything(recipe.seed, workers=True, verbose=False)
-    model = build_islr_model(recipe, labels, tokenizer)
     counts = Counter(record.text for record in train_records)
     report = {
         "train_records": len(train_records),
@@ -270,29 +265,32 @@ def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: b
         "chance_top1": max(counts.values()) / len(train_records),  # always guessing the most frequent label
     }
     log.info("ISLR: %d training clips, %d labels", len(train_records), len(labels))
+    return train_records, labels, report
 
-    def make_datamodule(stage: StageConfig) -> ISLRDataModule:
+
+class ISLRTask(Task):
+    name = "islr"
+
+    def read_data(self, recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, rank: int) -> TaskData:
+        records, labels, report = read_labelled_clips(recipe, root)
+        if rank == 0:
+            atomic_write_json(run_dir / "labels.json", labels)
+        # a trained tokenizer learns the label texts: they are all it ever embeds
+        return TaskData(train_records=records, tokenizer_texts=labels, report=report, labels=labels)
+
+    def build_model(self, recipe: ISLRRecipeConfig, tokenizer, data: TaskData) -> ISLRModel:
+        return build_recipe_model(recipe, data.labels, tokenizer)
+
+    def datamodule(self, recipe: ISLRRecipeConfig, stage: StageConfig, root: Path, data: TaskData) -> ISLRDataModule:
         return ISLRDataModule(
-            data, root, layout=recipe.model.layout, model=recipe.model, batch_size=stage.batch_size,
-            eval_batch_size=recipe.evaluation.batch_size, seed=recipe.seed, train_records=train_records,
-            label_field=data.label_field, labels=labels,
+            recipe.data, root, label_field=recipe.data.label_field, labels=data.labels,
+            **datamodule_options(recipe, stage, data),
         )  # fmt: skip
 
-    result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=report)
-    result.stages = run_stages(
-        recipe, model, base_frozen=set(), root=root, run_dir=run_dir, resume=resume, launch=launch,
-        train_records=train_records, make_datamodule=make_datamodule,
-    )  # fmt: skip
-    _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
-    if rank == 0:
-        plot_training_curves(run_dir)
-        metadata = {
-            "glossfree_version": __version__,
+    def export_metadata(self, recipe: ISLRRecipeConfig, data: TaskData, root: Path) -> dict[str, Any]:
+        return {
             "task": "islr",
-            "labels": labels,
-            "stages": result.stages,
-            "data": report,
-            "fps": training_frame_rate(recipe, train_records, root),  # type: ignore[arg-type]
+            "labels": data.labels,
+            "data": data.report,
+            "fps": training_frame_rate(recipe, data.train_records, root),
         }
-        export_model(model, recipe, tokenizer, result.model_dir, metadata)
-    return result
