@@ -78,7 +78,7 @@ def test_cli_trains_and_monitors_dev_accuracy(islr_run, isolated_corpus):
     assert "stage islr: best dev/islr_ce_top1" in result.output
     done = json.loads((run / "stages" / "islr" / "done.json").read_text())
     assert done["monitor"] == "dev/islr_ce_top1" and 0.0 <= done["best_score"] <= 1.0
-    assert Path(done["best_checkpoint"]).is_file() and (run / "stages" / "islr" / "checkpoints" / "last.ckpt").is_file()
+    assert (run / done["best_checkpoint"]).is_file() and (run / "stages" / "islr" / "checkpoints" / "last.ckpt").is_file()
     labels = sorted({r.extra["label"] for r in read_manifest(isolated_corpus / "manifest.jsonl") if r.split == "train"})
     assert json.loads((run / "labels.json").read_text()) == labels
     metadata = json.loads((run / "model" / "metadata.json").read_text())
@@ -102,7 +102,7 @@ def test_backbone_loads_into_an_slt_model(islr_run):
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], run.parent / "tok", vocab_size=60)
     slt = SLTModel(recipe.model, tokenizer)
     loaded = load_init_checkpoint(slt, init, "slt")
-    pretrained = read_state_dict(Path(json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"]))
+    pretrained = read_state_dict(run / json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"])
     backbone = {k[len("backbone."):]: v for k, v in pretrained.items() if k.startswith("backbone.")}
     frontend = slt.frontend.state_dict()
     assert backbone and set(backbone) == set(frontend)

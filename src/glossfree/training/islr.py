@@ -242,6 +242,7 @@ def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: b
         training_frame_rate,
     )
     from glossfree.training.plots import plot_training_curves
+    from glossfree.training.run_files import best_checkpoint
 
     data = recipe.data
     train_records = labelled_records(root, data.train_split, data.label_field)
@@ -283,7 +284,7 @@ def train_islr(recipe: ISLRRecipeConfig, root: Path, run_dir: Path, *, resume: b
         recipe, model, base_frozen=set(), root=root, run_dir=run_dir, resume=resume, launch=launch,
         train_records=train_records, make_datamodule=make_datamodule,
     )  # fmt: skip
-    _load_weights(model, Path(result.stages[-1]["best_checkpoint"]))
+    _load_weights(model, best_checkpoint(run_dir, result.stages[-1]))
     if rank == 0:
         plot_training_curves(run_dir)
         metadata = {
