@@ -34,7 +34,16 @@ def _with_atomic_path(path):
         _write_payload(tmp)
 
 
+def _with_safetensors(path):
+    import torch
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({"a": torch.zeros(2)}, str(tmp))  # safetensors creates its file 0o600
+
+
 WRITERS = {
+    "safetensors": _with_safetensors,
     "bytes": lambda path: atomic_write_bytes(path, b"\x00\xff"),
     "text": lambda path: atomic_write_text(path, "a\n"),
     "json": lambda path: atomic_write_json(path, {"a": 1}),

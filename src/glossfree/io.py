@@ -5,10 +5,10 @@ flushed to disk, then renamed onto the target with ``os.replace``. A reader sees
 the whole new one, never a half-written one, and a killed run leaves at most a hidden temp file
 ``.{name}.{pid}.{random}.tmp{suffix}`` (deleted when the write fails with an exception).
 
-The temp file is created with ``open(tmp, "xb")``, so the result has the permissions of a plainly
-created file (``0o666`` less the umask), not the ``0o600`` a ``tempfile.mkstemp`` file gets. When
-the target already exists its permission bits are kept, as a plain overwrite keeps them. Missing
-parent folders are created.
+The result has the permissions of a plainly created file (``0o666`` less the umask), whatever mode
+the writer gave the temp file (``tempfile.mkstemp`` and ``safetensors`` create theirs ``0o600``), so
+other users of a shared model or feature cache can read it. When the target already exists its
+permission bits are kept, as a plain overwrite keeps them. Missing parent folders are created.
 
 - :func:`atomic_write_bytes`, :func:`atomic_write_text`, :func:`atomic_write_json` write data held
   in memory.
@@ -37,12 +37,20 @@ def _temp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp{path.suffix}")
 
 
-def _keep_mode(tmp: Path, path: Path) -> None:
-    """Give ``tmp`` the permission bits of an existing ``path`` (nothing to do when it is new)."""
+def _umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _set_mode(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the permission bits of an existing ``path``, or of a plainly created file when it is
+    new: writers that create their file themselves may make it ``0o600`` (``safetensors`` does)."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        return
+        mode = 0o666 & ~_umask()
     os.chmod(tmp, mode)
 
 
@@ -71,7 +79,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         if not tmp.is_file():
             raise FileNotFoundError(f"{path}: the writer did not create the temporary file {tmp}")
         _fsync(tmp)
-        _keep_mode(tmp, path)
+        _set_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
