@@ -29,7 +29,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "check_output_dir"]
+__all__ = [
+    "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "check_output_dir", "check_output_file",
+]
 
 
 def _temp_sibling(path: Path) -> Path:
@@ -123,6 +125,18 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
         raise DataError(f"{path}: not valid UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise DataError(f"{path}:{error.lineno}: not valid JSON: {describe_json_error(error)}") from None
+
+
+def check_output_file(path: str | os.PathLike[str], *, what: str = "output file") -> Path:
+    """Check that ``path`` can be written as a file (it is not a folder, and its folder is or can be
+    one); raise :class:`DataError` if not. Called before the work, as :func:`check_output_dir`."""
+    from glossfree.errors import DataError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: cannot write the {what}: it is a folder")
+    check_output_dir(path.parent, what=f"folder of the {what}")
+    return path
 
 
 def check_output_dir(path: str | os.PathLike[str], *, what: str = "output folder") -> Path:
