@@ -8,7 +8,8 @@ the whole new one, never a half-written one, and a killed run leaves at most a h
 The result has the permissions of a plainly created file (``0o666`` less the umask), whatever mode
 the writer gave the temp file (``tempfile.mkstemp`` and ``safetensors`` create theirs ``0o600``), so
 other users of a shared model or feature cache can read it. When the target already exists its
-permission bits are kept, as a plain overwrite keeps them. Missing parent folders are created.
+permission bits are kept, as a plain overwrite keeps them. Missing parent folders are created (:func:`make_output_dir`: a folder that cannot be created raises
+:class:`~glossfree.errors.DataError` naming it, not an ``OSError``).
 
 - :func:`atomic_write_bytes`, :func:`atomic_write_text`, :func:`atomic_write_json` write data held
   in memory.
@@ -31,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "check_output_dir", "check_output_file",
+    "make_output_dir",
 ]
 
 
@@ -74,7 +76,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``FileNotFoundError`` naming both paths, and ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_output_dir(path.parent, what=f"folder of {path.name}")
     tmp = _temp_sibling(path)
     try:
         yield tmp
@@ -125,6 +127,19 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
         raise DataError(f"{path}: not valid UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise DataError(f"{path}:{error.lineno}: not valid JSON: {describe_json_error(error)}") from None
+
+
+def make_output_dir(path: str | os.PathLike[str], *, what: str = "output folder") -> Path:
+    """Create ``path`` (and its parents) as a folder; raise :class:`DataError` naming it when that is
+    not possible (a file in the way, a read-only or virtual file system such as ``/proc``)."""
+    from glossfree.errors import DataError
+
+    path = check_output_dir(path, what=what)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{path}: cannot create the {what}: {error.strerror or error}") from None
+    return path
 
 
 def check_output_file(path: str | os.PathLike[str], *, what: str = "output file") -> Path:
