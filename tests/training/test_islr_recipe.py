@@ -4,6 +4,7 @@ the backbone loaded into an SLT model by ``init_checkpoint``, and clear errors o
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,20 @@ def test_dev_label_outside_the_label_set_names_file_and_clip(isolated_corpus, tm
     root = _copy_corpus(isolated_corpus, tmp_path / "unseen", edit)
     with pytest.raises(DataError, match=r"manifest\.jsonl: 1 record\(s\) of split 'dev' have a label that no training clip has \(dev-00001 \(UNSEEN\)\)"):
         train(_fast_recipe(), data_root=root, run_dir=tmp_path / "run", launch=LaunchConfig(accelerator="cpu", progress=False))
+
+
+def test_a_label_that_is_not_a_string(isolated_corpus, tmp_path):
+    """Issue 23, 8: ["A", "B"] is not a class (it became the class "['A', 'B']")."""
+    from dataclasses import replace
+
+    def edit(record):
+        return replace(record, extra={"label": ["A", "B"]}) if record.id == "train-00002" else record
+
+    root = _copy_corpus(isolated_corpus, tmp_path / "listed", edit)
+    message = """manifest.jsonl: 1 record(s) of split 'train' have a label in 'label' that is not a string (first: train-00002 (["A", "B"]))"""
+    with pytest.raises(DataError, match=re.escape(message)):
+        train(_fast_recipe(), data_root=root, run_dir=tmp_path / "run", launch=LaunchConfig(accelerator="cpu", progress=False))
+    assert not (tmp_path / "run").exists()
 
 
 def test_label_field_can_name_the_gloss(isolated_corpus, tmp_path):
