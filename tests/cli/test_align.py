@@ -194,3 +194,15 @@ def test_align_out_of_order_and_empty_cues_and_a_bad_output_path(ssa_run, tmp_pa
                                  "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
     assert result.exit_code == 2
     assert "afile: cannot use as the folder of the -o subtitle file: it is a file, not a folder" in " ".join(result.output.split())
+
+
+def test_evaluate_on_a_stream_corpus_says_what_to_run_instead(ssa_run):
+    """Issue 23, 9: not "8 invalid manifest line(s)" on the data `train` accepted."""
+    data, run_dir, _ = ssa_run
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--data", str(data), "--split", "dev",
+                                 "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert "manifest.jsonl: a stream corpus (3 long streams with signing and audio subtitles" in output
+    assert f"python -m glossfree.alignment.aligner MODEL {data}" in output
+    assert "invalid manifest line" not in output
