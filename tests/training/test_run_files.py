@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from glossfree.errors import DataError
-from glossfree.training.run_files import best_checkpoint, run_relative
+from glossfree.training.run_files import RunCheckpoint, best_checkpoint, run_relative
 
 NAME = "best-epoch=1-step=6.ckpt"
 
@@ -47,3 +47,21 @@ def test_absolute_names_of_older_runs(tmp_path, caplog):
     (path).unlink()
     with pytest.raises(DataError, match=r"is another run folder's file, and this run \(.*run\) has no stages/slt/checkpoints/best-"):
         best_checkpoint(run, {"stage": "slt", "best_checkpoint": elsewhere})
+
+
+def test_checkpoint_state_moves_with_the_run(tmp_path):
+    """Lightning's state names files by absolute path: a copied or moved run reads its own."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    old, new = tmp_path / "r_A" / "checkpoints", tmp_path / "r_B" / "checkpoints"
+    saved = ModelCheckpoint(dirpath=old, monitor="dev/bleu4", mode="max")
+    assert RunCheckpoint(dirpath=new, monitor="dev/bleu4", mode="max").state_key == saved.state_key  # older runs resume
+    best = str(saved.dirpath) + "/best-epoch=1-step=6.ckpt"
+    state = {**saved.state_dict(), "best_model_path": best, "kth_best_model_path": best, "best_k_models": {best: 0.5},
+             "last_model_path": str(saved.dirpath) + "/last.ckpt", "best_model_score": 0.5}  # fmt: skip
+    loaded = RunCheckpoint(dirpath=new, monitor="dev/bleu4", mode="max")
+    loaded.load_state_dict(state)
+    here = str(loaded.dirpath)
+    assert loaded.best_model_path == loaded.kth_best_model_path == f"{here}/best-epoch=1-step=6.ckpt"
+    assert loaded.best_k_models == {f"{here}/best-epoch=1-step=6.ckpt": 0.5} and loaded.best_model_score == 0.5
+    assert loaded.last_model_path == f"{here}/last.ckpt"

@@ -68,7 +68,12 @@ def best_checkpoint(run_dir: Path, summary: Mapping[str, Any]) -> Path:
 class RunCheckpoint(ModelCheckpoint):
     """:class:`ModelCheckpoint` whose saved state, written where the run lay before it was copied or
     moved, is moved onto this run's checkpoint folder (Lightning would keep the old best path and
-    forget the scores and the last checkpoint)."""
+    forget the scores and the last checkpoint). Its state is saved under ``ModelCheckpoint``'s key, so
+    runs written before it resume with their checkpoint state, and the other way round."""
+
+    @property
+    def state_key(self) -> str:
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict.get("dirpath")
