@@ -34,7 +34,16 @@ def _with_atomic_path(path):
         _write_payload(tmp)
 
 
+def _with_safetensors(path):
+    import torch
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({"a": torch.zeros(2)}, str(tmp))  # safetensors creates its file 0o600
+
+
 WRITERS = {
+    "safetensors": _with_safetensors,
     "bytes": lambda path: atomic_write_bytes(path, b"\x00\xff"),
     "text": lambda path: atomic_write_text(path, "a\n"),
     "json": lambda path: atomic_write_json(path, {"a": 1}),
@@ -148,3 +157,20 @@ def test_atomic_path_without_a_file_is_an_error(tmp_path):
         with atomic_path(path):
             pass
     assert os.listdir(tmp_path) == []
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path):
+    from glossfree.errors import DataError
+    from glossfree.io import check_output_file, make_output_dir
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match="afile: cannot use as the folder of the -o file: it is a file, not a folder"):
+        check_output_file(tmp_path / "afile" / "x.vtt", what="-o file")
+    with pytest.raises(DataError, match="folder.vtt: cannot write the -o file: it is a folder"):
+        (tmp_path / "folder.vtt").mkdir()
+        check_output_file(tmp_path / "folder.vtt", what="-o file")
+    assert check_output_file(tmp_path / "new" / "x.vtt") == tmp_path / "new" / "x.vtt"
+    assert not (tmp_path / "new").exists()  # checked, not created
+    with pytest.raises(DataError, match="/proc/glossfree-x: cannot create the folder of a.json: No such file or directory"):
+        atomic_write_json("/proc/glossfree-x/a.json", {})
+    assert make_output_dir(tmp_path / "a" / "b").is_dir()

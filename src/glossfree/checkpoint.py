@@ -42,7 +42,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import atomic_write_json
+from glossfree.io import atomic_path, atomic_write_json
 
 MODEL_FILE = "model.safetensors"
 TRIMMED_VOCAB_FILE = "trimmed_vocab.json"  # as glossfree.text.trim names it
@@ -177,7 +177,8 @@ def export_model(model: torch.nn.Module, recipe: Any, tokenizer: Any, out_dir: P
     if prints:
         header[BASE_KEY] = json.dumps(prints)
         metadata = {**metadata, BASE_KEY: prints}
-    save_file(tensors, str(tmp / MODEL_FILE), metadata=header)
+    with atomic_path(tmp / MODEL_FILE) as weights:  # safetensors alone would make the file 0o600
+        save_file(tensors, str(weights), metadata=header)
     atomic_write_json(tmp / "metadata.json", metadata)
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old")

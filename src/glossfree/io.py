@@ -5,10 +5,11 @@ flushed to disk, then renamed onto the target with ``os.replace``. A reader sees
 the whole new one, never a half-written one, and a killed run leaves at most a hidden temp file
 ``.{name}.{pid}.{random}.tmp{suffix}`` (deleted when the write fails with an exception).
 
-The temp file is created with ``open(tmp, "xb")``, so the result has the permissions of a plainly
-created file (``0o666`` less the umask), not the ``0o600`` a ``tempfile.mkstemp`` file gets. When
-the target already exists its permission bits are kept, as a plain overwrite keeps them. Missing
-parent folders are created.
+The result has the permissions of a plainly created file (``0o666`` less the umask), whatever mode
+the writer gave the temp file (``tempfile.mkstemp`` and ``safetensors`` create theirs ``0o600``), so
+other users of a shared model or feature cache can read it. When the target already exists its
+permission bits are kept, as a plain overwrite keeps them. Missing parent folders are created (:func:`make_output_dir`: a folder that cannot be created raises
+:class:`~glossfree.errors.DataError` naming it, not an ``OSError``).
 
 - :func:`atomic_write_bytes`, :func:`atomic_write_text`, :func:`atomic_write_json` write data held
   in memory.
@@ -29,7 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "check_output_dir"]
+__all__ = [
+    "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "check_output_dir", "check_output_file",
+    "make_output_dir",
+]
 
 
 def _temp_sibling(path: Path) -> Path:
@@ -37,12 +41,20 @@ def _temp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp{path.suffix}")
 
 
-def _keep_mode(tmp: Path, path: Path) -> None:
-    """Give ``tmp`` the permission bits of an existing ``path`` (nothing to do when it is new)."""
+def _umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _set_mode(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the permission bits of an existing ``path``, or of a plainly created file when it is
+    new: writers that create their file themselves may make it ``0o600`` (``safetensors`` does)."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        return
+        mode = 0o666 & ~_umask()
     os.chmod(tmp, mode)
 
 
@@ -64,14 +76,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``FileNotFoundError`` naming both paths, and ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_output_dir(path.parent, what=f"folder of {path.name}")
     tmp = _temp_sibling(path)
     try:
         yield tmp
         if not tmp.is_file():
             raise FileNotFoundError(f"{path}: the writer did not create the temporary file {tmp}")
         _fsync(tmp)
-        _keep_mode(tmp, path)
+        _set_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -115,6 +127,31 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
         raise DataError(f"{path}: not valid UTF-8 (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise DataError(f"{path}:{error.lineno}: not valid JSON: {describe_json_error(error)}") from None
+
+
+def make_output_dir(path: str | os.PathLike[str], *, what: str = "output folder") -> Path:
+    """Create ``path`` (and its parents) as a folder; raise :class:`DataError` naming it when that is
+    not possible (a file in the way, a read-only or virtual file system such as ``/proc``)."""
+    from glossfree.errors import DataError
+
+    path = check_output_dir(path, what=what)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{path}: cannot create the {what}: {error.strerror or error}") from None
+    return path
+
+
+def check_output_file(path: str | os.PathLike[str], *, what: str = "output file") -> Path:
+    """Check that ``path`` can be written as a file (it is not a folder, and its folder is or can be
+    one); raise :class:`DataError` if not. Called before the work, as :func:`check_output_dir`."""
+    from glossfree.errors import DataError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: cannot write the {what}: it is a folder")
+    check_output_dir(path.parent, what=f"folder of the {what}")
+    return path
 
 
 def check_output_dir(path: str | os.PathLike[str], *, what: str = "output folder") -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glossfree.alignment.align import align_stream
+from glossfree.alignment.align import align_stream, in_time_order
 from glossfree.alignment.metrics import ssa_scores
 from glossfree.alignment.subtitles import Cue
 from glossfree.alignment.windows import encode_target, ssa_windows
@@ -55,3 +55,24 @@ def test_noisy_overlapping_answers_are_made_clean_and_a_bad_answer_falls_back(st
 def test_counts_must_match(stream):
     with pytest.raises(DataError, match="2 answers for 8 subtitles"):
         align_stream(stream.audio, ["000-001"] * 2, num_frames=stream.num_frames, fps=stream.fps)
+
+
+def test_cues_out_of_time_order_are_sorted_and_named():
+    """Issue 23, 3: the DTW keeps the subtitles' order, so they are put in time order first."""
+    from glossfree.alignment.subtitles import parse_vtt
+
+    cues = parse_vtt("WEBVTT\n\n00:13.200 --> 00:14.280\nlate\n\n00:04.300 --> 00:06.680\nearly\n")
+    ordered, note = in_time_order(cues)
+    assert [c.text for c in ordered] == ["early", "late"]
+    assert note == ("1 subtitle cue(s) start before a cue listed above them (cue 2 (line 6, 4.300-6.680 s)); "
+                    "aligned and written in time order")
+    assert in_time_order(ordered) == (ordered, None)
+
+
+def test_a_cue_without_text_is_named():
+    """Issue 23, 5: not "unusable SSA answer ''"."""
+    cues = [Cue(1.0, 2.0, "a"), Cue(3.0, 4.0, " ", line=7)]
+    aligned = align_stream(cues, ["", ""], num_frames=200, fps=25.0)
+    assert aligned.decoded[0].reason.startswith("unusable SSA answer ''")  # the model's answer was empty
+    assert aligned.decoded[1].reason == "cue 2 (line 7, 3.000-4.000 s) has no text: nothing to look for"
+    assert aligned.fallbacks == [0, 1]

@@ -163,3 +163,46 @@ def test_answers_count_frames_at_the_answer_rate(ssa_run, tmp_path):
 def test_window_must_fit_the_answer_digits():
     with pytest.raises(ConfigError, match="answer_fps 60 has 1200 frames"):
         load_recipe("pose_perceiver/ssa_tiny", ["data.ssa.window_s=20", "data.ssa.answer_fps=60"])
+
+
+def test_align_out_of_order_and_empty_cues_and_a_bad_output_path(ssa_run, tmp_path):
+    """Issue 23, 3, 5, 6: out-of-order cues are sorted and named; an empty cue is named as such; an
+    output under a file fails before the model runs."""
+    from glossfree.alignment.subtitles import Cue, write_subtitles
+
+    data, run_dir, _ = ssa_run
+    pose, audio = data / "streams" / "stream-0002.pose", data / "streams" / "stream-0002.audio.vtt"
+    cues = read_subtitles(audio)
+    shuffled = [cues[1], cues[0], Cue(cues[2].start, cues[2].end, ""), *cues[3:]]
+    subtitles = tmp_path / "shuffled.vtt"
+    write_subtitles(subtitles, shuffled)
+    out = tmp_path / "aligned.vtt"
+    result = runner.invoke(app, ["align", str(pose), str(subtitles), "--model", str(run_dir), "-o", str(out),
+                                 "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert f"shuffled.vtt: 1 subtitle cue(s) start before a cue listed above them (cue 2 (line 6, {cues[0].start:.3f}-" in output
+    assert "aligned and written in time order" in output
+    assert f"cue 3 (line 9, {cues[2].start:.3f}-{cues[2].end:.3f} s) has no text: nothing to look for" in output
+    assert "unusable SSA answer ''" not in output
+    aligned = read_subtitles(out)
+    assert [c.text for c in aligned] == [cues[0].text, cues[1].text, "", *[c.text for c in cues[3:]]]
+    assert all(a.end <= b.start + 1e-3 for a, b in zip(aligned, aligned[1:]))
+
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(app, ["align", str(pose), str(audio), "--model", str(run_dir), "-o", str(tmp_path / "afile" / "x.vtt"),
+                                 "--no-progress", "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 2
+    assert "afile: cannot use as the folder of the -o subtitle file: it is a file, not a folder" in " ".join(result.output.split())
+
+
+def test_evaluate_on_a_stream_corpus_says_what_to_run_instead(ssa_run):
+    """Issue 23, 9: not "8 invalid manifest line(s)" on the data `train` accepted."""
+    data, run_dir, _ = ssa_run
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--data", str(data), "--split", "dev",
+                                 "--accelerator", "cpu"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert "manifest.jsonl: a stream corpus (3 long streams with signing and audio subtitles" in output
+    assert f"python -m glossfree.inference.aligner MODEL {data}" in output
+    assert "invalid manifest line" not in output

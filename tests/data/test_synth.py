@@ -496,3 +496,15 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     (tmp_path / "full" / "x.txt").write_text("x")
     result = CliRunner().invoke(_cli(), ["synth", str(tmp_path / "full"), "--num-train", "1"])
     assert result.exit_code == 2 and "not empty" in result.output
+
+
+def test_cli_bounds_the_frame_rate_and_names_an_unwritable_folder(tmp_path: Path) -> None:
+    """Issue 23, 10-11: no 3-hour clips at 0.001 fps; no FileNotFoundError traceback for /proc."""
+    for fps in ("0.001", "100000"):
+        result = CliRunner().invoke(_cli(), ["synth", str(tmp_path / "out"), "--isolated", "--video", "--fps", fps])
+        assert result.exit_code == 2
+        assert f"fps: Input should be {'greater' if fps == '0.001' else 'less'} than or equal to" in result.output
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(_cli(), ["synth", "/proc/glossfree-synth", "--num-train", "1", "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "/proc/glossfree-synth/poses: cannot create the corpus folder: No such file or directory" in result.output

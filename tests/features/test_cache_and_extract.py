@@ -33,6 +33,19 @@ def test_round_trip_and_metadata(tmp_path):
     assert entry.fps == 25.0 and entry.num_frames == 5 and entry.metadata["dtype"] == "float16"
 
 
+def test_cache_files_are_readable_by_others(tmp_path):
+    """Issue 23, 12: the process's umask decides, as for every other output (safetensors alone makes 0o600)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path, _ = _write(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_read_checks_name_the_file(tmp_path):
     path, _ = _write(tmp_path)
     with pytest.raises(DataError, match=rf"{path}: features are 8-d, expected 16-d"):

@@ -57,6 +57,12 @@ def test_extract_cli_failures_and_bad_config(dataset, tmp_path):
     bad.write_text("kind: image\nmodel: clip\nname_or_path: x\npoolng: cls\n", encoding="utf-8")
     result = invoke("extract", dataset, "--config", bad)
     assert result.exit_code == 2 and "bad.yaml: unknown key 'poolng'" in result.output
+    # Issue 23, 7: a missing local folder is not a malformed Hub id; the config file is named.
+    bad.write_text("kind: image\nmodel: dinov2\nname_or_path: /nonexistent/dinov2-small\n", encoding="utf-8")
+    result = invoke("extract", dataset, "--config", bad)
+    assert result.exit_code == 2
+    assert "bad.yaml: name_or_path /nonexistent/dinov2-small: no such folder; give the folder" in " ".join(result.output.split())
+    assert "Repo id" not in result.output
     result = invoke("extract", dataset, "--config", _config(tmp_path, "resnet"), "--num-shards", "2", "--shard-index", "5")
     assert result.exit_code == 2 and "--shard-index must be in [0, 1]" in result.output
     result = invoke("extract", dataset, "--config", _config(tmp_path, "resnet"), "--split", "nope")

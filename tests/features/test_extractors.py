@@ -102,8 +102,10 @@ def test_config_errors_name_the_problem(tmp_path):
     with pytest.raises(ConfigError, match=r"clip_length \(8\) must equal .* num_frames \(4\)"):
         build_extractor(parse_extractor_config({**TINY_CONFIGS["videomae"], "clip_length": 8}))
     missing = tmp_path / "no-such-model"
-    with pytest.raises(ConfigError, match=f"name_or_path '{missing}'.*nothing is downloaded"):
+    with pytest.raises(ConfigError, match=f"name_or_path {missing}: no such folder; .*nothing is downloaded"):
         build_extractor(parse_extractor_config({"kind": "image", "model": "dinov2", "name_or_path": str(missing)}))
+    with pytest.raises(ConfigError, match="name_or_path 'org/no-such-model': cannot load Dinov2Model from local files"):
+        build_extractor(parse_extractor_config({"kind": "image", "model": "dinov2", "name_or_path": "org/no-such-model"}))
 
 
 def test_pretrained_folder_loads_locally(tmp_path, frames):

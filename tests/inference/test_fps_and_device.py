@@ -63,6 +63,9 @@ def test_frame_folders_need_fps(tiny_run, tmp_path, monkeypatch):
     translator = _without_recipe_fps(tiny_run)
     folder = tmp_path / "frames"
     folder.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(folder / "0001.png")
     with pytest.raises(DataError, match=r"frames: a folder of frames has no frame rate; pass it with --fps .*12.5 fps"):
         translator.translate(folder)
     calls = []
@@ -80,6 +83,22 @@ def test_frame_folders_need_fps(tiny_run, tmp_path, monkeypatch):
 
     result = invoke("translate", folder, "--model", tiny_run)
     assert result.exit_code == 2 and "pass it with --fps" in result.output
+
+
+def test_a_folder_without_images_says_so_before_asking_for_fps(tiny_run, tmp_path):
+    """Issue 23, 4: an empty folder, or one of .txt or .pose files, is not a frame folder: say so first."""
+    contents = {"empty": [], "texts": ["a.txt"], "poses": ["a.pose", "b.pose", "c.pose", "d.pose"]}
+    held = {"empty": "it is empty", "texts": "it holds 1 other file(s): a.txt",
+            "poses": "it holds 4 other file(s): a.pose, b.pose, c.pose ..."}  # fmt: skip
+    for name, files in contents.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for file in files:
+            (folder / file).write_text("x")
+        for fps in ([], ["--fps", "25"]):
+            result = invoke("translate", folder, "--model", tiny_run, *fps)
+            assert result.exit_code == 2
+            assert f"{name}: frame folder has no .png/.jpg/.jpeg images ({held[name]})" in " ".join(result.output.split())
 
 
 # ------------------------------------------------------------------------------------------- device

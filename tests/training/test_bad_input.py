@@ -163,3 +163,48 @@ def test_a_training_split_without_any_text(tiny_corpus, tiny_recipe, tmp_path):
     with pytest.raises(DataError, match="data: all 24 records of split 'train' have empty text"):
         train(tiny_recipe, data_root=data, run_dir=tmp_path / "run", launch=_launch())
     assert not (tmp_path / "run").exists()
+
+
+def _unfinished_copy(run: Path, target: Path) -> Path:
+    """``run`` copied to ``target`` with its last stage unfinished and its model not exported."""
+    shutil.copytree(run, target)
+    (target / "stages" / "slt" / "done.json").unlink()
+    shutil.rmtree(target / "model")
+    return target
+
+
+def _exported_weights(run_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "model" / "model.safetensors"))
+
+
+@pytest.mark.slow
+def test_a_copied_or_moved_run_finishes_from_its_own_checkpoints(tiny_run, tiny_corpus, tiny_recipe, tmp_path):
+    """Issue 23, 1-2: a run folder is relocatable; it never reads (or exports) another run's checkpoint."""
+    import torch
+
+    from glossfree.training.init_weights import read_state_dict
+
+    run_a = Path(shutil.copytree(tiny_run, tmp_path / "r_A"))
+    run_b = _unfinished_copy(run_a, tmp_path / "r_B")
+    # r_A's best checkpoint now holds other weights: r_B must not pick them up.
+    best_a = next((run_a / "stages" / "slt" / "checkpoints").glob("best-*.ckpt"))
+    checkpoint = torch.load(best_a, map_location="cpu", weights_only=True)
+    checkpoint["state_dict"] = {k: v + 1 if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, best_a)
+
+    result = train(tiny_recipe, data_root=tiny_corpus, run_dir=run_b, resume=True, launch=_launch())
+    summary = json.loads((run_b / "stages" / "slt" / "done.json").read_text(encoding="utf-8"))
+    assert summary["best_checkpoint"] == f"stages/slt/checkpoints/{best_a.name}"  # relative to the run
+    assert result.stages[0]["best_checkpoint"] == summary["best_checkpoint"]
+    own = read_state_dict(run_b / summary["best_checkpoint"])
+    exported = _exported_weights(run_b)
+    assert all(torch.equal(exported[key], own[key]) for key in exported)
+
+    # Moved: the folder it was trained in is gone.
+    run_m = _unfinished_copy(run_b, tmp_path / "r_mv")
+    shutil.rmtree(run_b)
+    train(tiny_recipe, data_root=tiny_corpus, run_dir=run_m, resume=True, launch=_launch())
+    exported = _exported_weights(run_m)
+    assert all(torch.equal(exported[key], own[key]) for key in exported)

@@ -91,3 +91,19 @@ def test_every_shipped_recipe_validates(path):
     assert recipe.stages
     first_lines = path.read_text().splitlines()[:3]
     assert first_lines[0].startswith("# Recipe:"), "recipes open with a comment naming their paper"
+
+
+def test_exported_model_files_are_readable_by_others(tiny_run):
+    """Issue 23, 12: every file of the exported model has the mode of a plainly created file (the
+    tests run under one umask, so they all have the same), model.safetensors included."""
+    import stat
+
+    plain = tiny_run / ".plain"
+    plain.write_bytes(b"")
+    try:
+        expected = stat.S_IMODE(plain.stat().st_mode)
+    finally:
+        plain.unlink()
+    modes = {p.relative_to(tiny_run).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in (tiny_run / "model").rglob("*") if p.is_file()}
+    assert "model/model.safetensors" in modes
+    assert {name: mode for name, mode in modes.items() if mode != expected} == {}

@@ -56,7 +56,7 @@ def lips_islr_run(video_corpus, tmp_path_factory) -> Path:
 
 
 def _best(run: Path) -> Path:
-    return Path(json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"])
+    return run / json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"]
 
 
 def test_shipped_lips_recipe_matches_the_slt_recipe_frontends():

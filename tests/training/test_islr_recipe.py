@@ -4,6 +4,7 @@ the backbone loaded into an SLT model by ``init_checkpoint``, and clear errors o
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_cli_trains_and_monitors_dev_accuracy(islr_run, isolated_corpus):
     assert "stage islr: best dev/islr_ce_top1" in result.output
     done = json.loads((run / "stages" / "islr" / "done.json").read_text())
     assert done["monitor"] == "dev/islr_ce_top1" and 0.0 <= done["best_score"] <= 1.0
-    assert Path(done["best_checkpoint"]).is_file() and (run / "stages" / "islr" / "checkpoints" / "last.ckpt").is_file()
+    assert (run / done["best_checkpoint"]).is_file() and (run / "stages" / "islr" / "checkpoints" / "last.ckpt").is_file()
     labels = sorted({r.extra["label"] for r in read_manifest(isolated_corpus / "manifest.jsonl") if r.split == "train"})
     assert json.loads((run / "labels.json").read_text()) == labels
     metadata = json.loads((run / "model" / "metadata.json").read_text())
@@ -103,7 +104,7 @@ def test_backbone_loads_into_an_slt_model(islr_run):
     tokenizer = train_tokenizer(["das wetter morgen", "es regnet im norden"], run.parent / "tok", vocab_size=60)
     slt = build_slt_model(recipe.model, tokenizer)
     loaded = load_init_checkpoint(slt, init, "slt")
-    pretrained = read_state_dict(Path(json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"]))
+    pretrained = read_state_dict(run / json.loads((run / "stages" / "islr" / "done.json").read_text())["best_checkpoint"])
     backbone = {k[len("backbone."):]: v for k, v in pretrained.items() if k.startswith("backbone.")}
     frontend = slt.frontend.state_dict()
     assert backbone and set(backbone) == set(frontend)
@@ -142,6 +143,20 @@ def test_dev_label_outside_the_label_set_names_file_and_clip(isolated_corpus, tm
     root = _copy_corpus(isolated_corpus, tmp_path / "unseen", edit)
     with pytest.raises(DataError, match=r"manifest\.jsonl: 1 record\(s\) of split 'dev' have a label that no training clip has \(dev-00001 \(UNSEEN\)\)"):
         train(_fast_recipe(), data_root=root, run_dir=tmp_path / "run", launch=LaunchConfig(accelerator="cpu", progress=False))
+
+
+def test_a_label_that_is_not_a_string(isolated_corpus, tmp_path):
+    """Issue 23, 8: ["A", "B"] is not a class (it became the class "['A', 'B']")."""
+    from dataclasses import replace
+
+    def edit(record):
+        return replace(record, extra={"label": ["A", "B"]}) if record.id == "train-00002" else record
+
+    root = _copy_corpus(isolated_corpus, tmp_path / "listed", edit)
+    message = """manifest.jsonl: 1 record(s) of split 'train' have a label in 'label' that is not a string (first: train-00002 (["A", "B"]))"""
+    with pytest.raises(DataError, match=re.escape(message)):
+        train(_fast_recipe(), data_root=root, run_dir=tmp_path / "run", launch=LaunchConfig(accelerator="cpu", progress=False))
+    assert not (tmp_path / "run").exists()
 
 
 def test_label_field_can_name_the_gloss(isolated_corpus, tmp_path):

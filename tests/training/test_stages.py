@@ -110,7 +110,7 @@ def test_a_stage_without_translation_monitors_its_loss_and_the_next_starts_from_
     assert not _metric(run_dir, "align", "dev/input_reliance")  # no lm_ce: no reliance check
     assert _metric(run_dir, "align", "dev/clip_global_acc") and _metric(run_dir, "align", "train/clip_global")
     # init_from (the previous stage by default): 'slt' starts from align's best checkpoint.
-    best = read_state_dict(Path(align["best_checkpoint"]))
+    best = read_state_dict(aligned_run.run_dir / align["best_checkpoint"])
     assert _same(probe.start["slt"], best)
     assert slt["monitor"] == "dev/bleu4" and slt["best_dev_bleu4"] is not None
     assert _metric(run_dir, "slt", "dev/bleu4") and _metric(run_dir, "slt", "dev/input_reliance")
@@ -132,7 +132,7 @@ def test_init_checkpoint_with_a_prefix_map_and_step_validation(aligned_run, tiny
     )  # fmt: skip
     probe = Probe()
     train(recipe, data_root=tiny_corpus, run_dir=tmp_path / "ft", launch=_launch(probe))
-    best = read_state_dict(Path(align["best_checkpoint"]))
+    best = read_state_dict(aligned_run.run_dir / align["best_checkpoint"])
     start = probe.start["ft"]
     assert _same(_part(start, "frontend."), _part(best, "frontend."))  # mapped prefix: loaded
     assert not _same(_part(start, "compressor."), _part(best, "compressor."))  # outside the map: fresh

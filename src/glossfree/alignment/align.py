@@ -34,6 +34,29 @@ class AlignedStream:
         return [k for k, span in enumerate(self.decoded) if not span.parsed]
 
 
+def _cue_name(index: int, cue: Cue) -> str:
+    """``"cue 3 (line 12, 4.300-6.100 s)"``: its number in the file, and its line when read from one."""
+    line = f"line {cue.line}, " if cue.line is not None else ""
+    return f"cue {index + 1} ({line}{cue.start:.3f}-{cue.end:.3f} s)"
+
+
+def in_time_order(cues: Sequence[Cue]) -> tuple[list[Cue], str | None]:
+    """``cues`` sorted by start time (stably), and a note naming the cues that were out of order
+    (None when none was): the DTW keeps the subtitles' order, so a cue listed after a later one
+    would be squeezed in behind it."""
+    late, latest = [], float("-inf")
+    for k, cue in enumerate(cues):
+        if cue.start < latest:
+            late.append(k)
+        latest = max(latest, cue.start)
+    if not late:
+        return list(cues), None
+    shown = "; ".join(f"{_cue_name(k, cues[k])}" for k in late[:3]) + (" ..." if len(late) > 3 else "")
+    note = (f"{len(late)} subtitle cue(s) start before a cue listed above them ({shown}); aligned and "
+            "written in time order")  # fmt: skip
+    return sorted(cues, key=lambda cue: cue.start), note
+
+
 def align_stream(priors: Sequence[Cue], answers: Sequence[str], *, num_frames: int, fps: float,
                  windows: Sequence[Window] | None = None, rho: float = RHO) -> AlignedStream:  # fmt: skip
     """Signing-aligned subtitles of one stream from the model's answers for its prior subtitles.
@@ -47,9 +70,10 @@ def align_stream(priors: Sequence[Cue], answers: Sequence[str], *, num_frames: i
     if len(windows) != len(priors):
         raise DataError(f"{len(windows)} windows for {len(priors)} subtitles")
     decoded = [
-        decode_target(answer, window, fallback=(prior.start, prior.end))
-        for prior, answer, window in zip(priors, answers, windows, strict=True)
-    ]
+        decode_target(answer, window, fallback=(prior.start, prior.end)) if prior.text.strip()
+        else DecodedSpan(prior.start, prior.end, parsed=False, reason=f"{_cue_name(k, prior)} has no text: nothing to look for")
+        for k, (prior, answer, window) in enumerate(zip(priors, answers, windows, strict=True))
+    ]  # fmt: skip
     spans = np.array([(d.start, d.end) for d in decoded], dtype=np.float64).reshape(-1, 2) * fps
     frames = dtw_align(spans, num_frames, rho=rho)
     cues = [

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from glossfree.errors import DataError
@@ -41,13 +41,15 @@ __all__ = [
 class Cue:
     """One subtitle: ``[start, end)`` in seconds and its text (``\\n`` between lines).
 
-    ``identifier`` is the WebVTT cue identifier, if any (SRT's running numbers are not kept).
+    ``identifier`` is the WebVTT cue identifier, if any (SRT's running numbers are not kept);
+    ``line`` the file line of its timing, when it was read from a file (not compared).
     """
 
     start: float
     end: float
     text: str
     identifier: str | None = None
+    line: int | None = field(default=None, compare=False)
 
     @property
     def duration(self) -> float:
@@ -144,7 +146,7 @@ def parse_vtt(data: str | bytes, *, source: str = "<vtt>") -> list[Cue]:
         for offset, line in enumerate(text_lines, start=timing_at + 1):
             if "-->" in line:
                 raise DataError(f"{source}:{first + offset}: '-->' inside cue text (missing blank line between cues?)")
-        cues.append(Cue(start, end, "\n".join(text_lines), identifier))
+        cues.append(Cue(start, end, "\n".join(text_lines), identifier, line=first + timing_at))
     return cues
 
 
@@ -166,7 +168,7 @@ def parse_srt(data: str | bytes, *, source: str = "<srt>") -> list[Cue]:
         start = _seconds(*groups[0:4], where=where)
         end = _seconds(*groups[4:8], where=where)
         _check_times(start, end, where)
-        cues.append(Cue(start, end, "\n".join(block[timing_at + 1 :])))
+        cues.append(Cue(start, end, "\n".join(block[timing_at + 1 :]), line=first + timing_at))
     return cues
 
 

@@ -9,6 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 
+SHOWN_REASONS = 5  # why a subtitle kept its own timing: the first few, --json has them all
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def align(
@@ -38,10 +41,12 @@ def register(app: typer.Typer) -> None:
         from glossfree.cli.common import console, fail
         from glossfree.errors import DataError, GlossfreeError
         from glossfree.inference.device import resolve_device
+        from glossfree.io import check_output_file
 
         try:
             if out.suffix.lower() not in (".vtt", ".srt"):
                 raise DataError(f"{out}: the output must end in .vtt or .srt")
+            check_output_file(out, what="-o subtitle file")  # before the model runs, not after
             if not subtitles.is_file():
                 raise DataError(f"{subtitles}: no such subtitle file")
             priors = read_subtitles(subtitles)
@@ -55,10 +60,14 @@ def register(app: typer.Typer) -> None:
             fail(error)
             return
         summary = {**result.summary(), "subtitles_file": str(subtitles), "output": str(out), "model": str(trained.path)}
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/] {subtitles}: {warning}", highlight=False, soft_wrap=True)
         if as_json:
             typer.echo(json.dumps(summary, ensure_ascii=False))
-        else:
-            console.print(
-                f"{len(result.cues)} subtitles aligned -> {out}; {summary['fallbacks']} kept their own timing "
-                "(unusable answer)"
-            )
+            return
+        console.print(f"{len(result.cues)} subtitles aligned -> {out}; {summary['fallbacks']} kept their own timing")
+        reasons = summary["fallback_reasons"]
+        for reason in reasons[:SHOWN_REASONS]:
+            console.print(f"  {reason}", highlight=False, soft_wrap=True)
+        if len(reasons) > SHOWN_REASONS:
+            console.print(f"  ... {len(reasons) - SHOWN_REASONS} more (--json lists them all)")

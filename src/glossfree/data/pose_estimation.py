@@ -52,7 +52,7 @@ from glossfree.data.video import (
     probe_video,
 )
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import check_output_dir
+from glossfree.io import check_output_dir, make_output_dir
 
 if TYPE_CHECKING:
     from pose_format import Pose
@@ -411,7 +411,7 @@ def extract_poses(
     out_dir = check_output_dir(out_dir, what="--out folder")
     _check_unique_outputs(paths, out_dir)  # on all inputs, so every shard agrees
     mine = shard_inputs(paths, num_shards=num_shards, shard_index=shard_index)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir, what="--out folder")
     summary = ExtractionSummary()
     todo: list[Path] = []
     for path in mine:

@@ -388,7 +388,11 @@ def frame_folder_images(directory: str | Path) -> list[Path]:
         raise DataError(f"{directory}: frame folder not found")
     images = [p for p in directory.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
     if not images:
-        raise DataError(f"{directory}: frame folder has no {'/'.join(IMAGE_EXTENSIONS)} images")
+        others = sorted(p.name for p in directory.iterdir())
+        held = f"it holds {len(others)} other file(s): {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}"
+        raise DataError(
+            f"{directory}: frame folder has no {'/'.join(IMAGE_EXTENSIONS)} images ({held if others else 'it is empty'})"
+        )
     return sorted(images, key=lambda p: _natural_key(p.name))
 
 

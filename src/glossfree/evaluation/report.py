@@ -20,7 +20,7 @@ from rich.table import Table
 from glossfree.errors import DataError
 from glossfree.evaluation.metrics import Scores, score, sentence_scores
 from glossfree.evaluation.presets import get_preset
-from glossfree.io import atomic_write_json, atomic_write_text
+from glossfree.io import atomic_write_json, atomic_write_text, make_output_dir
 
 HYPOTHESES_FILE = "hypotheses.txt"
 REFERENCES_FILE = "references.txt"
@@ -78,8 +78,7 @@ def write_report(
         per_sample = sentence_scores(
             hypotheses, references, preset=scores.preset, append_period=scores.append_period
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_dir(out_dir, what="report folder")
     atomic_write_text(out / HYPOTHESES_FILE, _lines_text(hypotheses))
     atomic_write_text(out / REFERENCES_FILE, _lines_text(references))
     atomic_write_text(out / PER_SAMPLE_FILE, _per_sample_text(ids, hypotheses, references, per_sample))

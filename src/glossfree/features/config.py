@@ -284,7 +284,28 @@ def parse_extractor_config(data: Any, source: str = "<extractor config>") -> Any
 
 def load_extractor_config(path: str | Path) -> AnyExtractorConfig:
     """Read and validate an extractor YAML file (errors name the file and the key)."""
-    return parse_extractor_config(read_yaml(path), source=str(path))
+    config = parse_extractor_config(read_yaml(path), source=str(path))
+    check_local_weights(config, source=str(path))
+    return config
+
+
+def check_local_weights(config: AnyExtractorConfig, source: str | None = None) -> None:
+    """A ``name_or_path`` written as a path (absolute, ``./``, ``~`` or with more than one ``/``; a
+    Hub name is ``name`` or ``org/name``) must be a folder: ``transformers`` reports a missing folder
+    as a malformed Hub id. :class:`ConfigError` naming ``source`` (the config file) and the path."""
+    name = getattr(config, "name_or_path", None)
+    if name is None:
+        return
+    path = Path(name)
+    written_as_path = name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+    if (written_as_path or path.exists()) and not path.is_dir():
+        where = f"{source}: " if source else ""
+        state = "a file, not a model folder" if path.exists() else "no such folder"
+        raise ConfigError(
+            f"{where}name_or_path {name}: {state}; give the folder a model was saved to (save_pretrained: "
+            "config.json and the weights), or a Hub name (org/name) already in the Hugging Face cache: "
+            "nothing is downloaded"
+        )
 
 
 def config_dict(config: AnyExtractorConfig) -> dict[str, Any]:

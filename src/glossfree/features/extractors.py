@@ -65,6 +65,7 @@ from glossfree.features.config import (
     ImageExtractorConfig,
     LipReaderExtractorConfig,
     VideoClipsExtractorConfig,
+    check_local_weights,
     config_dict,
     signature,
 )
@@ -112,6 +113,7 @@ def build_backbone(family: str, config: ImageExtractorConfig | VideoClipsExtract
     """The frozen ``transformers`` model of ``config`` in eval mode (weights local or random+seeded)."""
     config_class, model_class = _classes(family)
     if config.name_or_path is not None:
+        check_local_weights(config)
         try:
             model = model_class.from_pretrained(config.name_or_path, local_files_only=True)
         except (OSError, ValueError) as error:

@@ -4,7 +4,8 @@ For each audio-aligned (prior) subtitle, the model reads the window centred on i
 length its recipe trained with, ``data.ssa.window_s``) with the SSA prompt (subtitle text and the
 prior's frames in the window), and answers ``"sss-eee"`` by beam search; the answers are batched.
 Windows and answers count frames at the recipe's ``data.ssa.answer_fps``, so a stream at another
-frame rate than the training streams gets answers in the unit the model learnt.
+frame rate than the training streams gets answers in the unit the model learnt. Cues listed out of
+time order are sorted by start time first (the result's ``warnings`` names them).
 :func:`glossfree.alignment.align.align_stream` then decodes them (an unusable answer, or a
 subtitle with no text, keeps the prior's timing and is counted) and runs the DTW over the stream.
 
@@ -24,7 +25,7 @@ from typing import Any
 
 import torch
 
-from glossfree.alignment.align import AlignedStream, align_stream
+from glossfree.alignment.align import AlignedStream, align_stream, in_time_order
 from glossfree.alignment.subtitles import Cue
 from glossfree.alignment.windows import Window, frames_at, ssa_windows
 from glossfree.data.datasets import PoseDataset
@@ -49,6 +50,7 @@ class AlignmentResult:
     fps: float
     window_s: float
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def cues(self) -> list[Cue]:
@@ -66,6 +68,7 @@ class AlignmentResult:
             "fps": self.fps,
             "window_s": self.window_s,
             "seconds": self.seconds,
+            "warnings": self.warnings,
         }
 
 
@@ -94,6 +97,7 @@ def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, nu
     window_s, rate = float(ssa.window_s), float(ssa.answer_fps)
     if not priors:
         raise DataError("no subtitles to align")
+    priors, out_of_order = in_time_order(priors)
     info = read_pose_info(pose_path)
     if not info.fps > 0:
         raise DataError(f"{pose_path}: the pose header gives {info.fps:g} fps; the subtitle times cannot be placed")
@@ -130,7 +134,8 @@ def align_pose_file(trained, pose_path: str | Path, priors: Sequence[Cue], *, nu
     model_s = time.perf_counter() - start_time
     aligned = align_stream(priors, answers, num_frames=frames, fps=fps, windows=windows)
     seconds = {"model": model_s, "dtw": time.perf_counter() - start_time - model_s}
-    return AlignmentResult(str(pose_path), aligned, answers, windows, frames, fps, window_s, seconds)
+    return AlignmentResult(str(pose_path), aligned, answers, windows, frames, fps, window_s, seconds,
+                           warnings=[out_of_order] if out_of_order else [])  # fmt: skip
 
 
 def video_to_pose_file(video: str | Path, out_dir: str | Path) -> Path:

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from glossfree.inference.loading import TrainedModel
 from glossfree.data.datasets import LengthBucketBatchSampler, collate_pose
 from glossfree.data.manifest import Record, load_split
+from glossfree.errors import DataError
 from glossfree.evaluation import Scores, score
 from glossfree.evaluation.report import write_report
 from glossfree.inference.device import InferenceDevice
@@ -101,6 +102,7 @@ def evaluate_split(
     if out_dir is not None:
         check_output_dir(out_dir, what="output folder")
     root = Path(root)
+    _check_not_a_stream_corpus(root)
     records = load_split(root, split)
     preset = preset or trained.recipe.evaluation.preset
     append_period = trained.recipe.evaluation.append_period if append_period is None else append_period
@@ -117,6 +119,24 @@ def evaluate_split(
             scores=result.scores,
         )
     return result
+
+
+def _check_not_a_stream_corpus(root: Path) -> None:
+    """A stream corpus (long streams and their subtitle files: what a ``data.ssa`` recipe trains on)
+    has no sentence samples to translate: :class:`DataError` saying what scores it instead."""
+    from glossfree.data.synth.broadcast import read_broadcast_manifest
+
+    try:
+        streams = read_broadcast_manifest(root)
+    except DataError:
+        return  # not a stream manifest: load_split says what is wrong with it, if anything
+    raise DataError(
+        f"{root / 'manifest.jsonl'}: a stream corpus ({len(streams)} long streams with signing and audio "
+        "subtitles, as data.ssa trains on), not sentence samples: `glossfree evaluate` cannot score it. Score "
+        f"the subtitle alignment with `python -m glossfree.inference.aligner MODEL {root}` (or one stream with "
+        "`glossfree align STREAM.pose SUBTITLES.vtt --model MODEL`); the dev streams' translation was scored "
+        "in training (dev/bleu4 in the run's logs)"
+    )
 
 
 def most_frequent_sentence_baseline(

@@ -183,6 +183,10 @@ class Translator:
         start = time.perf_counter()
         if fps is not None and not fps > 0:
             raise ConfigError(f"--fps must be positive, got {fps:g}")
+        if path.is_dir():
+            from glossfree.data.video import frame_folder_images
+
+            frame_folder_images(path)  # a folder without images fails first, not on its missing --fps
         if path.is_dir() and fps is None:
             raise DataError(
                 f"{path}: a folder of frames has no frame rate; pass it with --fps (e.g. --fps 25 for "

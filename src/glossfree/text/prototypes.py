@@ -234,27 +234,19 @@ def lm_embedding_prototypes(
 
 def save_prototypes(path: str | Path, prototypes: torch.Tensor, vocab: PseudoGlossVocab) -> Path:
     """Save ``[V, D]`` prototypes as safetensors (atomically) with the vocabulary fingerprint."""
-    import os
-    import tempfile
-
     from safetensors.torch import save_file
+
+    from glossfree.io import atomic_path
 
     path = Path(path)
     if prototypes.ndim != 2 or prototypes.shape[0] != len(vocab):
         raise ValueError(f"prototypes must be [{len(vocab)}, D], got {tuple(prototypes.shape)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(
             {"prototypes": prototypes.contiguous().float()},
-            tmp,
+            str(tmp),
             metadata={"vocab_sha256": vocab_fingerprint(vocab), "blank": BLANK, "size": str(len(vocab))},
         )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

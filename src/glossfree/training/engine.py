@@ -17,7 +17,8 @@ Run folder::
     <run>/tokenizer/                   trained or copied tokenizer
     <run>/stages/<stage>/checkpoints/  last.ckpt and the best one by the stage's monitor (generated
                                        dev BLEU-4 by default)
-    <run>/stages/<stage>/done.json     written when the stage finished (its best score and path)
+    <run>/stages/<stage>/done.json     written when the stage finished (its best score, and its best
+                                       checkpoint named relative to the run: the folder can move)
     <run>/logs/<stage>/attempt-<n>/    CSV and TensorBoard logs of each attempt (first run, resumes)
     <run>/curves.png                   loss and generated dev BLEU-4 curves
     <run>/model/                       exported best model of the last stage (see glossfree.checkpoint)
@@ -47,7 +48,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -62,6 +63,7 @@ from glossfree.training.init_weights import load_init_checkpoint, resolve_init_c
 from glossfree.training.module import SLTLightningModule
 from glossfree.training.plots import plot_training_curves
 from glossfree.training.recipe import StageConfig, TokenizerConfig
+from glossfree.training.run_files import RunCheckpoint, best_checkpoint, run_relative
 from glossfree.training.tasks import task_for
 
 log = logging.getLogger(__name__)
@@ -318,7 +320,7 @@ def run_stage(
     logs; returns its summary."""
     stage_dir = run_dir / "stages" / stage.name
     checkpoints = stage_dir / "checkpoints"
-    checkpoint_cb = ModelCheckpoint(
+    checkpoint_cb = RunCheckpoint(
         dirpath=checkpoints,
         filename="best-{epoch}-{step}",
         monitor=stage.monitor,
@@ -374,11 +376,12 @@ def run_stage(
 
     best_path = checkpoint_cb.best_model_path or str(last)
     best_score = checkpoint_cb.best_model_score
-    load_checkpoint_weights(model, best_path)  # memory-mapped; a frozen pretrained base stays as loaded
+    # memory-mapped; a frozen pretrained base stays as loaded
+    load_checkpoint_weights(model, run_dir / run_relative(run_dir, best_path))
     best = float(best_score) if best_score is not None else None
     summary = {
         "stage": stage.name,
-        "best_checkpoint": best_path,
+        "best_checkpoint": run_relative(run_dir, best_path),  # the run folder can be copied or moved
         "monitor": stage.monitor,
         "best_score": best,
         "best_dev_bleu4": best if stage.monitor == "dev/bleu4" else None,
@@ -455,7 +458,7 @@ def _train(recipe: Any, root: Path, run_dir: Path, *, resume: bool, launch: Laun
         make_datamodule=lambda stage: task.datamodule(recipe, stage, root, data),
     )  # fmt: skip
 
-    load_checkpoint_weights(model, result.stages[-1]["best_checkpoint"])
+    load_checkpoint_weights(model, best_checkpoint(run_dir, result.stages[-1]))
     if rank == 0:
         plot_training_curves(run_dir)
         metadata = {"glossfree_version": __version__, "stages": result.stages, **task.export_metadata(recipe, data, root)}
@@ -489,7 +492,7 @@ def run_stages(
         else:
             source = stage.init_from or (recipe.stages[index - 1].name if index else None)
             if source is not None:
-                load_checkpoint_weights(model, previous[source]["best_checkpoint"])
+                load_checkpoint_weights(model, best_checkpoint(run_dir, previous[source]))
             if stage.init_checkpoint is not None:
                 load_init_checkpoint(model, stage.init_checkpoint, stage.name)
             summary = run_stage(

@@ -16,6 +16,7 @@ import torch
 from glossfree.errors import ConfigError, DataError
 from glossfree.io import read_json
 from glossfree.training.recipe import InitCheckpointConfig
+from glossfree.training.run_files import best_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,10 @@ def resolve_init_checkpoint(config: InitCheckpointConfig, stage: str) -> Path:
                 f"{where}: stage '{config.stage}' has not finished there (no {done}); finished stages: "
                 f"{', '.join(stages) or 'none'}"
             )
-        best = Path(read_json(done, what="stage summary")["best_checkpoint"])
-        if not best.is_file():
-            raise ConfigError(f"{where}: stage '{config.stage}' names {best} as its best checkpoint, which is gone")
-        return best
+        try:  # named relative to that run folder (or, written before, absolute)
+            return best_checkpoint(path, read_json(done, what="stage summary"))
+        except DataError as error:
+            raise ConfigError(f"{where}: {error}") from None
     for candidate in (path / "model" / "model.safetensors", path / "model.safetensors"):
         if candidate.is_file():
             return candidate

@@ -25,7 +25,7 @@ from typing import Any
 from glossfree.alignment.subtitles import read_subtitles  # re-exported for the preparers
 from glossfree.data.manifest import Record, write_manifest
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import atomic_write_json
+from glossfree.io import atomic_write_json, make_output_dir
 
 MANIFEST_NAME = "manifest.jsonl"
 SUMMARY_NAME = "prepare_summary.json"
@@ -213,5 +213,5 @@ def new_summary(dataset: str, root: Path, out: Path) -> PrepareSummary:
     """A summary for a run writing ``out/manifest.jsonl``; checks that ``root`` is a folder."""
     if not root.is_dir():
         raise DataError(f"{root}: {dataset} release folder not found")
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out, what="--out folder")
     return PrepareSummary(dataset=dataset, root=root, manifest=out / MANIFEST_NAME)

@@ -46,13 +46,13 @@ from pydantic import Field, model_validator
 
 from glossfree.alignment.subtitles import Cue, write_subtitles
 from glossfree.config import StrictModel
-from glossfree.data.synth.corpus import SynthConfig, build_lexicon, make_signers
+from glossfree.data.synth.corpus import MAX_FPS, MIN_FPS, SynthConfig, build_lexicon, make_signers
 from glossfree.data.synth.body import Signer
 from glossfree.data.synth.grammar import Vocabulary, sample_sentence
 from glossfree.data.synth.lexicon import Sign
 from glossfree.data.synth.render import Rendering, plan_sample, pose_bytes, render_plan, to_pose
 from glossfree.errors import DataError
-from glossfree.io import atomic_write_bytes, atomic_write_text
+from glossfree.io import atomic_write_bytes, atomic_write_text, make_output_dir
 
 _PURPOSE = 11  # SeedSequence purpose of broadcast streams (corpus.py uses 1-3)
 _OUTPUT_FILES = ("manifest.jsonl", "broadcast_config.json")
@@ -66,7 +66,7 @@ class BroadcastConfig(StrictModel):
         num_streams: streams to write.
         sentences_per_stream: sentences (subtitles) per stream.
         language, text_style: subtitle language and style (as :class:`SynthConfig`).
-        fps, width, height: frame rate and image size.
+        fps, width, height: frame rate (5 to 240) and image size.
         num_signers: distinct interpreters; each stream has one.
         lexicon_size, lexicon_seed: the sign language (as :class:`SynthConfig`).
         face_points: ``contours`` (128 face points, small files) or ``full`` (468).
@@ -82,7 +82,7 @@ class BroadcastConfig(StrictModel):
     sentences_per_stream: int = Field(12, ge=1)
     language: Literal["de", "en"] = "en"
     text_style: Literal["sentence", "lower"] = "sentence"
-    fps: float = Field(25.0, gt=0, le=240)
+    fps: float = Field(25.0, ge=MIN_FPS, le=MAX_FPS)
     width: int = Field(640, ge=64, le=4096)
     height: int = Field(480, ge=64, le=4096)
     num_signers: int = Field(4, ge=1, le=100)
@@ -212,7 +212,7 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
         shutil.rmtree(out_dir / "streams", ignore_errors=True)
         for name in _OUTPUT_FILES:
             (out_dir / name).unlink(missing_ok=True)
-    (out_dir / "streams").mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir / "streams", what="broadcast folder")
 
 
 def generate_broadcast(out_dir: str | Path, config: BroadcastConfig | None = None, *,

@@ -65,9 +65,12 @@ from glossfree.data.synth.phoenix import (
 from glossfree.data.synth.render import SamplePlan, plan_sample, pose_bytes, render_plan, to_pose
 from glossfree.data.synth.video import render_video
 from glossfree.errors import DataError
-from glossfree.io import atomic_write_bytes, atomic_write_text
+from glossfree.io import atomic_write_bytes, atomic_write_text, make_output_dir
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+# Frame rates a camera records signing at: below 5 fps a sign (about half a second) has two or three
+# frames and a 12-frame isolated clip would last seconds to hours; above 240, no camera.
+MIN_FPS, MAX_FPS = 5.0, 240.0
 _OUTPUT_FILES = ("manifest.jsonl", "segments.jsonl", "lexicon.json", "synth_config.json")
 _OUTPUT_DIRS = ("poses", "videos")
 # Settings of grammar sentences; with source: phoenix14t they stay at their defaults (the files
@@ -84,7 +87,7 @@ class SynthConfig(StrictModel):
         num_train, num_dev, num_test: samples per split.
         language: spoken language of the targets (``de`` or ``en``); one per corpus.
         text_style: ``sentence`` (capitalised, final punctuation) or ``lower`` (PHOENIX14T style).
-        fps: frame rate; sign and transition durations are set in seconds.
+        fps: frame rate (5 to 240); sign and transition durations are set in seconds.
         width, height: image size in pixels (keypoints are in pixels of this frame).
         num_signers: number of distinct signers (body proportions, framing, speed, habits).
         lexicon_size: signs in the vocabulary (None: the whole grammar, 59 signs).
@@ -126,7 +129,7 @@ class SynthConfig(StrictModel):
     num_test: int = Field(150, ge=0)
     language: Literal["de", "en"] = "de"
     text_style: Literal["sentence", "lower"] = "sentence"
-    fps: float = Field(25.0, gt=0, le=240)
+    fps: float = Field(25.0, ge=MIN_FPS, le=MAX_FPS)
     width: int = Field(640, ge=64, le=4096)
     height: int = Field(480, ge=64, le=4096)
     num_signers: int = Field(8, ge=1, le=100)
@@ -394,7 +397,7 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
             shutil.rmtree(out_dir / name, ignore_errors=True)
         for name in _OUTPUT_FILES:
             (out_dir / name).unlink(missing_ok=True)
-    (out_dir / "poses").mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir / "poses", what="corpus folder")
 
 
 def _lexicon_json(config: SynthConfig, signs: dict[str, Sign]) -> str:

@@ -32,6 +32,7 @@ A two-stream run loads into a two-frontend SLT model (``pose_perceiver/lips_tiny
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -142,12 +143,16 @@ def manifest_file(root: Path, split: str) -> Path:
     return split_file if split_file.is_file() else Path(root) / "manifest.jsonl"
 
 
+def _label_value(record: Record, field: str) -> Any:
+    """What the record holds in ``field`` (a record field or a manifest extra key), as written."""
+    return getattr(record, field) if field in _RECORD_FIELDS else record.extra.get(field)
+
+
 def clip_label(record: Record, field: str) -> str | None:
-    """The record's label in ``field`` (a record field or a manifest extra key); None when absent or blank."""
-    value = getattr(record, field) if field in _RECORD_FIELDS else record.extra.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return str(value).strip()
+    """The record's label in ``field``; None when absent or blank (a label that is not a string is
+    refused by :func:`labelled_records`)."""
+    value = _label_value(record, field)
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def labelled_records(root: Path, split: str, field: str) -> list[Record]:
@@ -157,9 +162,16 @@ def labelled_records(root: Path, split: str, field: str) -> list[Record]:
     first records at fault.
     """
     records = load_split(root, split)
+    path = manifest_file(root, split)
+    not_text = [(r.id, value) for r in records if (value := _label_value(r, field)) is not None and not isinstance(value, str)]
+    if not_text:
+        listed = ", ".join(f"{sid} ({json.dumps(value, ensure_ascii=False)})" for sid, value in not_text[:3])
+        raise DataError(
+            f"{path}: {len(not_text)} record(s) of split '{split}' have a label in '{field}' that is not a string "
+            f"(first: {listed}); an ISLR clip has one class, written as text"
+        )
     missing = [record.id for record in records if clip_label(record, field) is None]
     if missing:
-        path = manifest_file(root, split)
         raise DataError(
             f"{path}: {len(missing)} of {len(records)} record(s) of split '{split}' have no label in "
             f"'{field}' (first: {', '.join(missing[:3])}); an ISLR manifest gives every clip its class "
