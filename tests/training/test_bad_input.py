@@ -140,16 +140,16 @@ def test_lightning_tip_and_pytree_warning_are_dropped(caplog):
 
     import lightning as L
 
-    from glossfree.training.engine import _quiet_lightning_noise
+    from glossfree.training.launch import quiet_lightning_noise
 
-    _quiet_lightning_noise()
+    quiet_lightning_noise()
     with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
         L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
     assert "GPU available" in caplog.text  # Lightning's other start-up lines stay
     assert "Tip" not in caplog.text and "litlogger" not in caplog.text
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
-        _quiet_lightning_noise()
+        quiet_lightning_noise()
         warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", DeprecationWarning, stacklevel=1)
     assert not caught
 

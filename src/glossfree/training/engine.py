@@ -26,21 +26,17 @@ Run folder::
 ``resume=True`` skips finished stages and continues an unfinished one from its ``last.ckpt`` (or,
 when that file is truncated, from the newest checkpoint of the stage that is complete).
 
-Before any work the launch options are checked (a bad ``--accelerator``, ``--devices``,
-``--strategy`` or ``--num-nodes`` fails at once, not after the tokenizer was trained), and so is the
-run folder: ``--resume`` needs a run to resume, and a new run refuses a folder holding a run that
-has trained. A start that fails before its first checkpoint removes what it wrote, so the same
-command can simply be run again.
+Before any work the launch options are checked (:mod:`glossfree.training.launch`: a bad
+``--accelerator``, ``--devices``, ``--strategy`` or ``--num-nodes`` fails at once, not after the
+tokenizer was trained), and so is the run folder (:mod:`glossfree.training.run_files`: ``--resume``
+needs a run to resume, and a new run refuses a folder holding a run that has trained). A start that
+fails before its first checkpoint removes what it wrote, so the same command can simply be run again.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import shutil
 import time
-import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +51,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from glossfree import __version__
 from glossfree.checkpoint import export_model, load_checkpoint_weights, recipe_to_yaml
 from glossfree.errors import ConfigError, DataError
-from glossfree.io import atomic_write_json, atomic_write_text, check_output_dir, read_json
+from glossfree.io import atomic_write_json, atomic_write_text, read_json
 from glossfree.text.tokenizers import load_tokenizer, train_tokenizer
 from glossfree.training.callbacks import StageFreezing
 from glossfree.training.datamodule import DatasetEpoch
@@ -63,7 +59,16 @@ from glossfree.training.init_weights import load_init_checkpoint, resolve_init_c
 from glossfree.training.module import SLTLightningModule
 from glossfree.training.plots import plot_training_curves
 from glossfree.training.recipe import StageConfig, TokenizerConfig
-from glossfree.training.run_files import RunCheckpoint, best_checkpoint, run_relative
+from glossfree.training.launch import LaunchConfig, check_launch, quiet_lightning_noise
+from glossfree.training.run_files import (
+    RunCheckpoint,
+    best_checkpoint,
+    check_run_dir,
+    has_trained,
+    remove_unstarted_run,
+    resume_checkpoint,
+    run_relative,
+)
 from glossfree.training.tasks import task_for
 
 log = logging.getLogger(__name__)
@@ -77,96 +82,6 @@ class TrainResult:
     model_dir: Path
     stages: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class LaunchConfig:
-    """Hardware and launch options (never part of a recipe)."""
-
-    accelerator: str = "auto"
-    devices: int | str = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    progress: bool = True
-    num_sanity_val_steps: int = 0
-    extra_callbacks: list[L.Callback] = field(default_factory=list)
-
-
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-_DEVICE_LIST = re.compile(r"^\d+(,\d+)*,?$")  # GPU indices: "0,1" (Lightning's own syntax)
-
-
-def check_launch(launch: LaunchConfig) -> None:
-    """Check the launch options before any work; raise :class:`ConfigError` naming the flag.
-
-    Names are checked against Lightning's registries, then Lightning builds its accelerator and
-    strategy from them once (no process group, no logger), which also catches what this machine
-    lacks (``--accelerator gpu`` without a GPU).
-    """
-    from lightning.pytorch.strategies import StrategyRegistry
-
-    if launch.accelerator not in ACCELERATORS:
-        raise ConfigError(
-            f"--accelerator {launch.accelerator}: unknown accelerator; choose one of {', '.join(ACCELERATORS)}"
-        )
-    devices = launch.devices
-    valid = (isinstance(devices, int) and (devices >= 1 or devices == -1)) or (
-        isinstance(devices, str) and (devices in ("auto", "-1") or bool(_DEVICE_LIST.match(devices)))
-    )
-    if not valid:
-        raise ConfigError(
-            f"--devices {devices}: expected a number of devices per node (1, 2, ...), 'auto', -1 "
-            "(all of them) or a comma list of GPU indices such as 0,1"
-        )
-    if launch.strategy.lower().startswith("fsdp"):  # no CPU test exists for it yet (issue 15)
-        raise ConfigError(f"--strategy {launch.strategy}: use ddp; FSDP is not supported yet")
-    strategies = ["auto", *(s for s in StrategyRegistry.available_strategies() if not s.startswith("fsdp"))]
-    if launch.strategy not in strategies:
-        raise ConfigError(
-            f"--strategy {launch.strategy}: unknown strategy; common ones are auto, ddp and "
-            f"deepspeed (all: {', '.join(strategies)})"
-        )
-    if launch.num_nodes < 1:
-        raise ConfigError(f"--num-nodes {launch.num_nodes}: must be at least 1")
-    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)  # no "GPU available" banner for this trial
-    try:
-        L.Trainer(
-            accelerator=launch.accelerator,
-            devices=launch.devices,
-            num_nodes=launch.num_nodes,
-            strategy=launch.strategy,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-    except Exception as error:  # Lightning raises MisconfigurationException, ValueError, TypeError
-        raise ConfigError(
-            f"launch options --accelerator {launch.accelerator} --devices {launch.devices} "
-            f"--strategy {launch.strategy} --num-nodes {launch.num_nodes}: {error}"
-        ) from None
-    finally:
-        quiet.setLevel(level)
-
-
-class _DropLightningTips(logging.Filter):
-    """Lightning logs an advertisement ("💡 Tip: ... litlogger") on every Trainer: not for our users."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("💡 Tip")
-
-
-def _quiet_lightning_noise() -> None:
-    """Drop the litlogger tip and the ``LeafSpec`` deprecation warning Lightning's own code causes."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _DropLightningTips) for f in logger.filters):
-            logger.addFilter(_DropLightningTips())
-    warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec.*")
-    # Frozen parts are put in eval mode on purpose (StageFreezing): not worth a warning each stage.
-    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
 
 def prepare_tokenizer(
@@ -203,106 +118,6 @@ def prepare_tokenizer(
         train_texts, out_dir, vocab_size=config.vocab_size, family=family, split_digits=split_digits,
         **(langs if family == "mbart" else {}),
     )  # fmt: skip
-
-
-# What a start writes before its first checkpoint (removed again when that start fails).
-_START_FILES = ("recipe.yaml", "tokenizer", "trimmed_vocab.json", "logs", "stages", "curves.png")
-
-
-def _has_trained(run_dir: Path) -> bool:
-    """True once a stage of the run wrote a checkpoint or finished, or a model was exported."""
-    stages = run_dir / "stages"
-    return (
-        any(stages.glob("*/checkpoints/*.ckpt"))
-        or any(stages.glob("*/done.json"))
-        or (run_dir / "model").exists()
-    )
-
-
-def _remove_unstarted_run(run_dir: Path) -> None:
-    """Remove what a start wrote before it failed (nothing had trained), and the folder if it is then empty."""
-    for name in _START_FILES:
-        path = run_dir / name
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.exists():
-            path.unlink()
-    if run_dir.is_dir() and not any(run_dir.iterdir()):
-        run_dir.rmdir()
-
-
-def _check_run_dir(run_dir: Path, recipe: Any, resume: bool) -> None:
-    check_output_dir(run_dir, what="--out run folder")
-    saved = run_dir / "recipe.yaml"
-    if resume:  # recipe.yaml predates this launch, so every rank can look
-        if not saved.is_file():
-            state = "does not exist" if not run_dir.exists() else "holds no glossfree run (no recipe.yaml)"
-            raise ConfigError(
-                f"{run_dir}: nothing to resume: the folder {state}; check --out, or drop --resume to "
-                "start a new run"
-            )
-        if rank_zero_only.rank == 0 and saved.read_text(encoding="utf-8") != recipe_to_yaml(recipe):
-            warnings.warn(
-                f"{saved}: the recipe differs from the one this run started with; resuming with the new one",
-                stacklevel=2,
-            )
-        return
-    if not saved.exists() or rank_zero_only.rank != 0:  # rank 0 checks for all; the others see its file
-        return
-    if _has_trained(run_dir):
-        raise ConfigError(
-            f"{run_dir}: a run already exists here; pass --resume to continue it or choose another --out"
-        )
-    # An earlier start stopped before its first checkpoint (killed, or failed before its cleanup).
-    log.warning("%s: an earlier start of this run stopped before its first checkpoint; starting afresh", run_dir)
-    _remove_unstarted_run(run_dir)
-
-
-def _checkpoint_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be a Lightning checkpoint (a torch zip archive), or None if it looks whole.
-
-    A file cut short by a killed copy or a full disk loses the zip's central directory at its end;
-    ``testzip`` also checks every member's CRC.
-    """
-    try:
-        if path.stat().st_size == 0:
-            return "empty file (0 bytes)"
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        return f"truncated or corrupt ({error})"
-    return None if bad is None else f"corrupt (member {bad} fails its checksum)"
-
-
-def _resume_checkpoint(checkpoints: Path, stage: str) -> Path | None:
-    """``last.ckpt``, or when it is damaged the newest whole checkpoint of the stage (None: none yet).
-
-    Damaged files passed over are renamed ``<name>.damaged``: Lightning would otherwise write the
-    next last checkpoint beside the damaged one as ``last-v1.ckpt``.
-    """
-    last = checkpoints / "last.ckpt"
-    others = sorted(
-        (p for p in checkpoints.glob("*.ckpt") if p.name != last.name), key=lambda p: p.stat().st_mtime, reverse=True
-    )
-    damaged: list[tuple[Path, str]] = []
-    for path in [last, *others] if last.is_file() else others:
-        problem = _checkpoint_problem(path)
-        if problem is None:
-            for bad, reason in damaged:
-                if rank_zero_only.rank == 0:  # every rank picks the same file; one renames
-                    bad.rename(bad.with_name(f"{bad.name}.damaged"))
-                    log.warning("%s: %s; renamed to %s.damaged", bad, reason, bad.name)
-            if damaged:
-                log.warning("resuming stage '%s' from %s", stage, path)
-            return path
-        damaged.append((path, problem))
-    if damaged:
-        listed = "; ".join(f"{path}: {reason}" for path, reason in damaged)
-        raise DataError(
-            f"{listed}; no whole checkpoint is left to resume stage '{stage}' from: delete the damaged "
-            "file(s) to train the stage again from its start"
-        )
-    return None
 
 
 def run_stage(
@@ -363,7 +178,7 @@ def run_stage(
     )
     module = SLTLightningModule(model, stage, recipe.evaluation)
     last = checkpoints / "last.ckpt"
-    start_from = _resume_checkpoint(checkpoints, stage.name) if resume else None
+    start_from = resume_checkpoint(checkpoints, stage.name) if resume else None
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(start_from) if start_from else None)
     except DataError as error:
@@ -418,14 +233,14 @@ def train(
 ) -> TrainResult:
     """Train ``recipe`` on the dataset at ``data_root`` (or ``recipe.data.root``) into ``run_dir``."""
     launch = launch or LaunchConfig()
-    _quiet_lightning_noise()
+    quiet_lightning_noise()
     check_launch(launch)
     root = Path(data_root) if data_root is not None else recipe.data.root
     if root is None:
         raise ConfigError("no dataset: pass a data root (--data) or set data.root in the recipe")
     recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={"root": Path(root)})})
     run_dir = Path(run_dir)
-    _check_run_dir(run_dir, recipe, resume)
+    check_run_dir(run_dir, recipe, resume)
     rank = rank_zero_only.rank  # from RANK / LOCAL_RANK / SLURM_PROCID, before any process group exists
     fresh_start = rank == 0 and not resume
     if rank == 0:
@@ -433,8 +248,8 @@ def train(
     try:
         return _train(recipe, Path(root), run_dir, resume=resume, launch=launch, rank=rank)
     except BaseException:
-        if fresh_start and not _has_trained(run_dir):
-            _remove_unstarted_run(run_dir)  # so that the same command can simply run again
+        if fresh_start and not has_trained(run_dir):
+            remove_unstarted_run(run_dir)  # so that the same command can simply run again
         raise
 
 
