@@ -29,7 +29,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch import nn
 
 from glossfree.config import StrictModel
@@ -62,15 +62,10 @@ class LocalTransformerConfig(StrictModel):
     downsample_after: int = Field(2, ge=0)
     dropout: float = 0.1
 
-    @field_validator("window")
-    @classmethod
-    def _odd_window(cls, value: int) -> int:
-        if value % 2 != 1:
-            raise ValueError(f"must be odd so that the window is centred on its step (got {value})")
-        return value
-
     @model_validator(mode="after")
     def _check(self) -> LocalTransformerConfig:
+        if self.window % 2 != 1:
+            raise ValueError(f"window must be odd so that it is centred on its step (got {self.window})")
         if self.downsample_after > self.num_layers:
             raise ValueError(f"downsample_after={self.downsample_after} is beyond num_layers={self.num_layers}")
         if self.dim % self.num_heads != 0 or (self.dim // self.num_heads) % 2 != 0:
