@@ -103,3 +103,24 @@ def test_in_an_slt_model(t5_tokenizer, tiny_config, make_batch):
     assert embeds.shape == (2, 7, model.lm.embed_dim)
     assert mask.sum(dim=1).tolist() == [5, 7]
     assert torch.isfinite(out.loss)
+
+
+def test_trains_with_pseudo_gloss_bce(t5_tokenizer, tiny_config, make_batch, tmp_path):
+    # HFA's pre-training pairing: pseudo-gloss BCE read at the local transformer's output
+    from glossfree.objectives import PseudoGlossBCEConfig
+    from glossfree.text.prototypes import save_prototypes
+    from glossfree.text.pseudo_gloss import PseudoGlossVocab
+
+    vocab = PseudoGlossVocab(tokens=("<blank>", "a", "b"), language="de", doc_freq={"a": 1, "b": 1}, num_sentences=1)
+    prototypes = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    path = save_prototypes(tmp_path / "prototypes.safetensors", prototypes, vocab)
+    config = tiny_config({"compressor": TINY, "mapper": {"kind": "linear"}})
+    torch.manual_seed(0)
+    model = build_slt_model(config, t5_tokenizer, [PseudoGlossBCEConfig(prototypes=str(path), dim=3)])
+    batch = make_batch([9, 14])
+    batch.targets = {"pseudo_gloss": torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 1.0]])}
+    out = model.train()(batch, objectives={"pseudo_gloss_bce": 1.0})
+    assert set(out.losses) == {"pseudo_gloss_bce"} and out.logits is None  # the LM did not run
+    out.loss.backward()
+    assert model.compressor.input.weight.grad.abs().sum() > 0
+    assert model.objectives["pseudo_gloss_bce"].proj.in_features == 16  # sized by the compressor
