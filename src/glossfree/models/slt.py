@@ -38,6 +38,7 @@ from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneC
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
 from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
+from glossfree.models.temporal.local_transformer import LocalTransformer, LocalTransformerConfig
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
 from glossfree.models.outputs import (
     LM_NEEDS,
@@ -76,7 +77,12 @@ FRONTENDS = {
     "features": FeatureStreamFrontend,
     "lip_backbone": LipBackbone,
 }
-COMPRESSORS = {"sliding_perceiver": SlidingPerceiver, "conv_pool": ConvPool, "none": PassThrough}
+COMPRESSORS = {
+    "sliding_perceiver": SlidingPerceiver,
+    "conv_pool": ConvPool,
+    "local_transformer": LocalTransformer,
+    "none": PassThrough,
+}
 
 
 def _kind_or(default: str):
@@ -99,7 +105,7 @@ FrontendConfig = Annotated[
     _kind_or("pose_backbone"),
 ]
 CompressorConfig = Annotated[
-    SlidingPerceiverConfig | ConvPoolConfig | NoCompressorConfig, Field(discriminator="kind")
+    SlidingPerceiverConfig | ConvPoolConfig | LocalTransformerConfig | NoCompressorConfig, Field(discriminator="kind")
 ]
 
 
@@ -117,7 +123,8 @@ class SLTModelConfig(StrictModel):
             other, ``[B, sum T_i, D]``, equal widths).
         align: ``concat_channels`` with streams of different lengths: ``strict`` is an error naming
             the samples, ``resample`` maps each stream onto the first one's steps (nearest earlier step).
-        compressor: temporal compression (``kind: sliding_perceiver``, ``conv_pool`` or ``none``).
+        compressor: temporal compression (``kind: sliding_perceiver``, ``conv_pool``,
+            ``local_transformer`` or ``none``).
         mapper: token map to the LM width (``kind: linear``, ``mlp`` or ``identity``).
         token_norm: ``batch`` standardises the visual tokens per feature over the batch's valid
             tokens before the LM (:class:`~glossfree.models.mappers.MaskedBatchNorm`); ``none``

@@ -34,11 +34,13 @@ from glossfree.objectives.islr import (
     ISLRCrossEntropyConfig,
 )
 from glossfree.objectives.lm_ce import LMCrossEntropy, LMCrossEntropyConfig
+from glossfree.objectives.pseudo_gloss import PseudoGlossBCE, PseudoGlossBCEConfig
 from glossfree.objectives.ssa_soft_digits import SSASoftDigits, SSASoftDigitsConfig
 
 OBJECTIVES: dict[str, type[Objective]] = {
     "lm_ce": LMCrossEntropy,
     "clip_global": ClipGlobal,
+    "pseudo_gloss_bce": PseudoGlossBCE,
     "ssa_soft_digits": SSASoftDigits,
 }
 
@@ -53,6 +55,7 @@ def objective_kind(value) -> str:
 ObjectiveConfig = Annotated[
     Annotated[LMCrossEntropyConfig, Tag("lm_ce")]
     | Annotated[ClipGlobalConfig, Tag("clip_global")]
+    | Annotated[PseudoGlossBCEConfig, Tag("pseudo_gloss_bce")]
     | Annotated[SSASoftDigitsConfig, Tag("ssa_soft_digits")]
     | Annotated[ISLRCrossEntropyConfig, Tag("islr_ce")]
     | Annotated[ISLRArticulatorAuxConfig, Tag("islr_aux")]
@@ -94,7 +97,8 @@ def build_islr_objectives(configs: Sequence[ObjectiveSettings], dims: ISLRDims) 
 
 __all__ = [
     "LM_NEEDS", "OBJECTIVES", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy", "LMCrossEntropyConfig",
-    "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "SSASoftDigits",
+    "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "PseudoGlossBCE",
+    "PseudoGlossBCEConfig", "SSASoftDigits",
     "SSASoftDigitsConfig", "build_islr_objectives", "build_objective", "build_objectives",
     "clip_loss", "masked_mean",
 ]  # fmt: skip
