@@ -130,9 +130,9 @@ def test_segments_prompts_and_pseudo_gloss_targets(tmp_path):
 
     root, _ = _dataset_root(tmp_path, [40], fps=10.0)
     (root / "segments.jsonl").write_text(json.dumps(
-        {"id": "s0", "fps": 10.0, "num_frames": 40, "signs": [{"gloss": "A", "start": 0.25, "end": 0.9},
-                                                               {"gloss": "B", "start": 1.2, "end": 2.0},
-                                                               {"gloss": "C", "start": 3.5, "end": 3.9}]}) + "\n")  # fmt: skip
+        {"id": "s0", "fps": 10.0, "num_frames": 40, "signs": [{"gloss": "A", "start": 2, "end": 9},
+                                                               {"gloss": "B", "start": 12, "end": 20},
+                                                               {"gloss": "C", "start": 35, "end": 39}]}) + "\n")  # fmt: skip
     vocab = PseudoGlossVocab(tokens=("<blank>", "haus", "regen"), language="de", doc_freq={"haus": 1, "regen": 1}, num_sentences=1)
     vocab.save(root / "pseudo_gloss_vocab.json")
     (root / GLOSSES_FILE).write_text(json.dumps({"format": "glossfree.pseudo_glosses/1", "samples": {"s0": ["regen"]}}))
@@ -140,7 +140,7 @@ def test_segments_prompts_and_pseudo_gloss_targets(tmp_path):
                     start=1.0, end=3.0, extra={"prompt": "Translate:"})  # fmt: skip
     dataset = PoseDataset([record], root, use_span=True, inputs={"keypoints", "segments", "prompts", "targets:pseudo_gloss"})
     item = dataset[0]
-    # sample = [1.0, 3.0) s = 20 frames: A ends before it (dropped), B -> [floor(2), ceil(10)) = [2, 10), C after it
+    # frames at 10 fps; sample = [1.0, 3.0) s = 20 frames: A ends before it (dropped), B [1.2, 2.0) s -> [2, 10), C after it
     assert item["segments"].tolist() == [[2, 10]]
     assert item["prompt"] == "Translate:"
     assert item["targets"]["pseudo_gloss"].tolist() == [0.0, 0.0, 1.0]

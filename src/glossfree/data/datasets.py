@@ -95,7 +95,8 @@ class PoseDataset(Dataset):
     ``[T, N, 3]`` and ``keypoint_mask`` BoolTensor ``[T, N]``; ``frames`` FloatTensor
     ``[T, 3, crop, crop]``; ``lips`` FloatTensor ``[T, size, size]`` and ``lip_mask`` BoolTensor
     ``[T]`` (True = face detected); ``features`` ``{stream: [T_s, D_s]}``; ``segments`` LongTensor
-    ``[S, 2]`` (frame spans of the sample); ``prompt`` str; ``targets`` ``{"pseudo_gloss": [V]}``.
+    ``[S, 2]`` (the signs' spans ``[first, stop)`` in the sample's steps: its keypoint, frame or
+    lip steps, or with none of those its feature rows); ``prompt`` str; ``targets`` ``{"pseudo_gloss": [V]}``.
     """
 
     def __init__(
@@ -337,6 +338,7 @@ class PoseDataset(Dataset):
         item: dict[str, Any] = {"id": record.id, "text": record.text, "language": record.language}
         rate: float | None = self.fps
         num_frames = 0
+        offset, _ = self._span(record)  # seconds of the file where the sample's first step lies
         if "keypoints" in self.inputs:
             keypoints = self.keypoints(index)
             if self.transform is not None:
@@ -359,13 +361,15 @@ class PoseDataset(Dataset):
             item["lips"], item["lip_mask"] = torch.from_numpy(crops), torch.from_numpy(detected)
             rate, num_frames = rate or lip_rate, num_frames or crops.shape[0]
         if self._caches:
-            item["features"] = {stream: cache.read(record.id).features.float() for stream, cache in self._caches.items()}
+            entries = {stream: cache.read(record.id) for stream, cache in self._caches.items()}
+            item["features"] = {stream: entry.features.float() for stream, entry in entries.items()}
+            if not num_frames:  # feature-only: segments count the first stream's rows (at its own rate)
+                rate, num_frames, offset = self._feature_steps(entries)
         if "segments" in self.inputs:
             if rate is None or not num_frames:
-                raise ConfigError("the 'segments' input needs keypoints or frames to count frames against")
-            start, _ = self._span(record)
+                raise ConfigError("the 'segments' input needs keypoints, frames, lips or features to count steps against")
             item["segments"] = torch.from_numpy(
-                segment_frames(self._segments[record.id], offset=start or 0.0, fps=rate, num_frames=num_frames)
+                segment_frames(self._segments[record.id], offset=offset or 0.0, fps=rate, num_frames=num_frames)
             )
         if "prompts" in self.inputs:
             item["prompt"] = record.extra["prompt"]
@@ -373,6 +377,16 @@ class PoseDataset(Dataset):
             glosses, vocab = self._targets
             item["targets"] = {"pseudo_gloss": vocab.multi_hot([glosses[record.id]])[0]}
         return item
+
+    @staticmethod
+    def _feature_steps(entries: dict[str, Any]) -> tuple[float, int, float]:
+        """``(rows per second, rows, start seconds)`` of the first feature stream (sorted by name, the
+        primary time axis as in :meth:`_record_length`), which segments are counted in when the model
+        reads nothing else. A cache file records its ``fps`` (rows per second; a video_clips stream:
+        frame rate / stride) and, for a record with a span, the ``start`` its first row was read from
+        (extraction reads the span, whatever ``use_span`` says)."""
+        first = next(iter(entries.values()))
+        return first.fps, int(first.features.shape[0]), float(first.metadata.get("start", 0.0))
 
     def _lips(self, record: Record) -> tuple[np.ndarray, np.ndarray, float]:
         """``(crops float32 [T, S, S], detected bool [T], fps)`` of a record, resampled to ``fps``

@@ -10,8 +10,8 @@ A model declares the inputs it reads as a set of names (:meth:`glossfree.models.
 - ``lips``: grayscale lip crops of the record's video, located from the face landmarks of its
   ``.pose`` (:mod:`glossfree.data.lips`; paper 004's lip stream), with a per-frame face-detected mask;
 - ``features:<stream>``: the cache ``features/<stream>/<id>.safetensors`` written by ``glossfree extract``;
-- ``segments``: sign spans in frames from ``segments.jsonl`` (the synthetic signer's format,
-  SAGE's sign-segment tokens);
+- ``segments``: sign spans from ``segments.jsonl`` (frame indices at each line's ``fps``, the
+  synthetic signer's format; SAGE's sign-segment tokens), counted in the sample's steps;
 - ``prompts``: a per-sample LM prompt from the record's ``prompt`` key (manifest extra);
 - ``targets:pseudo_gloss``: a multi-hot pseudo-gloss vector from ``glossfree pseudo-glosses``'
   ``pseudo_glosses.json`` and ``pseudo_gloss_vocab.json``.
@@ -171,8 +171,16 @@ def clip_length(path: Path, *, fps: float | None, start: float | None, end: floa
 
 
 def read_segments(path: str | Path) -> dict[str, np.ndarray]:
-    """``{id: float64 [S, 2]}`` sign spans ``[start, end)`` in seconds from a ``segments.jsonl``
-    (``{"id", "fps", "num_frames", "signs": [{"gloss", "start", "end"}]}``, the synthetic signer's file)."""
+    """``{id: float64 [S, 2]}`` sign spans ``[start, end)`` in seconds from a ``segments.jsonl``.
+
+    The file's one unit is frames: each line is ``{"id", "fps", "num_frames", "signs": [{"gloss",
+    "start", "end"}]}``, ``start``/``end`` frame indices (end exclusive) of the record's whole file
+    (not of its span) at the line's ``fps``, which every line must state. This is what
+    ``glossfree synth`` writes and what the aligner, the SSA windows and the baseline read; a
+    segmenter that thinks in seconds writes ``"fps": 1`` (indices may be fractional). The spans
+    are turned into seconds here (``frame / fps``), so a sample read at another frame rate or from
+    a span of the file (:func:`segment_frames`) keeps its signs where they were.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: segments file not found (the 'segments' input reads <root>/segments.jsonl)")
@@ -182,10 +190,14 @@ def read_segments(path: str | Path) -> dict[str, np.ndarray]:
             continue
         try:
             row = json.loads(line)
+            fps = float(row["fps"])
             spans = [(float(sign["start"]), float(sign["end"])) for sign in row["signs"]]
-            out[str(row["id"])] = np.asarray(spans, dtype=np.float64).reshape(-1, 2)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise DataError(f"{path}:{number}: not a segments line ({type(error).__name__}: {error})") from None
+            raise DataError(f"{path}:{number}: not a segments line ({type(error).__name__}: {error}); a line is "
+                            '{"id", "fps", "signs": [{"start", "end"}]} with frame indices at fps') from None  # fmt: skip
+        if not fps > 0:
+            raise DataError(f"{path}:{number}: fps {fps} is not positive (spans are frame indices at that rate)")
+        out[str(row["id"])] = np.asarray(spans, dtype=np.float64).reshape(-1, 2) / fps
     return out
 
 

@@ -8,7 +8,7 @@ sums the weighted losses of the running stage.
 
 DESIGN.md's list (lm_ce · pseudo_gloss_bce · clip_global · clcl_token · vt_align · islr_ce ·
 ssa_soft_digits): the later recipes add their configs to the union and their classes to
-:data:`OBJECTIVES`. The ISLR objectives (``islr_ce``, ``islr_aux``, ``islr_contrastive``,
+:data:`OBJECTIVES` (``clcl_token``: SAGE's token-level CLCL; ``vt_align``: SpaMo's VT-Align). The ISLR objectives (``islr_ce``, ``islr_aux``, ``islr_contrastive``,
 :mod:`glossfree.objectives.islr`) are in the union, so that a stage validates them and its
 monitor; :func:`build_islr_objectives` builds their modules (:data:`~glossfree.objectives.islr.ISLR_OBJECTIVES`).
 """
@@ -25,6 +25,7 @@ from glossfree.errors import ConfigError
 
 from glossfree.models.outputs import LM_NEEDS, ISLRDims, PointDims, masked_mean
 from glossfree.objectives.base import Objective, ObjectiveOutput, ObjectiveSettings
+from glossfree.objectives.clcl_token import ClclToken, ClclTokenConfig, clcl_token_loss
 from glossfree.objectives.clip_global import ClipGlobal, ClipGlobalConfig, clip_loss
 from glossfree.objectives.islr import (
     ISLR_OBJECTIVE_KINDS,
@@ -36,11 +37,14 @@ from glossfree.objectives.islr import (
 from glossfree.objectives.lm_ce import LMCrossEntropy, LMCrossEntropyConfig
 from glossfree.objectives.pseudo_gloss import PseudoGlossBCE, PseudoGlossBCEConfig
 from glossfree.objectives.ssa_soft_digits import SSASoftDigits, SSASoftDigitsConfig
+from glossfree.objectives.vt_align import VTAlign, VTAlignConfig
 
 OBJECTIVES: dict[str, type[Objective]] = {
     "lm_ce": LMCrossEntropy,
     "clip_global": ClipGlobal,
     "pseudo_gloss_bce": PseudoGlossBCE,
+    "clcl_token": ClclToken,
+    "vt_align": VTAlign,
     "ssa_soft_digits": SSASoftDigits,
 }
 
@@ -56,6 +60,8 @@ ObjectiveConfig = Annotated[
     Annotated[LMCrossEntropyConfig, Tag("lm_ce")]
     | Annotated[ClipGlobalConfig, Tag("clip_global")]
     | Annotated[PseudoGlossBCEConfig, Tag("pseudo_gloss_bce")]
+    | Annotated[ClclTokenConfig, Tag("clcl_token")]
+    | Annotated[VTAlignConfig, Tag("vt_align")]
     | Annotated[SSASoftDigitsConfig, Tag("ssa_soft_digits")]
     | Annotated[ISLRCrossEntropyConfig, Tag("islr_ce")]
     | Annotated[ISLRArticulatorAuxConfig, Tag("islr_aux")]
@@ -96,9 +102,8 @@ def build_islr_objectives(configs: Sequence[ObjectiveSettings], dims: ISLRDims) 
 
 
 __all__ = [
-    "LM_NEEDS", "OBJECTIVES", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy", "LMCrossEntropyConfig",
-    "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims", "PseudoGlossBCE",
-    "PseudoGlossBCEConfig", "SSASoftDigits",
-    "SSASoftDigitsConfig", "build_islr_objectives", "build_objective", "build_objectives",
-    "clip_loss", "masked_mean",
+    "LM_NEEDS", "OBJECTIVES", "ClclToken", "ClclTokenConfig", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy",
+    "LMCrossEntropyConfig", "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims",
+    "PseudoGlossBCE", "PseudoGlossBCEConfig", "SSASoftDigits", "SSASoftDigitsConfig", "VTAlign", "VTAlignConfig",
+    "build_islr_objectives", "build_objective", "build_objectives", "clcl_token_loss", "clip_loss", "masked_mean",
 ]  # fmt: skip

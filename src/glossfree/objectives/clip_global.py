@@ -96,6 +96,8 @@ def clip_loss(
 
 
 class ClipGlobal(Objective):
+    text_gets_gradient = True  # False: the text side never trains through this objective (SpaMo's fixed E_llm)
+
     def __init__(self, config: ClipGlobalConfig, dims: PointDims) -> None:
         super().__init__(config)
         self.lm_need = "encoder" if config.visual == "encoder" else "none"
@@ -123,15 +125,20 @@ class ClipGlobal(Objective):
         # Clamped in the forward pass (as open_clip does after each step): past the bound no gradient.
         return self.log_logit_scale.clamp(max=self.max_log_scale).exp()
 
+    def text_tokens(self, batch, model) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(features [B, L, D_text], mask [B, L])`` of the batch's sentences from the LM's input
+        embeddings or its encoder (``config.text``). Computed without a graph when the LM is frozen
+        (paper 001's frozen mBART text encoder) or when ``text_gets_gradient`` is False."""
+        texts = model.lm.encode_texts if self.config.text == "encoder" else model.lm.embed_texts
+        text_trains = self.text_gets_gradient and any(param.requires_grad for param in model.lm.parameters())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and text_trains):
+            return texts(batch.texts)
+
     def forward(self, output, batch, model) -> ObjectiveOutput:
         config = self.config
         point = output.encoder if config.visual == "encoder" else output.visual[config.visual]
         assert point is not None  # lm_need "encoder" makes the model run the LM encoder
-        texts = model.lm.encode_texts if config.text == "encoder" else model.lm.embed_texts
-        # A frozen LM (paper 001's frozen mBART text encoder) needs no graph on the text side.
-        text_trains = any(param.requires_grad for param in model.lm.parameters())
-        with torch.set_grad_enabled(torch.is_grad_enabled() and text_trains):
-            text_features, text_mask = texts(batch.texts)
+        text_features, text_mask = self.text_tokens(batch, model)
         dtype = self.visual_proj.weight.dtype if isinstance(self.visual_proj, nn.Linear) else torch.float32
         video = self.visual_proj(masked_mean(point.features, point.mask).to(dtype))  # [B, P]
         sentence = self.text_proj(masked_mean(text_features, text_mask).to(dtype))  # [B, P]

@@ -41,3 +41,18 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
         tensor = torch.cat([tensor, pad], dim=0)
     parts = all_gather(tensor)
     return torch.cat([part[:count] for part, count in zip(parts, counts)], dim=0)
+
+
+def gather_tokens_with_grad(tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`gather_with_grad` for token sequences whose length differs between ranks: ``tokens
+    [B_r, L_r, D]`` and ``mask [B_r, L_r]`` (True = real token) are padded to the longest ``L`` of
+    any rank (padding masked out), then gathered to ``[N, L, D]`` and ``[N, L]``."""
+    if distributed_world() == 1:
+        return tokens, mask
+    longest = torch.tensor([tokens.shape[1]], device=tokens.device)
+    dist.all_reduce(longest, op=dist.ReduceOp.MAX)
+    missing = int(longest.item()) - tokens.shape[1]
+    if missing:
+        tokens = torch.cat([tokens, tokens.new_zeros((tokens.shape[0], missing, *tokens.shape[2:]))], dim=1)
+        mask = torch.cat([mask, mask.new_zeros((mask.shape[0], missing))], dim=1)
+    return gather_with_grad(tokens), gather_with_grad(mask.float()) > 0.5
