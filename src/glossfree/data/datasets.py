@@ -56,6 +56,7 @@ from glossfree.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from glossfree.data.lips import LipCropConfig
     from glossfree.features.config import PreprocessConfig
+    from glossfree.text.prompts import SLTPrompter
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ class PoseDataset(Dataset):
         window_s: with ``use_span``, read a window of this many seconds centred on each record's
             span instead of the span (paper 004's SSA input); keypoints and frames.
         folder_fps: frame rate of frame folders (PHOENIX-2014-T: 25).
+        prompter: builds each item's ``prompt`` (SpaMo's instruction and in-context pairs from the
+            training split, :class:`~glossfree.text.prompts.SLTPrompter`); None: no built prompt.
+        prompt_training: draw the in-context pairs per sample and epoch (training) instead of the
+            one fixed evaluation draw.
 
     Items are dicts with ``id``, ``text``, ``language`` and, by input: ``keypoints`` FloatTensor
     ``[T, N, 3]`` and ``keypoint_mask`` BoolTensor ``[T, N]``; ``frames`` FloatTensor
@@ -119,6 +124,8 @@ class PoseDataset(Dataset):
         window_s: float | None = None,
         folder_fps: float = 25.0,
         lips: LipCropConfig | None = None,
+        prompter: SLTPrompter | None = None,
+        prompt_training: bool = False,
     ) -> None:
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -136,6 +143,10 @@ class PoseDataset(Dataset):
                 "window_s re-cuts each sample from its video or pose file; cached features are stored per record "
                 "already cut: extract them with the window in the records' start/end instead"
             )
+        if prompter is not None and "prompts" in self.inputs:
+            raise ConfigError("the 'prompts' input (each record's own 'prompt') and data.prompt (SpaMo's built prompts) "
+                              "exclude each other; use one")  # fmt: skip
+        self.prompter, self.prompt_training = prompter, prompt_training
         self.frames_preprocess, self.clip_augment = frames, clip_augment
         if "lips" in self.inputs and lips is None:
             from glossfree.data.lips import LipCropConfig
@@ -373,6 +384,8 @@ class PoseDataset(Dataset):
             )
         if "prompts" in self.inputs:
             item["prompt"] = record.extra["prompt"]
+        if self.prompter is not None:
+            item["prompt"] = self.prompter.prompt(record, train=self.prompt_training, epoch=epoch, index=index)
         if self._targets is not None:
             glosses, vocab = self._targets
             item["targets"] = {"pseudo_gloss": vocab.multi_hot([glosses[record.id]])[0]}

@@ -51,7 +51,7 @@ def generate_records(
     from glossfree.training.datamodule import build_dataset
 
     # The training data options (inputs, spans, window, fps), without augmentation; a bad file is an error.
-    dataset = build_dataset(recipe.data, recipe.model, records, root, train=False, skip_bad=False)
+    dataset = build_dataset(recipe.data, recipe.model, records, root, train=False, skip_bad=False, seed=recipe.seed)
     sampler = LengthBucketBatchSampler(dataset.lengths, batch_size=batch_size or recipe.evaluation.batch_size, shuffle=False)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_pose)
     device = device or InferenceDevice(next(trained.model.parameters()).device)

@@ -166,6 +166,10 @@ class Translator:
 
     def _generate(self, keypoints: Keypoints | None, sample_id: str, extra: dict | None = None) -> str:
         item = {"id": sample_id, "text": "", "language": "", **(extra or {})}
+        prompts = self.trained.metadata.get("prompts") or {}
+        if self.trained.recipe.data.prompt is not None and prompts:
+            # the evaluation prompt of the training language (one language: SpaMo's datasets)
+            item["prompt"] = prompts[sorted(prompts)[0]]
         if keypoints is not None:
             item["keypoints"] = torch.from_numpy(keypoints.points)
             item["keypoint_mask"] = torch.from_numpy(keypoints.mask)

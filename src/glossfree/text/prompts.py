@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
+from glossfree.config import StrictModel
 from glossfree.errors import ConfigError, DataError
 
 LANGUAGE_NAMES: dict[str, str] = {
@@ -262,3 +264,56 @@ def sample_ssa_prompt(
         raise ConfigError(f"prior_probability must be in [0, 1], got {prior_probability}")
     show = prior is not None and rng.random() < prior_probability
     return build_ssa_prompt(subtitle, prior=prior if show else None, digits=digits)
+
+
+class SLTPromptConfig(StrictModel):
+    """SpaMo's per-sample prompt (``data.prompt`` of a recipe): the instruction in each record's
+    language, then ``exemplars`` in-context pairs from the training split.
+
+    Attributes:
+        exemplars: in-context pairs per prompt (0: the instruction alone). Training prompts draw
+            them per sample, epoch and seed, never the sample's own sentence (SpaMo's shuffle);
+            dev/test prompts all carry one fixed draw (seeded by the recipe seed), so an evaluation
+            prompt depends on neither the sample nor its reference ("at test time, we select a
+            translation pair from the training set").
+        translations: a JSON file under the dataset root, ``{train record id: [sentence in another
+            language, ...]}`` (SpaMo's machine-translated ``[SRC]`` side); ``None``: target-only pairs.
+    """
+
+    exemplars: int = Field(0, ge=0)
+    translations: str | None = None
+
+
+class SLTPrompter:
+    """Builds each sample's prompt (:class:`SLTPromptConfig`) from a pool of training sentences.
+
+    Args:
+        config: the prompt settings.
+        pool: the training split's exemplars (:meth:`ExemplarPool.from_records`); needed when
+            ``config.exemplars > 0``.
+        seed: the recipe seed (training draws and the one evaluation draw follow it).
+    """
+
+    def __init__(self, config: SLTPromptConfig, pool: ExemplarPool | None, *, seed: int = 0) -> None:
+        if config.exemplars and pool is None:
+            raise ConfigError(f"data.prompt.exemplars is {config.exemplars} but there is no training pool to draw from")
+        if pool is not None and config.exemplars > len(pool):
+            raise ConfigError(
+                f"data.prompt.exemplars is {config.exemplars} but the training split has only {len(pool)} exemplars"
+            )
+        self.config, self.pool, self.seed = config, pool, seed
+        # one draw for every evaluation prompt: it depends on the pool and the seed only
+        self._eval_exemplars = pool.draw(config.exemplars, np.random.default_rng((seed, 2))) if config.exemplars else []
+
+    def prompt(self, record: Any, *, train: bool, epoch: int = 0, index: int = 0) -> str:
+        """The prompt of ``record`` (its ``language``; in training also its ``id`` and ``text``)."""
+        language = _field(record, "language")
+        if not self.config.exemplars:
+            return build_slt_prompt(language)
+        if not train:
+            return build_slt_prompt(language, exemplars=self._eval_exemplars)
+        assert self.pool is not None
+        rng = np.random.default_rng((self.seed, epoch, index, 2))
+        picks = self.pool.draw(self.config.exemplars, rng, exclude_id=str(_field(record, "id")),
+                               exclude_text=_field(record, "text"))  # fmt: skip
+        return build_slt_prompt(language, exemplars=picks)

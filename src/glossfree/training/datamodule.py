@@ -16,6 +16,8 @@ from torch.utils.data import DataLoader
 from glossfree.data.datasets import LengthBucketBatchSampler, PoseDataset, collate_pose
 from glossfree.data.transforms import build_transforms
 from glossfree.data.manifest import Record, load_split
+from glossfree.errors import DataError
+from glossfree.text.prompts import ExemplarPool, SLTPrompter
 from glossfree.training.recipe import DataConfig
 
 
@@ -55,7 +57,31 @@ def build_dataset(
         window_s=config.window_s,
         folder_fps=config.folder_fps,
         lips=lip_crop_config(model_config),
+        prompter=build_prompter(config, root, seed=seed),
+        prompt_training=train,
     )
+
+
+def build_prompter(config: DataConfig, root: Path, *, seed: int = 0) -> SLTPrompter | None:
+    """The prompter of ``data.prompt`` (None without one): its exemplar pool is read from the
+    root's training split (``data.train_split``) whatever split is being built, so no dev or test
+    sentence can enter a prompt."""
+    if config.prompt is None:
+        return None
+    pool = None
+    if config.prompt.exemplars:
+        sources = None
+        if config.prompt.translations:
+            from glossfree.io import read_json
+
+            path = Path(root) / config.prompt.translations
+            sources = read_json(path, what="in-context translations file")
+            if not isinstance(sources, dict) or not all(
+                isinstance(v, list) and all(isinstance(t, str) for t in v) for v in sources.values()
+            ):
+                raise DataError(f"{path}: expected {{train record id: [sentence, ...]}}")
+        pool = ExemplarPool.from_records(load_split(root, config.train_split), sources=sources)
+    return SLTPrompter(config.prompt, pool, seed=seed)
 
 
 class DatasetEpoch(L.Callback):

@@ -15,6 +15,7 @@ from glossfree.config import StrictModel
 from glossfree.errors import ConfigError, GlossfreeError
 from glossfree.models.slt import SLTModelConfig, model_parts
 from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
+from glossfree.text.prompts import SLTPromptConfig
 from glossfree.training.optim import OptimizerConfig, ScheduleConfig
 
 # Dev metrics computed from generated translations (validation decodes only when the monitor is one
@@ -104,6 +105,9 @@ class DataConfig(StrictModel):
         folder_fps: frame rate of frame folders given as ``video`` (PHOENIX-2014-T: 25).
         ssa: multitask SLT + SSA data from long streams and their subtitles (:class:`SSADataConfig`);
             a stage mixes SSA samples into its batches with ``ssa_fraction``.
+        prompt: SpaMo's prompt per sample: the instruction in the record's language and in-context
+            pairs from the training split only (:class:`~glossfree.text.prompts.SLTPromptConfig`);
+            None: the LM's fixed ``model.lm.prompt``.
     """
 
     root: Path | None = None
@@ -161,6 +165,7 @@ class DataConfig(StrictModel):
                 raise ValueError(str(error)) from None
         return spec
     ssa: SSADataConfig | None = None
+    prompt: SLTPromptConfig | None = None
 
     @field_validator("augment")
     @classmethod

@@ -134,7 +134,21 @@ class TranslationTask(Task):
             "fps": training_frame_rate(recipe, data.train_records, root),
             # translate computes a features model's streams from a video with these configs
             "feature_extractors": feature_extractors(recipe, root),
+            # translate has no training split to draw in-context pairs from: the evaluation prompts
+            "prompts": evaluation_prompts(recipe, data.train_records, root),
         }
+
+
+def evaluation_prompts(recipe: RecipeConfig, records: Sequence[Record], root: Path) -> dict[str, str]:
+    """``{language: prompt}`` that evaluation gives every sample of that language under
+    ``data.prompt`` (empty without it): what ``translate`` gives a new video."""
+    from glossfree.training.datamodule import build_prompter
+
+    prompter = build_prompter(recipe.data, root, seed=recipe.seed)
+    if prompter is None:
+        return {}
+    languages = sorted({record.language for record in records})
+    return {language: prompter.prompt({"language": language}, train=False) for language in languages}
 
 
 def datamodule_options(recipe: Any, stage: StageConfig, data: TaskData) -> dict[str, Any]:
