@@ -156,3 +156,55 @@ def test_killed_run_resumes_where_it_stopped(dataset, monkeypatch):
     monkeypatch.setattr(ImageExtractor, "extract", original)
     resumed = extract_features(dataset, RESNET, name="resnet", progress=False)
     assert (resumed.skipped, resumed.written, resumed.failed) == (2, 2, [])
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from features.helpers import TINY_CONFIGS
+from glossfree.features import cache as cache_module
+from glossfree.features.config import parse_extractor_config
+from glossfree.features.extract import extract_features
+
+original, calls = cache_module.save_file, []
+
+def killed_while_writing(tensors, filename, metadata=None):
+    calls.append(filename)
+    if len(calls) == 3:  # SIGKILL half-way through the third file: no handler, no clean-up runs
+        with open(filename, "wb") as handle:
+            handle.write(b"half a safetensors file")
+            handle.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(tensors, filename, metadata=metadata)
+
+cache_module.save_file = killed_while_writing
+extract_features({root!r}, parse_extractor_config(TINY_CONFIGS["resnet"]), name="resnet", progress=False)
+"""
+
+
+def test_sigkill_mid_write_leaves_no_partial_file_that_is_ever_read(dataset):
+    """A real kill (SIGKILL, nothing cleans up) while a file is being written: the partial bytes stay
+    in a hidden temp file that no reader opens, the record counts as not done, and the next run
+    writes it and the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).resolve().parents[1])
+    script = _KILLED_WRITER.format(tests=tests, root=str(dataset))
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    folder = dataset / "features" / "resnet"
+    finished = sorted(p.name for p in folder.glob("*.safetensors") if not p.name.startswith("."))
+    assert finished == ["a.safetensors", "b.safetensors"]  # whole files only
+    leftovers = [p for p in folder.rglob(".*.tmp.safetensors")]
+    assert len(leftovers) == 1 and leftovers[0].read_bytes() == b"half a safetensors file"
+    cache = FeatureCache(dataset, "resnet", signature=signature(RESNET), dim=32)
+    assert cache.status("b_span")[0] != "valid"  # the killed record is not done
+    resumed = extract_features(dataset, RESNET, name="resnet", progress=False)
+    assert (resumed.skipped, resumed.written, resumed.failed, resumed.replaced_invalid) == (2, 2, [], [])
+    for record_id in ("a", "b", "b_span", "dev/c"):
+        assert torch.isfinite(cache.read(record_id).features).all()

@@ -166,3 +166,90 @@ def test_streamed_clips_are_the_sliding_windows(num_frames, chunk, monkeypatch):
     assert len(clips) == len(expected)
     for clip, reference in zip(clips, expected, strict=True):
         torch.testing.assert_close(clip, reference)
+
+
+@pytest.mark.parametrize("gap", [4, 8, 12, 16])
+@pytest.mark.parametrize("num_frames", [1, 15, 16, 17, 24, 25, 116, 173])
+def test_sliding_window_clip_count_for_t_frames(num_frames, gap):
+    """SpaMo's motion stream (Sec. 3.3, Fig. 4): 16-frame clips whose starts are n frames apart give
+    N = ceil((T - 16) / n) + 1 clips for T > 16 (the tail clip included), one clip otherwise."""
+    expected = 1 if num_frames <= 16 else -(-(num_frames - 16) // gap) + 1
+    starts = clip_starts(num_frames, 16, gap)
+    assert len(starts) == expected
+    assert starts[-1] == max(0, num_frames - 16)  # the last clip ends at the last frame
+
+
+def test_the_neighbouring_gap_is_a_config_setting(frames):
+    """The gap n of Fig. 4 is `stride`: it changes the rows written and the signature."""
+    rows = {}
+    for stride in (1, 2, 3):
+        config = parse_extractor_config({**TINY_CONFIGS["videomae"], "stride": stride})
+        rows[stride] = (build_extractor(config).extract(frames).shape[0], signature(config))
+    assert [r for r, _ in rows.values()] == [len(clip_starts(len(frames), 4, s)) for s in (1, 2, 3)] == [7, 4, 3]
+    assert len({s for _, s in rows.values()}) == 3
+
+
+def _paper_size(name: str, layers: int = 1) -> dict:
+    """A shipped paper extractor config with its weights replaced by the published architecture's
+    explicit config (random weights, ``layers`` blocks instead of 24: the widths and resolutions are
+    the paper's, the depth changes no shape)."""
+    from glossfree.features.config import config_dict, load_extractor_config
+
+    data = config_dict(load_extractor_config(name))
+    vit_l = {"hidden_size": 1024, "num_hidden_layers": layers, "num_attention_heads": 16, "intermediate_size": 4096}
+    if data["model"] == "clip":
+        architecture = {**vit_l, "patch_size": 14, "image_size": 224}
+    else:
+        architecture = {**vit_l, "patch_size": 16, "image_size": 224, "num_frames": 16, "tubelet_size": 2}
+    return {**data, "name_or_path": None, "model_config": architecture, "compute_dtype": "float32"}
+
+
+def test_paper_clip_l14_s2_shapes_and_tiling():
+    """spamo/clip_l14_s2 at the paper's sizes: 224 and 448 (four 224 tiles) -> 2 x 1024 per frame."""
+    from glossfree.features.config import load_extractor_config
+
+    shipped = load_extractor_config("spamo/clip_l14_s2")
+    assert (shipped.s2_scales, shipped.preprocess.crop, shipped.name_or_path) == ([1, 2], 224, "openai/clip-vit-large-patch14")
+    extractor = build_extractor(parse_extractor_config(_paper_size("spamo/clip_l14_s2")))
+    seen = []
+    extractor.model.register_forward_hook(lambda module, args, kwargs, out: seen.append(tuple(kwargs["pixel_values"].shape)),
+                                          with_kwargs=True)  # fmt: skip
+    frames = np.random.default_rng(0).integers(0, 256, size=(2, 260, 210, 3), dtype=np.uint8)
+    out = extractor.extract(frames)
+    assert extractor.dim == 2048 and out.shape == (2, 2048)
+    assert seen == [(2, 3, 224, 224), (8, 3, 224, 224)]  # the frames at 224, then 4 tiles of 224 each
+
+
+def test_paper_videomae_l16_shapes():
+    """spamo/videomae_l16 at the paper's sizes: 16-frame 224 clips, stride 8 -> 1024 per clip."""
+    from glossfree.features.config import load_extractor_config
+
+    shipped = load_extractor_config("spamo/videomae_l16")
+    assert (shipped.clip_length, shipped.stride, shipped.preprocess.crop) == (16, 8, 224)
+    extractor = build_extractor(parse_extractor_config(_paper_size("spamo/videomae_l16")))
+    frames = np.random.default_rng(0).integers(0, 256, size=(27, 120, 100, 3), dtype=np.uint8)
+    out = extractor.extract(frames, batch_size=2)
+    assert out.shape == (len(clip_starts(27, 16, 8)), 1024) == (3, 1024)  # starts 0, 8, 11
+
+
+def test_half_precision_compute(frames):
+    """compute_dtype runs the frozen model in bfloat16 (float16 needs a GPU); it is part of the signature."""
+    base = parse_extractor_config(TINY_CONFIGS["clip"])
+    half = parse_extractor_config({**TINY_CONFIGS["clip"], "compute_dtype": "bfloat16"})
+    assert signature(base) != signature(half)
+    extractor = build_extractor(half)
+    assert next(extractor.model.parameters()).dtype == torch.bfloat16
+    full, low = build_extractor(base).extract(frames), extractor.extract(frames)
+    assert low.dtype == torch.float32 and not torch.equal(full, low)
+    torch.testing.assert_close(low, full, rtol=0.05, atol=0.05)
+    with pytest.raises(ConfigError, match="float16 needs a GPU"):
+        build_extractor(parse_extractor_config({**TINY_CONFIGS["videomae"], "compute_dtype": "float16"}))
+
+
+def test_builtin_extractor_configs_by_name():
+    from glossfree.features.config import load_extractor_config
+
+    for name in ("spamo/clip_tiny", "spamo/videomae_tiny", "spamo/clip_l14_s2", "spamo/videomae_l16"):
+        assert load_extractor_config(name).kind in ("image", "video_clips")
+    with pytest.raises(ConfigError, match="no such extractor config file; built-in ones: .*spamo/clip_l14_s2"):
+        load_extractor_config("spamo/nope")

@@ -27,7 +27,7 @@ def _fail(message: object, code: int = 2) -> None:
 
 def extract(
     data_root: Annotated[Path, typer.Argument(help="Dataset root (manifest.jsonl or {split}.jsonl) whose records have 'video'.")],
-    config: Annotated[Path, typer.Option(help="Extractor YAML (kind: image | video_clips | lip_reader).")],
+    config: Annotated[Path, typer.Option(help="Extractor YAML (kind: image | video_clips | lip_reader), or a built-in one by name (spamo/clip_l14_s2).")],
     name: Annotated[Optional[str], typer.Option(help="Cache folder under DATA_ROOT/features/ (default: the config file's stem).")] = None,
     num_shards: Annotated[int, typer.Option(help="Split the records over this many workers.")] = 1,
     shard_index: Annotated[int, typer.Option(help="Which worker this is, 0-based.")] = 0,
@@ -42,7 +42,7 @@ def extract(
     from glossfree.features.config import load_extractor_config
     from glossfree.features.extract import extract_features
 
-    cache_name = name or config.stem
+    cache_name = name or Path(config).stem
     try:
         extractor_config = load_extractor_config(config)
         summary = extract_features(

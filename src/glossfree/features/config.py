@@ -98,6 +98,7 @@ class _ExtractorBase(StrictModel):
     preprocess: PreprocessConfig | None = None
     fps: float | None = Field(None, gt=0)
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    compute_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
     @model_validator(mode="before")
     @classmethod
@@ -140,6 +141,9 @@ class ImageExtractorConfig(_ExtractorBase):
         preprocess: resize/crop/normalisation (family defaults for the keys not given).
         fps: resample every video to this frame rate before extraction (``None`` = keep).
         dtype: dtype the features are stored in.
+        compute_dtype: dtype the frozen model runs in: ``bfloat16`` / ``float16`` halve its memory
+            and speed it up on a GPU that has them (SpaMo runs its encoders in half precision);
+            preprocessing and the S2 resize stay float32. Part of the signature (the numbers change).
     """
 
     kind: Literal["image"] = "image"
@@ -282,8 +286,28 @@ def parse_extractor_config(data: Any, source: str = "<extractor config>") -> Any
         raise ConfigError(format_validation_error(error, model, source).replace("model_config_", "model_config")) from None
 
 
+def builtin_extractor_configs_dir() -> Path:
+    """The extractor configs shipped inside the package (``spamo/clip_l14_s2`` ...)."""
+    return Path(__file__).resolve().parent / "extractor_configs"
+
+
+def resolve_extractor_config_path(path: str | Path) -> Path:
+    """``path`` when it is a file, else the built-in config of that name (``spamo/clip_l14_s2``);
+    a :class:`ConfigError` listing the built-in ones when neither exists."""
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    builtin = builtin_extractor_configs_dir() / f"{str(path).removesuffix('.yaml')}.yaml"
+    if builtin.is_file():
+        return builtin
+    names = sorted(str(p.relative_to(builtin_extractor_configs_dir()).with_suffix(""))
+                   for p in builtin_extractor_configs_dir().rglob("*.yaml"))  # fmt: skip
+    raise ConfigError(f"{path}: no such extractor config file; built-in ones: {', '.join(names) or 'none'}")
+
+
 def load_extractor_config(path: str | Path) -> AnyExtractorConfig:
-    """Read and validate an extractor YAML file (errors name the file and the key)."""
+    """Read and validate an extractor YAML file or a built-in one by name (errors name the file and the key)."""
+    path = resolve_extractor_config_path(path)
     config = parse_extractor_config(read_yaml(path), source=str(path))
     check_local_weights(config, source=str(path))
     return config

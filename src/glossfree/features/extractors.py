@@ -174,7 +174,10 @@ class Extractor(ABC):
         self.config = config
         self.signature = signature(config)
         self.device = torch.device(device)
-        self.model = build_backbone(config.model, config).to(self.device)
+        self.compute_dtype = TORCH_DTYPES[config.compute_dtype]
+        if self.compute_dtype == torch.float16 and self.device.type == "cpu":
+            raise ConfigError("compute_dtype float16 needs a GPU (--device cuda); on the CPU use bfloat16 or float32")
+        self.model = build_backbone(config.model, config).to(self.device, dtype=self.compute_dtype)
         self.dtype = TORCH_DTYPES[config.dtype]
 
     @property
@@ -231,7 +234,8 @@ class ImageExtractor(Extractor):
 
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, 3, crop, crop]`` -> ``[B, d]`` pooled as the config says."""
-        return pool_output(self.model(pixel_values=x), self.config.model, self.config.pooling)
+        out = self.model(pixel_values=x.to(self.compute_dtype))
+        return pool_output(out, self.config.model, self.config.pooling).float()
 
     def _multiscale(self, x: torch.Tensor) -> torch.Tensor:
         """S2: ``[B, 3, c, c]`` -> ``[B, len(scales) * d]`` (tiles of each scale averaged)."""
@@ -320,15 +324,20 @@ class VideoClipsExtractor(Extractor):
         elif last_start is None or last_start + length < seen:  # tail clip ending at the last frame
             yield torch.stack(buffer[seen - length - offset : seen - offset])
 
+    def _encode(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        """``L``-frame clips ``[3, c, c]`` each -> float32 ``[len(clips), d]`` (tokens mean-pooled)."""
+        x = torch.stack(clips).to(self.compute_dtype)  # [B, L, 3, c, c]
+        return self.model(pixel_values=x).last_hidden_state.float().mean(dim=1)  # [B, d]
+
     def _extract(self, frames: Iterable[np.ndarray], batch_size: int) -> torch.Tensor:
         rows, pending = [], []
         for clip in self._clips(frames):
             pending.append(clip)
             if len(pending) == batch_size:
-                rows.append(self.model(pixel_values=torch.stack(pending)).last_hidden_state.mean(dim=1))  # [B, d]
+                rows.append(self._encode(pending))
                 pending = []
         if pending:
-            rows.append(self.model(pixel_values=torch.stack(pending)).last_hidden_state.mean(dim=1))
+            rows.append(self._encode(pending))
         if not rows:
             return torch.zeros(0, self.dim)
         return torch.cat(rows)
