@@ -131,6 +131,27 @@ def test_beam_search_returns_strings(t5_tokenizer, tiny_lm_config):
     assert all("</s>" not in text and "<pad>" not in text for text in out)
 
 
+def test_beam_search_is_deterministic_and_sampling_is_an_option(t5_tokenizer, tiny_lm_config):
+    """Evaluation decodes by beam search, the same every time; SpaMo's sampling is offered
+    (``generation.do_sample``), not the default, and its draws follow torch's seed."""
+    lm = build(tiny_lm_config(), t5_tokenizer)
+    embeds, mask = visual([3, 6, 4, 5])
+    assert lm.config.generation.do_sample is False
+    torch.manual_seed(1)
+    first = lm.generate(embeds, mask, num_beams=2, max_new_tokens=6)
+    torch.manual_seed(2)
+    assert lm.generate(embeds, mask, num_beams=2, max_new_tokens=6) == first
+    sampling = tiny_lm_config().model_copy(
+        update={"generation": tiny_lm_config().generation.model_copy(update={"do_sample": True, "temperature": 5.0})}
+    )
+    lm_sampling = build(sampling, t5_tokenizer)
+    draws = []
+    for seed in (1, 2, 1):
+        torch.manual_seed(seed)
+        draws.append(lm_sampling.generate(embeds, mask, num_beams=1, max_new_tokens=6))
+    assert draws[0] == draws[2] and draws[0] != draws[1]
+
+
 # --- adapters -------------------------------------------------------------------------------------
 
 

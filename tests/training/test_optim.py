@@ -71,3 +71,22 @@ def test_sgd():
     layer = torch.nn.Linear(2, 2)
     optimizer = build_optimizer(layer.named_parameters(), OptimizerConfig(kind="sgd", lr=0.1))
     assert isinstance(optimizer, torch.optim.SGD)
+
+
+def test_spamo_schedule_peak_and_floor():
+    """SpaMo (paper 003, appendix A): AdamW (0.9, 0.98), weight decay 0.01, linear warm-up to the
+    peak 1e-4, cosine down to the floor 5e-5 (min_lr_ratio 0.5), hand-computed."""
+    model = torch.nn.Linear(2, 2)
+    optimizer = build_optimizer(model.named_parameters(), OptimizerConfig(lr=1e-4, betas=(0.9, 0.98), weight_decay=0.01))
+    assert optimizer.defaults["betas"] == (0.9, 0.98)
+    assert {g["weight_decay"] for g in optimizer.param_groups} == {0.01, 0.0}  # the bias is not decayed
+    scheduler = build_scheduler(optimizer, 14, ScheduleConfig(warmup_steps=4, min_lr_ratio=0.5))
+    lrs = []
+    for _ in range(14):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[:5] == pytest.approx([2e-5, 4e-5, 6e-5, 8e-5, 1e-4])  # (step + 1) / (warmup + 1)
+    assert lrs[9] == pytest.approx(5e-5 + 5e-5 * 0.5 * (1 + math.cos(math.pi * 5 / 10)))  # 7.5e-5
+    assert lrs[13] == pytest.approx(5e-5 + 5e-5 * 0.5 * (1 + math.cos(math.pi * 9 / 10)))
+    assert min(lrs[4:]) >= 5e-5 and lr_factor(10**6, 14, ScheduleConfig(warmup_steps=4, min_lr_ratio=0.5)) == 0.5

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from glossfree.config import StrictModel
@@ -80,11 +81,21 @@ class AdapterConfig(StrictModel):
 
 
 class GenerationSettings(StrictModel):
-    """Beam-search defaults (paper 004 Sec. 4.2: 5 beams)."""
+    """Decoding defaults: deterministic beam search (paper 004 Sec. 4.2: 5 beams).
+
+    Attributes:
+        num_beams, max_new_tokens, length_penalty: beam search.
+        do_sample: sample instead (SpaMo's released code samples at evaluation); off by default,
+            since scores then change from run to run. With it, ``top_p`` (nucleus) and
+            ``temperature`` shape the draws, under torch's global seed.
+    """
 
     num_beams: int = 5
     max_new_tokens: int = 128
     length_penalty: float = 1.0
+    do_sample: bool = False
+    top_p: float = Field(1.0, gt=0, le=1)
+    temperature: float = Field(1.0, gt=0)
 
 
 class LanguageModelConfig(StrictModel):
@@ -561,11 +572,13 @@ class LanguageModel(nn.Module):
             "num_beams": num_beams if num_beams is not None else settings.num_beams,
             "max_new_tokens": max_new_tokens if max_new_tokens is not None else settings.max_new_tokens,
             "length_penalty": length_penalty if length_penalty is not None else settings.length_penalty,
-            "do_sample": False,
+            "do_sample": settings.do_sample,
             "pad_token_id": self.model_id(self.tokenizer.pad_token_id),
             "eos_token_id": self.model_id(self.tokenizer.eos_token_id),
             "decoder_start_token_id": self._decoder_start,
         }
+        if settings.do_sample:
+            kwargs.update(top_p=settings.top_p, temperature=settings.temperature)
         if self._forced_bos is not None:
             kwargs["forced_bos_token_id"] = self._forced_bos
         if prefix_allowed_tokens_fn is not None:
