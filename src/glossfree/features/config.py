@@ -256,18 +256,65 @@ class LipReaderExtractorConfig(StrictModel):
         return None
 
 
+class PoseExtractorConfig(StrictModel):
+    """A fixed, parameter-free encoding of the record's ``.pose`` (SpaMo's two streams on poses,
+    issue 26 item 8): ``spatial`` -> ``[T, 4 N]``, ``motion`` -> ``[N_clips, 2 K N]``.
+
+    Attributes:
+        kind: ``"pose"``.
+        encoding: ``spatial``: the keypoints of every frame in ``layout``, normalised (shoulder
+            centre, shoulder width) as the pose recipes read them, as ``x, y, z, detected`` per
+            point (0 where undetected). ``motion``: on sliding windows of ``clip_length`` frames
+            whose starts are ``stride`` apart (the clips of ``video_clips``), each point's x and y
+            trajectory, centred on its window mean, projected on the cosine basis
+            ``cos(pi k (t + 1/2) / L)``, ``k = 1..coefficients``, scaled by ``sqrt(2 / L)``
+            (orthonormal DCT-II without the DC term: path, speed and rhythm of each point, not its
+            position); frames where a point is undetected contribute 0.
+        layout: keypoint layout (:func:`glossfree.data.layouts.get_layout`).
+        normalize: centre on the shoulders and scale shoulder width to 1.
+        clip_length, stride: motion windows (SpaMo's 16 and 8).
+        coefficients: motion DCT coefficients per coordinate (``K``).
+        fps: resample the poses to this rate first (``None`` keeps the file's).
+        dtype: dtype the features are stored in.
+    """
+
+    kind: Literal["pose"] = "pose"
+    encoding: Literal["spatial", "motion"] = "spatial"
+    layout: str = "pose203"
+    normalize: bool = True
+    clip_length: int = Field(16, ge=2)
+    stride: int = Field(8, ge=1)
+    coefficients: int = Field(4, ge=1)
+    fps: float | None = Field(None, gt=0)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+
+    @model_validator(mode="after")
+    def _check(self) -> PoseExtractorConfig:
+        from glossfree.data.layouts import get_layout
+
+        try:
+            get_layout(self.layout)
+        except (KeyError, ValueError, ConfigError) as error:
+            raise ValueError(str(error)) from None
+        if self.coefficients >= self.clip_length:
+            raise ValueError(f"coefficients ({self.coefficients}) must be < clip_length ({self.clip_length})")
+        return self
+
+
 ExtractorConfig = Annotated[
-    Union[ImageExtractorConfig, VideoClipsExtractorConfig, LipReaderExtractorConfig], Field(discriminator="kind")
+    Union[ImageExtractorConfig, VideoClipsExtractorConfig, LipReaderExtractorConfig, PoseExtractorConfig],
+    Field(discriminator="kind"),
 ]
-_BY_KIND: dict[str, type[ImageExtractorConfig | VideoClipsExtractorConfig | LipReaderExtractorConfig]] = {
+_BY_KIND: dict[str, type[ImageExtractorConfig | VideoClipsExtractorConfig | LipReaderExtractorConfig | PoseExtractorConfig]] = {
     "image": ImageExtractorConfig,
     "video_clips": VideoClipsExtractorConfig,
     "lip_reader": LipReaderExtractorConfig,
+    "pose": PoseExtractorConfig,
 }
 KINDS = tuple(_BY_KIND)
 
 
-AnyExtractorConfig = Union[ImageExtractorConfig, VideoClipsExtractorConfig, LipReaderExtractorConfig]
+AnyExtractorConfig = Union[ImageExtractorConfig, VideoClipsExtractorConfig, LipReaderExtractorConfig, PoseExtractorConfig]
 
 
 def parse_extractor_config(data: Any, source: str = "<extractor config>") -> AnyExtractorConfig:

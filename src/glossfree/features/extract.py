@@ -15,6 +15,8 @@ with ``start``/``end`` decodes only that span), passed through the frozen extrac
 - **Failures** (missing or unreadable video, a record without ``video``, an empty span) are
   collected, each naming the record and the file, never raised; the others go on.
 - ``<root>/features/<name>/extractor.json`` records the config and signature, for people.
+- The ``pose`` extractor (SpaMo's streams on keypoints) reads the record's ``pose`` only (its span,
+  in the config's layout, normalised, resampled to its ``fps``): no video is decoded.
 - The ``lip_reader`` extractor (paper 004's lip stream) also reads the record's ``pose``: lip crops
   are cut where its face landmarks put the mouth (:func:`glossfree.data.lips.load_lip_crops`), at
   the video's own frame rate; a record without a ``pose`` fails like one without a ``video``.
@@ -32,11 +34,12 @@ from glossfree.errors import ConfigError, DataError
 from glossfree.features.cache import FeatureCache, cache_dir, write_entry
 from glossfree.features.config import (
     AnyExtractorConfig,
+    PoseExtractorConfig,
     VideoClipsExtractorConfig,
     config_dict,
     signature,
 )
-from glossfree.features.extractors import Extractor, LipReaderExtractor, build_extractor
+from glossfree.features.extractors import Extractor, LipReaderExtractor, PoseStreamExtractor, build_extractor
 from glossfree.io import atomic_write_json
 
 _MAX_STALE_SHOWN = 3
@@ -141,12 +144,23 @@ def _lip_features(extractor: LipReaderExtractor, root: Path, record: Record, bat
     return features, crops.fps, int(crops.crops.shape[0])
 
 
-def extract_record(extractor: Extractor | LipReaderExtractor, root: Path, record: Record, *, name: str, batch_size: int,
-                   folder_fps: float = PHOENIX_FPS) -> Path:  # fmt: skip
+def _pose_features(extractor: PoseStreamExtractor, root: Path, record: Record) -> tuple[Any, float, int]:
+    """``(features, fps, frames)`` of a record's ``.pose`` (its span) through a fixed pose encoding."""
+    path = resolve(root, record).pose
+    if path is None:
+        raise DataError(f"record '{record.id}' has no 'pose' to encode")
+    keypoints = extractor.load(path, start=record.start, end=record.end)
+    return extractor.encode(keypoints), float(keypoints.fps), keypoints.num_frames
+
+
+def extract_record(extractor: Extractor | LipReaderExtractor | PoseStreamExtractor, root: Path, record: Record, *,
+                   name: str, batch_size: int, folder_fps: float = PHOENIX_FPS) -> Path:  # fmt: skip
     """Extract and write one record's features; returns the file written. Raises DataError."""
     config = extractor.config
     if isinstance(extractor, LipReaderExtractor):
         features, frame_fps, count = _lip_features(extractor, root, record, batch_size)
+    elif isinstance(extractor, PoseStreamExtractor):
+        features, frame_fps, count = _pose_features(extractor, root, record)
     else:
         frames, frame_fps = _record_frames(root, record, config.fps, folder_fps)
         counted = _Counted(frames)
@@ -157,7 +171,8 @@ def extract_record(extractor: Extractor | LipReaderExtractor, root: Path, record
             video = resolve(root, record).video
             raise DataError(message if str(video) in message else f"{video}: {message}") from None
         count = counted.count
-    rows_fps = frame_fps / config.stride if isinstance(config, VideoClipsExtractorConfig) else frame_fps
+    clips = isinstance(config, VideoClipsExtractorConfig) or (isinstance(config, PoseExtractorConfig) and config.encoding == "motion")
+    rows_fps = frame_fps / config.stride if clips else frame_fps
     metadata: dict[str, Any] = {
         "signature": extractor.signature, "config": config_dict(config), "kind": config.kind,
         "extractor": name, "id": record.id, "fps": rows_fps, "frame_fps": frame_fps,

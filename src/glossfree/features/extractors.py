@@ -64,6 +64,7 @@ from glossfree.features.config import (
     AnyExtractorConfig,
     ImageExtractorConfig,
     LipReaderExtractorConfig,
+    PoseExtractorConfig,
     VideoClipsExtractorConfig,
     check_local_weights,
     config_dict,
@@ -589,14 +590,105 @@ class LipReaderExtractor:
         return {"signature": self.signature, "config": config_dict(self.config), "dim": self.dim}
 
 
-_BY_KIND: dict[str, type[Extractor] | type[LipReaderExtractor]] = {
+# ---------------------------------------------------------------------------------------------
+# fixed encodings of poses (SpaMo's two streams on keypoints, issue 26 item 8)
+
+
+def motion_basis(length: int, coefficients: int) -> np.ndarray:
+    """Orthonormal DCT-II rows ``k = 1..coefficients`` over ``length`` steps: ``[K, L]``."""
+    t = np.arange(length, dtype=np.float64)
+    k = np.arange(1, coefficients + 1, dtype=np.float64)[:, None]
+    return (np.sqrt(2.0 / length) * np.cos(np.pi * k * (t + 0.5) / length)).astype(np.float32)
+
+
+def spatial_encoding(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``[T, N, 3]`` keypoints and ``[T, N]`` detections -> ``[T, 4 N]`` (x, y, z, detected per point)."""
+    present = mask.astype(np.float32)[..., None]
+    return np.concatenate([points * present, present], axis=-1).reshape(points.shape[0], -1)
+
+
+def motion_encoding(points: np.ndarray, mask: np.ndarray, *, clip_length: int, stride: int,
+                    coefficients: int) -> np.ndarray:  # fmt: skip
+    """Each window's centred x/y trajectories on the DCT basis: ``[N_clips, 2 K N]`` (see
+    :class:`~glossfree.features.config.PoseExtractorConfig`). Windows are :func:`clip_starts`'s; a
+    sequence shorter than a window repeats its last frame."""
+    frames = points.shape[0]
+    if frames == 0:
+        raise DataError("no frames to encode")
+    if frames < clip_length:  # pad as the video clips do
+        extra = clip_length - frames
+        points = np.concatenate([points, np.repeat(points[-1:], extra, axis=0)])
+        mask = np.concatenate([mask, np.repeat(mask[-1:], extra, axis=0)])
+    starts = np.asarray(clip_starts(points.shape[0], clip_length, stride))
+    index = starts[:, None] + np.arange(clip_length)[None, :]  # [C, L]
+    xy, seen = points[index][..., :2], mask[index].astype(np.float32)[..., None]  # [C, L, N, 2], [C, L, N, 1]
+    mean = (xy * seen).sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
+    centred = (xy - mean) * seen  # [C, L, N, 2]
+    coeffs = np.einsum("kl,clnd->cndk", motion_basis(clip_length, coefficients), centred)  # [C, N, 2, K]
+    return coeffs.reshape(len(starts), -1).astype(np.float32)
+
+
+class PoseStreamExtractor:
+    """A fixed encoding of a pose sequence (``kind: pose``): the record's ``.pose`` in ``layout``
+    -> ``[T, 4 N]`` (``spatial``) or ``[N_clips, 2 K N]`` (``motion``). No weights, no device.
+
+    The same surface as :class:`Extractor` (``config``, ``signature``, ``dim``, ``metadata``);
+    :meth:`encode` takes :class:`~glossfree.data.pose_io.Keypoints`.
+    """
+
+    def __init__(self, config: PoseExtractorConfig, *, device: str = "cpu") -> None:
+        from glossfree.data.layouts import get_layout
+
+        self.config = config
+        self.signature = signature(config)
+        self.device = torch.device(device)
+        self.layout = get_layout(config.layout)
+        self.dtype = TORCH_DTYPES[config.dtype]
+
+    @property
+    def dim(self) -> int:
+        points = self.layout.num_points
+        return 4 * points if self.config.encoding == "spatial" else 2 * self.config.coefficients * points
+
+    def encode(self, keypoints: Any) -> torch.Tensor:
+        """Features (CPU, the config's dtype) of keypoints already in ``layout`` and normalised."""
+        c = self.config
+        if keypoints.num_frames == 0:
+            raise DataError("no frames to encode")
+        if c.encoding == "spatial":
+            out = spatial_encoding(keypoints.points, keypoints.mask)
+        else:
+            out = motion_encoding(keypoints.points, keypoints.mask, clip_length=c.clip_length, stride=c.stride,
+                                  coefficients=c.coefficients)  # fmt: skip
+        return torch.from_numpy(np.ascontiguousarray(out)).to(self.dtype).contiguous()
+
+    def load(self, path: Any, *, start: float | None = None, end: float | None = None) -> Any:
+        """The keypoints of a ``.pose`` file (its span), in ``layout``, normalised and resampled as configured."""
+        from glossfree.data.pose_io import extract_keypoints, read_pose
+        from glossfree.data.transforms import resample_fps
+
+        keypoints = extract_keypoints(read_pose(path, start=start, end=end), self.layout,
+                                      normalize=self.config.normalize, source=str(path))  # fmt: skip
+        if self.config.fps is not None:
+            if keypoints.fps <= 0:
+                raise DataError(f"{path}: header fps is {keypoints.fps}; cannot resample to {self.config.fps} fps")
+            keypoints = resample_fps(keypoints, self.config.fps)
+        return keypoints
+
+    def metadata(self) -> dict[str, Any]:
+        """What the cache stores beside the tensor to describe this extractor."""
+        return {"signature": self.signature, "config": config_dict(self.config), "dim": self.dim}
+
+
+_BY_KIND: dict[str, type[Extractor] | type[LipReaderExtractor] | type[PoseStreamExtractor]] = {
     "image": ImageExtractor,
     "video_clips": VideoClipsExtractor,
     "lip_reader": LipReaderExtractor,
+    "pose": PoseStreamExtractor,
 }
 
 
-def build_extractor(config: AnyExtractorConfig, *, device: str = "cpu") -> Extractor | LipReaderExtractor:
+def build_extractor(config: AnyExtractorConfig, *, device: str = "cpu") -> Extractor | LipReaderExtractor | PoseStreamExtractor:
     """The extractor of a validated config, its model frozen on ``device``."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__})")

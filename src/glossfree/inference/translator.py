@@ -155,6 +155,10 @@ class Translator:
             out["features"] = {}
             for stream in streams:
                 config = parse_extractor_config(recorded[stream]["config"], source=f"feature_extractors.{stream}")
+                if config.kind == "pose":
+                    raise ConfigError(f"feature stream '{stream}' encodes poses (kind: pose), not video frames; extract it "
+                                      "with `glossfree extract` from the records' .pose files and evaluate with "
+                                      "`glossfree evaluate` instead")  # fmt: skip
                 if config.kind == "lip_reader":
                     raise ConfigError(f"feature stream '{stream}' is a lip reader's: it needs the pose of the video at the "
                                       "rate it was extracted; extract it with `glossfree extract` and evaluate with "
