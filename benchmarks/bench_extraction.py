@@ -65,7 +65,7 @@ def corpus(root: Path, samples: int) -> int:
     config = SynthConfig(seed=0, num_train=samples, num_dev=0, num_test=0, fps=12.5, width=64, height=64,
                          render_video=True, face_points="contours")  # fmt: skip
     summary = generate_corpus(root, config, progress=False)
-    return int(round(summary.mean_frames * samples))
+    return round(summary.mean_frames * samples)
 
 
 def main() -> None:
@@ -81,17 +81,17 @@ def main() -> None:
         res["corpus_frames"] = total
         for name in VIDEO:
             extractor = build_extractor(load_extractor_config(name))
-            seconds = timed(lambda: extractor.extract(frames, batch_size=32), args.repeats)
+            seconds = timed(lambda e=extractor: e.extract(frames, batch_size=32), args.repeats)
             res["model"][name] = args.frames / seconds
         keypoints = build_extractor(load_extractor_config(POSE[0])).load(root / "poses" / "train-00000.pose")
         for name in POSE:
             extractor = build_extractor(load_extractor_config(name))
-            seconds = timed(lambda: extractor.encode(keypoints), args.repeats)
+            seconds = timed(lambda e=extractor: e.encode(keypoints), args.repeats)
             res["model"][name] = keypoints.num_frames / seconds
         for name in (*VIDEO, *POSE):
             config = load_extractor_config(name)
 
-            def run() -> None:
+            def run(config=config) -> None:
                 shutil.rmtree(root / "features", ignore_errors=True)
                 summary = extract_features(root, config, name="bench", progress=False)
                 assert summary.written == args.samples and not summary.failed, summary.failed

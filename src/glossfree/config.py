@@ -145,6 +145,19 @@ def validate(model: type[T], data: Any, source: str = "<config>", overrides: lis
         raise ConfigError(format_validation_error(error, model, source, overrides)) from None
 
 
+def resolve_config_file(path: str | Path, builtin_dir: Path, what: str) -> Path:
+    """``path`` when it is a file, else the built-in ``<builtin_dir>/<path>.yaml`` (a name such as
+    ``spamo/tiny``); a :class:`ConfigError` listing the built-in ``what`` files when neither exists."""
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    builtin = builtin_dir / f"{str(path).removesuffix('.yaml')}.yaml"
+    if builtin.is_file():
+        return builtin
+    names = sorted(str(p.relative_to(builtin_dir).with_suffix("")) for p in builtin_dir.rglob("*.yaml"))
+    raise ConfigError(f"{path}: no such {what} file; built-in {what}s: {', '.join(names) or 'none'}")
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; errors name the file."""
     path = Path(path)

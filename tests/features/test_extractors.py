@@ -251,5 +251,5 @@ def test_builtin_extractor_configs_by_name():
 
     for name in ("spamo/clip_tiny", "spamo/videomae_tiny", "spamo/clip_l14_s2", "spamo/videomae_l16"):
         assert load_extractor_config(name).kind in ("image", "video_clips")
-    with pytest.raises(ConfigError, match="no such extractor config file; built-in ones: .*spamo/clip_l14_s2"):
+    with pytest.raises(ConfigError, match="no such extractor config file; built-in extractor configs: .*spamo/clip_l14_s2"):
         load_extractor_config("spamo/nope")

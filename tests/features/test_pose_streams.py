@@ -12,9 +12,18 @@ import torch
 
 from glossfree.errors import ConfigError
 from glossfree.features.cache import FeatureCache
-from glossfree.features.config import load_extractor_config, parse_extractor_config, signature
+from glossfree.features.config import (
+    load_extractor_config,
+    parse_extractor_config,
+    signature,
+)
 from glossfree.features.extract import extract_features
-from glossfree.features.extractors import build_extractor, clip_starts, motion_encoding, spatial_encoding
+from glossfree.features.extractors import (
+    build_extractor,
+    clip_starts,
+    motion_encoding,
+    spatial_encoding,
+)
 
 
 def test_motion_encoding_hand_computed():

@@ -10,7 +10,11 @@ import torch
 from typer.testing import CliRunner
 
 from glossfree.cli.main import app
-from glossfree.inference.analysis import collapse_repeats, kde_entropy, nearest_vocabulary
+from glossfree.inference.analysis import (
+    collapse_repeats,
+    kde_entropy,
+    nearest_vocabulary,
+)
 
 
 def test_nearest_vocabulary_hand_computed():

@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, ValidationError, model_validator
 
-from glossfree.config import StrictModel, format_validation_error, read_yaml
+from glossfree.config import StrictModel, format_validation_error, read_yaml, resolve_config_file
 from glossfree.data.lips import LipCropConfig
 from glossfree.errors import ConfigError
 
@@ -339,17 +339,8 @@ def builtin_extractor_configs_dir() -> Path:
 
 
 def resolve_extractor_config_path(path: str | Path) -> Path:
-    """``path`` when it is a file, else the built-in config of that name (``spamo/clip_l14_s2``);
-    a :class:`ConfigError` listing the built-in ones when neither exists."""
-    candidate = Path(path)
-    if candidate.is_file():
-        return candidate
-    builtin = builtin_extractor_configs_dir() / f"{str(path).removesuffix('.yaml')}.yaml"
-    if builtin.is_file():
-        return builtin
-    names = sorted(str(p.relative_to(builtin_extractor_configs_dir()).with_suffix(""))
-                   for p in builtin_extractor_configs_dir().rglob("*.yaml"))  # fmt: skip
-    raise ConfigError(f"{path}: no such extractor config file; built-in ones: {', '.join(names) or 'none'}")
+    """``path`` when it is a file, else the built-in config of that name (``spamo/clip_l14_s2``)."""
+    return resolve_config_file(path, builtin_extractor_configs_dir(), "extractor config")
 
 
 def load_extractor_config(path: str | Path) -> AnyExtractorConfig:

@@ -197,7 +197,7 @@ def analyze_tokens(
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(stacked), size=min(max_points, len(stacked)), replace=False))
     summary: dict[str, Any] = {
-        "run": str(run), "split": split, "samples": len(samples), "tokens": int(len(stacked)),
+        "run": str(run), "split": split, "samples": len(samples), "tokens": len(stacked),
         "distinct_words": len(set(point_words)), "most_common_words": Counter(point_words).most_common(TOP_WORDS),
         **kde_entropy(stacked[chosen], components=components),
         "files": {"tokens": str(out / "visual_tokens.jsonl")},

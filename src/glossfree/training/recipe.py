@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from glossfree.config import StrictModel
+from glossfree.config import StrictModel, resolve_config_file
 from glossfree.errors import ConfigError, GlossfreeError
 from glossfree.models.slt import SLTModelConfig, model_parts
 from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
@@ -459,13 +459,4 @@ def builtin_configs_dir() -> Path:
 
 
 def resolve_recipe_path(path: str | Path) -> Path:
-    candidate = Path(path)
-    if candidate.is_file():
-        return candidate
-    builtin = builtin_configs_dir() / f"{str(path).removesuffix('.yaml')}.yaml"
-    if builtin.is_file():
-        return builtin
-    available = sorted(
-        str(p.relative_to(builtin_configs_dir()).with_suffix("")) for p in builtin_configs_dir().rglob("*.yaml")
-    )
-    raise ConfigError(f"{path}: no such recipe file; built-in recipes: {', '.join(available) or 'none'}")
+    return resolve_config_file(path, builtin_configs_dir(), "recipe")
