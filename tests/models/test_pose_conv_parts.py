@@ -90,3 +90,27 @@ def test_pose_conv_model_trains_end_to_end(t5_tokenizer, tiny_config, make_batch
     assert torch.isfinite(output.loss)
     assert model.frontend.mlp[0].weight.grad.abs().sum() > 0
     assert output.visual["compressor"].features.shape[1] == 4  # 13 frames -> 7 -> 4 tokens
+
+
+def test_conv_pool_max_pool_is_k5_p2():
+    """``pool: max`` (SpaMo's K5-P2): a stride-1 convolution, LayerNorm and GELU over every step, then
+    the max of each pair of real steps; a last odd step is pooled alone, padding never wins."""
+    torch.manual_seed(0)
+    config = ConvPoolConfig(num_layers=1, kernel_size=5, stride=2, dim=6, dropout=0.0, pool="max")
+    pool = ConvPool(config, input_dim=4, output_dim=99).eval()
+    features = torch.randn(2, 7, 4)
+    mask = torch.arange(7)[None] < torch.tensor([7, 5])[:, None]
+    tokens, token_mask = pool(features * mask[..., None], mask)
+    assert tokens.shape == (2, 4, 6) and token_mask.sum(dim=1).tolist() == [4, 3]
+    block = pool.blocks[0]
+    for row, length in enumerate((7, 5)):
+        x = features[row : row + 1, :length]
+        h = block.act(block.norm(block.conv(x.transpose(1, 2)).transpose(1, 2)))[0]  # [length, 6]
+        expected = torch.stack([h[i : i + 2].amax(dim=0) for i in range(0, length, 2)])
+        torch.testing.assert_close(tokens[row, : len(expected)], expected)
+    assert tokens[1, 3:].abs().sum() == 0
+    # padding invariance with two blocks
+    two = ConvPool(config.model_copy(update={"num_layers": 2}), input_dim=4, output_dim=99).eval()
+    both, _ = two(features * mask[..., None], mask)
+    alone, _ = two(features[1:, :5], mask[1:, :5])
+    torch.testing.assert_close(both[1:, : alone.shape[1]], alone)
