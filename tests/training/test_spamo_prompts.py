@@ -101,3 +101,16 @@ def test_prompt_errors(marked_corpus):
     extra = recipe.data.model_copy(update={"extra_inputs": ["prompts"]})
     with pytest.raises(ConfigError, match="exclude each other"):
         build_dataset(extra, recipe.model, _records(marked_corpus, "dev"), marked_corpus, train=False)
+
+
+def test_a_trimmed_vocabulary_keeps_the_prompt_words(marked_corpus, tmp_path):
+    """The instruction and the in-context translations are in the texts a trained tokenizer learns
+    from and a trimmed vocabulary keeps (the exemplars' targets are training texts already)."""
+    from glossfree.training.tasks.translation import TranslationTask
+
+    data = TranslationTask().read_data(_recipe(exemplars=1), marked_corpus, tmp_path, rank=0)
+    assert INSTRUCTION in data.tokenizer_texts
+    assert "FOREIGN train-00000" in data.tokenizer_texts
+    assert not any("GEHEIM" in text or "FOREIGN dev" in text or "FOREIGN test" in text for text in data.tokenizer_texts)
+    plain = TranslationTask().read_data(load_recipe("pose_perceiver/tiny"), marked_corpus, tmp_path, rank=0)
+    assert INSTRUCTION not in plain.tokenizer_texts

@@ -70,18 +70,24 @@ def build_prompter(config: DataConfig, root: Path, *, seed: int = 0) -> SLTPromp
         return None
     pool = None
     if config.prompt.exemplars:
-        sources = None
-        if config.prompt.translations:
-            from glossfree.io import read_json
-
-            path = Path(root) / config.prompt.translations
-            sources = read_json(path, what="in-context translations file")
-            if not isinstance(sources, dict) or not all(
-                isinstance(v, list) and all(isinstance(t, str) for t in v) for v in sources.values()
-            ):
-                raise DataError(f"{path}: expected {{train record id: [sentence, ...]}}")
+        sources = read_translations(config, root)
         pool = ExemplarPool.from_records(load_split(root, config.train_split), sources=sources)
     return SLTPrompter(config.prompt, pool, seed=seed)
+
+
+def read_translations(config: DataConfig, root: Path) -> dict[str, list[str]] | None:
+    """``data.prompt.translations`` (``{train record id: [sentence, ...]}``), or None without one."""
+    if config.prompt is None or not config.prompt.translations:
+        return None
+    from glossfree.io import read_json
+
+    path = Path(root) / config.prompt.translations
+    sources = read_json(path, what="in-context translations file")
+    if not isinstance(sources, dict) or not all(
+        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in sources.values()
+    ):
+        raise DataError(f"{path}: expected {{train record id: [sentence, ...]}}")
+    return sources
 
 
 class DatasetEpoch(L.Callback):

@@ -116,7 +116,8 @@ class TranslationTask(Task):
 
     def read_data(self, recipe: RecipeConfig, root: Path, run_dir: Path, *, rank: int) -> TaskData:
         records, report = check_train_records(root, recipe)
-        return TaskData(train_records=records, tokenizer_texts=[r.text for r in records], report=report)
+        texts = [r.text for r in records] + prompt_texts(recipe, root, records)
+        return TaskData(train_records=records, tokenizer_texts=texts, report=report)
 
     def prepare_recipe(self, recipe: RecipeConfig, tokenizer, data: TaskData, run_dir: Path) -> RecipeConfig:
         return trim_on_training_texts(recipe, tokenizer, data.tokenizer_texts, run_dir)
@@ -137,6 +138,21 @@ class TranslationTask(Task):
             # translate has no training split to draw in-context pairs from: the evaluation prompts
             "prompts": evaluation_prompts(recipe, data.train_records, root),
         }
+
+
+def prompt_texts(recipe: RecipeConfig, root: Path, records: Sequence[Record]) -> list[str]:
+    """Under ``data.prompt``: the instruction in each training language and the in-context
+    translations, so that a trained tokenizer learns them and a trimmed vocabulary keeps them (the
+    exemplars' target side is the training texts already)."""
+    if recipe.data.prompt is None:
+        return []
+    from glossfree.text.prompts import build_slt_prompt
+    from glossfree.training.datamodule import read_translations
+
+    texts = [build_slt_prompt(language) for language in sorted({record.language for record in records})]
+    sources = read_translations(recipe.data, root) if recipe.data.prompt.exemplars else None
+    train_ids = {record.id for record in records}  # the file may name others: never read theirs
+    return texts + [sentence for key, sentences in (sources or {}).items() if key in train_ids for sentence in sentences]
 
 
 def evaluation_prompts(recipe: RecipeConfig, records: Sequence[Record], root: Path) -> dict[str, str]:
