@@ -63,3 +63,24 @@ def test_the_demo_model_beats_both_baselines(tmp_path):
     assert result.scores.bleu4 > result.shuffled.bleu4 + 5
     done = json.loads((tmp_path / "run" / "stages" / "slt" / "done.json").read_text())
     assert done["input_reliance"] > 0.2 and not done["not_reading_input"]  # measured: 0.42
+
+
+def test_shuffled_input_baseline_scores_another_samples_translation(tiny_run, tiny_corpus, monkeypatch):
+    """Each sample is scored on the translation of another sample's whole input: the baseline holds for
+    any input (poses, video, cached features), not only for pose paths."""
+    from glossfree.data.manifest import load_split
+    from glossfree.inference import evaluate as evaluate_module
+    from glossfree.inference.loading import load_trained
+
+    records = load_split(tiny_corpus, "test")
+    seen = []
+
+    def fake_generate(trained, given, root, **kwargs):
+        seen.append([r.id for r in given])
+        return {r.id: f"translation of {r.id}" for r in given}
+
+    monkeypatch.setattr(evaluate_module, "generate_records", fake_generate)
+    result = evaluate_module.shuffled_input_baseline(load_trained(tiny_run), records, tiny_corpus, seed=3, preset="signjoey")
+    assert seen == [[r.id for r in records]]  # every sample's own, complete input, translated once
+    sources = [hyp.removeprefix("translation of ") for hyp in result.hypotheses]
+    assert sorted(sources) == sorted(result.ids) and all(s != i for s, i in zip(sources, result.ids))

@@ -7,7 +7,6 @@ frequent training sentence for every input, and the same model fed another sampl
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,11 +152,15 @@ def shuffled_input_baseline(
     trained: TrainedModel, records: list[Record], root: Path, *, seed: int = 0, preset: str,
     append_period: bool = False,
 ) -> SplitResult:
-    """The same model fed another sample's poses (a derangement of the split): it must do much worse."""
+    """The same model fed another sample's input (a derangement of the split): it must do much worse.
+
+    Sample ``i`` is scored on the translation of sample ``order[i]``'s whole input (its poses, video,
+    cached features and span alike), so the baseline holds for every kind of input; swapping only the
+    ``pose`` path left a features or video model its own input."""
     rng = np.random.default_rng(seed)
     order = np.arange(len(records))
     while len(records) > 1 and np.any(order == np.arange(len(records))):
         order = rng.permutation(len(records))
-    swapped = [dataclasses.replace(record, pose=records[j].pose) for record, j in zip(records, order)]
-    hypotheses = generate_records(trained, swapped, root)
-    return score_split(hypotheses, records, preset=preset, append_period=append_period)
+    hypotheses = generate_records(trained, records, root)
+    swapped = {record.id: hypotheses[records[j].id] for record, j in zip(records, order)}
+    return score_split(swapped, records, preset=preset, append_period=append_period)
