@@ -3,7 +3,7 @@
 # otherwise pull several GB of CUDA wheels).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= video,dev
+EXTRAS ?= video,analysis,dev
 
 .PHONY: install demo test bench clean
 
