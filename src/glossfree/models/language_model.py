@@ -500,6 +500,28 @@ class LanguageModel(nn.Module):
     def _base(self) -> nn.Module:
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
 
+    def part_split(self) -> dict[str, tuple[frozenset[str], list[nn.Module]]]:
+        """The LM's two stage parts, ``encoder`` and ``decoder``: each one's parameter names (as in
+        ``self.named_parameters()``) and the modules to put in eval mode when it is frozen.
+
+        The token embeddings (shared by encoder and decoder) and the LM head (tied to them in mBART)
+        belong to the decoder: the encoder reads visual tokens, the decoder reads and writes text (a
+        prompt embedded for the encoder is embedded by them too). Adapter weights follow the layer
+        they adapt. Every LM parameter is in exactly one of the two.
+        """
+        base = self._base()
+        text_side = [base.get_decoder(), base.get_input_embeddings(), base.get_output_embeddings()]
+        decoder_ids = {id(p) for module in text_side if module is not None for p in module.parameters()}
+        encoder_ids = {id(p) for p in base.get_encoder().parameters()} - decoder_ids
+        named = list(self.named_parameters())
+        encoder = frozenset(name for name, p in named if id(p) in encoder_ids)
+        decoder = frozenset(name for name, p in named if id(p) in decoder_ids)
+        rest = sorted({name for name, _ in named} - encoder - decoder)
+        if rest:  # a family with parameters outside encoder, decoder, embeddings and head
+            raise ConfigError(f"lm: parameters in neither lm.encoder nor lm.decoder: {', '.join(rest[:5])}")
+        modules = [m for m in (base.get_decoder(), base.get_output_embeddings()) if m is not None]
+        return {"encoder": (encoder, [base.get_encoder()]), "decoder": (decoder, modules)}
+
     def encode_embeds(
         self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, *, prompts: list[str] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from glossfree.config import StrictModel
 from glossfree.errors import ConfigError, GlossfreeError
-from glossfree.models.slt import SLTModelConfig, model_parts
+from glossfree.models.slt import SLTModelConfig, model_parts, part_names
 from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
 from glossfree.training.optim import OptimizerConfig, ScheduleConfig
 
@@ -248,7 +248,9 @@ class StageConfig(StrictModel):
         name: folder name of the stage's checkpoints and logs (unique within the recipe).
         train: parts of the model whose parameters train; all others are frozen. Parts are
             ``SLTModel``'s (``frontend``, ``compressor``, ``mapper``, ``token_norm``, ``lm``) and
-            ``objectives.<name>`` for each objective with weights (projections, temperature).
+            ``objectives.<name>`` for each objective with weights (projections, temperature); ``lm``
+            (both) or one of its pieces, ``lm.encoder`` and ``lm.decoder`` (the decoder's with the
+            token embeddings and LM head: paper 001 fine-tunes mapper and decoder first).
             Default: the five model parts and this stage's objective modules. Parameters an adapter
             froze (the LM base weights under LoRA/DoRA) stay frozen. Under DDP every trainable
             parameter must get a gradient: a stage whose objectives do not reach the LM decoder
@@ -378,12 +380,13 @@ def check_stage_names(stages: list[StageConfig]) -> None:
 
 def check_stage_parts(stages: list[StageConfig], parts: list[str]) -> None:
     """Every part a stage's ``train`` lists is one of the model's ``parts`` (``ValueError`` otherwise)."""
+    valid = part_names(parts)  # with the pieces of a part (lm.encoder, lm.decoder)
     for stage in stages:
-        unknown = [part for part in stage.train or [] if part not in parts]
+        unknown = [part for part in stage.train or [] if part not in valid]
         if unknown:
             raise ValueError(
                 f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
-                f"its parts: {', '.join(parts)}"
+                f"its parts: {', '.join(valid)}"
             )
 
 
