@@ -106,3 +106,69 @@ def test_stage_validation_names_the_pieces(tiny_config, mbart_tokenizer):
     with pytest.raises(ValueError, match="lm.decoders"):
         check_stage_parts([SimpleNamespace(name="ft1", train=["mapper", "lm.decoders"])], ["mapper", "lm"])
     check_stage_parts([SimpleNamespace(name="ft1", train=["mapper", "lm.decoder"])], ["mapper", "lm"])
+
+
+# --- paper 001's frozen text path: the same encoder with its adapters off ---------------------------
+
+
+def _lora_on(model) -> None:
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:  # peft starts B at 0: make the adapters change the output
+                param.normal_(0.0, 0.5)
+
+
+def test_frozen_text_path_leaves_the_adapters_out(tiny_config, mbart_tokenizer):
+    import copy
+
+    model, _ = _model(tiny_config, mbart_tokenizer, "lora")
+    _lora_on(model)
+    model.train()
+    frozen, mask = model.lm.encode_texts(TEXTS, adapters=False)
+    adapted, _ = model.lm.encode_texts(TEXTS)
+    assert not frozen.requires_grad and frozen.grad_fn is None
+    assert adapted.requires_grad and not torch.allclose(frozen, adapted)
+    # Reference: a copy whose adapters do nothing (B = 0), in eval mode: the frozen path's numbers.
+    bare = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, param in bare.named_parameters():
+            if "lora_B" in name:
+                param.zero_()
+    bare.eval()
+    with torch.no_grad():
+        expected, expected_mask = bare.lm.encode_texts(TEXTS)
+    torch.testing.assert_close(frozen, expected)
+    assert torch.equal(mask, expected_mask)
+    # The adapters are back on and the modes are as they were (dropout 0.1 runs again in training).
+    assert all(m.training for m in model.lm.modules())
+    with torch.no_grad():
+        assert not torch.allclose(model.lm.encode_texts(TEXTS)[0], expected)
+    # No second encoder in memory: the text path is the LM's own.
+    encoders = [m for m in model.modules() if type(m).__name__ == "MBartEncoder"]
+    assert len(encoders) == 1
+
+
+def test_clip_global_frozen_text_gets_no_gradient(tiny_config, mbart_tokenizer, make_batch):
+    from glossfree.objectives import ClipGlobalConfig
+
+    lm = LanguageModelConfig.model_validate({**TINY_MBART, "adapter": {"kind": "lora", "r": 2}})
+    config = tiny_config({"mapper": {"kind": "linear"}}).model_copy(update={"lm": lm})
+    clip = ClipGlobalConfig(visual="tokens", text="frozen_encoder", proj_dim=8)
+    torch.manual_seed(0)
+    model = build_slt_model(config, mbart_tokenizer, [clip])
+    _lora_on(model)
+    model.train()
+    model(make_batch([7, 5, 6]), objectives={"clip_global": 1.0}).loss.backward()
+    assert all(p.grad is None for p in model.lm.parameters())  # the sentence side never trains
+    assert model.objectives["clip_global"].text_proj.weight.grad is not None
+    assert model.mapper.weight.grad is not None
+    # Paper 001's pairing: the adapted encoder reads the video, gradients reach its LoRA weights only
+    # through the visual side.
+    model.zero_grad()
+    model.set_objectives({"clip_global": type(model.objectives["clip_global"])(
+        ClipGlobalConfig(visual="encoder", text="frozen_encoder", proj_dim=8), model.point_dims())})
+    model(make_batch([7, 5, 6]), objectives={"clip_global": 1.0}).loss.backward()
+    encoder, _ = model.sub_part("lm.encoder")
+    decoder, _ = model.sub_part("lm.decoder")
+    grads = {name for name, p in model.named_parameters() if p.grad is not None}
+    assert any("lora_" in name for name in grads & encoder) and not grads & decoder

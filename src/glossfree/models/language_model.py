@@ -19,6 +19,7 @@ targets (``q``, ``v``) and SpaMo's LoRA dropout 0.1.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -549,12 +550,30 @@ class LanguageModel(nn.Module):
         embeds = self.model.get_input_embeddings()(encoded.input_ids)
         return embeds * mask.unsqueeze(-1).to(embeds.dtype), mask
 
-    def encode_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_texts(self, texts: list[str], *, adapters: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """The LM encoder's hidden states on the texts: ``[B, L, embed_dim]`` and mask ``[B, L]``.
 
         The text side at the contextual level (paper 001's sentence features from the mBART
-        encoder, paper 002's hidden states).
+        encoder, paper 002's hidden states). ``adapters=False`` is paper 001's *frozen* text encoder
+        without a second copy in memory: the same encoder with its LoRA/DoRA adapters switched off
+        (peft's ``disable_adapter()``), in eval mode (no dropout) and without a graph, so no gradient
+        reaches any weight through it. Without an adapter it is the encoder's current weights, still
+        without a graph.
         """
+        if adapters:
+            return self._encode_texts(texts)
+        encoder = self._base().get_encoder()
+        modes = [(module, module.training) for module in encoder.modules()]
+        switch_off = self.model.disable_adapter() if hasattr(self.model, "disable_adapter") else contextlib.nullcontext()
+        try:
+            encoder.eval()
+            with torch.no_grad(), switch_off:
+                return self._encode_texts(texts)
+        finally:
+            for module, training in modes:
+                module.training = training
+
+    def _encode_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self._tokenize_texts(texts)
         mask = encoded.attention_mask.bool()
         hidden = self._base().get_encoder()(input_ids=encoded.input_ids, attention_mask=mask).last_hidden_state
