@@ -99,8 +99,9 @@ class DataConfig(StrictModel):
         extra_inputs: inputs loaded beside those the model's frontends read: ``segments``
             (``segments.jsonl``), ``prompts`` (the records' ``prompt``), ``targets:pseudo_gloss``.
         clip_augment: clip-consistent augmentation of RGB frames in training (one random crop,
-            brightness and contrast per clip): ``{crop_scale: [0.8, 1.0], brightness: 0.1,
-            contrast: 0.1}``; None = off.
+            brightness and contrast per clip, and with ``p`` one rotation, resize and translation):
+            ``{crop_scale: [0.8, 1.0], brightness: 0.1, contrast: 0.1, rotation_deg: 10, scale:
+            [0.9, 1.1], translate: 0.1, p: 0.5}`` (:class:`~glossfree.data.inputs.ClipAugment`); None = off.
         folder_fps: frame rate of frame folders given as ``video`` (PHOENIX-2014-T: 25).
         ssa: multitask SLT + SSA data from long streams and their subtitles (:class:`SSADataConfig`);
             a stage mixes SSA samples into its batches with ``ssa_fraction``.
@@ -141,9 +142,7 @@ class DataConfig(StrictModel):
 
         if self.clip_augment is None:
             return None
-        spec = dict(self.clip_augment)
-        if "crop_scale" in spec:
-            spec["crop_scale"] = tuple(spec["crop_scale"])
+        spec = {k: tuple(v) if isinstance(v, list) else v for k, v in self.clip_augment.items()}  # ranges
         try:
             return ClipAugment(**spec)
         except TypeError as error:
@@ -156,7 +155,7 @@ class DataConfig(StrictModel):
 
         if spec is not None:
             try:
-                ClipAugment(**{k: tuple(v) if k == "crop_scale" else v for k, v in spec.items()})
+                ClipAugment(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
             except (TypeError, GlossfreeError) as error:
                 raise ValueError(str(error)) from None
         return spec
