@@ -137,6 +137,16 @@ def test_affine_part_is_one_draw_per_clip_with_probability_p():
             np.testing.assert_array_equal(out[t], out[0])  # the same warp on every frame
     unchanged = sum(np.array_equal(out, clip) for out in outs)
     assert 10 <= unchanged <= 30  # about half the clips keep their frames (p = 0.5)
+    # clip_tensor warps the resized, normalised frames with the clip's draw
+    from glossfree.data.inputs import clip_tensor, warp_frames
+
+    quarter = ClipAugment(crop_scale=(1, 1), brightness=0, contrast=0, rotation_deg=90, p=1.0)
+    square = rng.integers(0, 255, size=(2, 40, 40, 3), dtype=np.uint8)
+    draws = np.random.default_rng(5)
+    quarter.draw(40, 40, draws)  # the crop and colour draws come first
+    angle, scale, dx, dy = quarter.draw_affine(draws)
+    expected = warp_frames(clip_tensor(square, PRE), angle, scale, dx, dy)
+    torch.testing.assert_close(clip_tensor(square, PRE, augment=quarter, rng=np.random.default_rng(5)), expected)
     never = ClipAugment(crop_scale=(1, 1), brightness=0, contrast=0, rotation_deg=15, p=0.0)
     np.testing.assert_array_equal(never(clip, np.random.default_rng(1)), clip)
     # off, the affine part draws nothing: crops and colours are those of a recipe without it

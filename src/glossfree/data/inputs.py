@@ -93,7 +93,9 @@ class ClipAugment:
             drawn from ``± rotation_deg`` (positive: counter-clockwise on screen) ...
         scale: ... resizes by a factor drawn from ``(lo, hi)`` about the centre ...
         translate: ... and shifts by up to ``± translate`` of the width and of the height (drawn
-            independently). Uncovered pixels are black; the frame size is kept.
+            independently). The frame size is kept; uncovered pixels are black when the clip is
+            warped by ``__call__``, the normalisation's mean colour in :func:`clip_tensor` (which warps
+            the resized frames).
         p: chance that a clip gets the affine part (one coin per clip); crop and colour always apply.
 
     Horizontal flips are left out on purpose: they swap the dominant hand, which changes signs.
@@ -147,24 +149,40 @@ class ClipAugment:
         shift_x, shift_y = rng.uniform(-self.translate, self.translate, size=2)
         return float(angle), float(scale), float(shift_x), float(shift_y)
 
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``uint8 [T, H, W, 3]`` -> ``uint8 [T, h, w, 3]``, one transform for the whole clip."""
+    def crop_and_colour(
+        self, frames: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, tuple[float, float, float, float] | None]:
+        """The crop and colour change of a clip (``uint8 [T, h, w, 3]``) and its affine draw (None:
+        no warp), for a caller that warps after resizing (:func:`clip_tensor`: 100x fewer pixels)."""
         (top, left, h, w), bright, contrast = self.draw(frames.shape[1], frames.shape[2], rng)
         affine = self.draw_affine(rng)
-        clip = frames[:, top : top + h, left : left + w].astype(np.float32)
+        clip = frames[:, top : top + h, left : left + w]
+        if bright == 1.0 and contrast == 1.0:  # colour off: no float copy of full-size frames
+            return clip, affine
+        clip = clip.astype(np.float32)
         mean = clip.mean()
         clip = (clip - mean) * contrast + mean
-        clip = np.clip(clip * bright, 0, 255)
-        if affine is not None:
-            clip = affine_clip(clip, *affine)
-        return np.clip(np.rint(clip), 0, 255).astype(np.uint8) if affine is not None else clip.astype(np.uint8)
+        return np.clip(clip * bright, 0, 255).astype(np.uint8), affine
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``uint8 [T, H, W, 3]`` -> ``uint8 [T, h, w, 3]``, one transform for the whole clip."""
+        clip, affine = self.crop_and_colour(frames, rng)
+        if affine is None:
+            return clip
+        warped = warp_frames(torch.from_numpy(clip.astype(np.float32)).permute(0, 3, 1, 2), *affine)
+        return np.clip(np.rint(warped.permute(0, 2, 3, 1).numpy()), 0, 255).astype(np.uint8)
 
 
 def affine_clip(frames: np.ndarray, angle_deg: float, scale: float, shift_x: float, shift_y: float) -> np.ndarray:
-    """One affine warp of every frame of ``frames`` ``[T, H, W, C]`` (float), about the frame centre:
+    """:func:`warp_frames` of channels-last frames ``[T, H, W, C]`` (float)."""
+    clip = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)
+    return warp_frames(clip, angle_deg, scale, shift_x, shift_y).permute(0, 2, 3, 1).numpy()
+
+
+def warp_frames(clip: torch.Tensor, angle_deg: float, scale: float, shift_x: float, shift_y: float) -> torch.Tensor:
+    """One affine warp of every frame of ``clip`` ``[T, C, H, W]`` (float), about the frame centre:
     rotate by ``angle_deg`` (counter-clockwise on screen), scale by ``scale``, then shift by
     ``shift_x * W`` and ``shift_y * H`` pixels (right, down). Bilinear; outside pixels are 0."""
-    clip = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)  # [T, C, H, W]
     height, width = clip.shape[-2:]
     # Output pixel -> input pixel, in pixels about the centre: in = R(angle)^-1 (out - shift) / scale.
     # Image rows grow downwards, so counter-clockwise on screen is clockwise in (x, y) = (col, row).
@@ -173,10 +191,9 @@ def affine_clip(frames: np.ndarray, angle_deg: float, scale: float, shift_x: flo
     half = torch.tensor([width / 2, height / 2], dtype=torch.float64)
     linear = inverse * half[None, :] / half[:, None]  # the same map in grid_sample's [-1, 1] units
     shift = torch.tensor([2 * shift_x, 2 * shift_y], dtype=torch.float64)
-    theta = torch.cat([linear, (-linear @ shift)[:, None]], dim=1).float()  # [2, 3]
+    theta = torch.cat([linear, (-linear @ shift)[:, None]], dim=1).to(clip.dtype)  # [2, 3]
     grid = F.affine_grid(theta.expand(clip.shape[0], 2, 3), list(clip.shape), align_corners=False)
-    warped = F.grid_sample(clip, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return warped.permute(0, 2, 3, 1).numpy()
+    return F.grid_sample(clip, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def load_clip(
@@ -199,15 +216,20 @@ def load_clip(
 
 def clip_tensor(frames: np.ndarray, preprocess, *, augment: ClipAugment | None = None,
                 rng: np.random.Generator | None = None) -> torch.Tensor:  # fmt: skip
-    """Raw frames -> the backbone's input ``float32 [T, 3, crop, crop]``: the clip's augmentation
-    (when given), then the feature extractors' own preprocessing (resize, centre crop, normalise)."""
+    """Raw frames -> the backbone's input ``float32 [T, 3, crop, crop]``: the clip's crop and colour
+    (when given), the feature extractors' own preprocessing (resize, centre crop, normalise), then the
+    clip's affine warp."""
     from glossfree.features.preprocess import preprocess_frames
 
+    affine = None
     if augment is not None:
         if rng is None:
             raise ValueError("clip augmentation needs a generator")
-        frames = augment(frames, rng)
-    return preprocess_frames(frames, preprocess)
+        frames, affine = augment.crop_and_colour(frames, rng)
+    pixels = preprocess_frames(frames, preprocess)  # [T, 3, crop, crop]
+    # The affine warp runs on the resized frames (the same geometry at a fraction of the cost);
+    # uncovered pixels are 0 after normalisation: the normalisation's mean colour.
+    return pixels if affine is None else warp_frames(pixels, *affine)
 
 
 def clip_length(path: Path, *, fps: float | None, start: float | None, end: float | None, folder_fps: float = 25.0) -> int:
