@@ -226,6 +226,32 @@ feature_commands.register(app)
 align_command.register(app)
 
 
+@app.command()
+def params(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML path, or a built-in name such as hfa/phoenix14t.")],
+    data: Annotated[Optional[Path], typer.Option(help="Dataset root: for a recipe that trains its tokenizer.")] = None,
+    override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key.")] = None,
+) -> None:
+    """Trainable / total parameters of each stage of a recipe's full-size model (meta device, no weights)."""
+    from rich.table import Table
+
+    from glossfree.inference.params import recipe_parameters
+    from glossfree.training.tasks import load_recipe
+
+    try:
+        rows, sources = recipe_parameters(load_recipe(recipe, override or []), data)
+    except GlossfreeError as error:
+        fail(error)
+    table = Table(title=f"{recipe}: parameters per stage (HFA Tab. 3 layout)")
+    for column in ("stage", "trainable", "total", "run by the stage's objectives"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in rows:
+        table.add_row(row.stage, f"{row.trainable:,}", f"{row.total:,}", f"{row.in_use:,}")
+    console.print(table)
+    for part, source in sources.items():
+        console.print(f"{part}: architecture from {source}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(sys.argv[1:])
 
