@@ -171,6 +171,15 @@ def test_frames_input_from_video_with_span_and_epoch_augmentation(tmp_path):
     first, again, later = augmented[(0, 0)]["frames"], augmented[(0, 0)]["frames"], augmented[(0, 1)]["frames"]
     torch.testing.assert_close(first, again)  # seeded per (seed, epoch, index)
     assert not torch.allclose(first, later)
+    # cache: the clip is decoded once; augmentation still changes per epoch and never alters the cache
+    cached = PoseDataset([record], tmp_path, inputs={"frames"}, frames=PRE, use_span=True, cache=True,
+                         clip_augment=ClipAugment())  # fmt: skip
+    with mock.patch.object(datasets_module, "load_clip", wraps=datasets_module.load_clip) as loads:
+        epochs = [cached[(0, epoch)]["frames"] for epoch in (0, 1, 0)]
+    assert loads.call_count == 1
+    torch.testing.assert_close(epochs[0], first)
+    torch.testing.assert_close(epochs[2], first)
+    torch.testing.assert_close(epochs[1], later)
     batch = collate_pose([plain[0], PoseDataset([record], tmp_path, inputs={"frames"}, frames=PRE)[0]])
     assert batch.frames.shape == (2, 20, 3, 32, 32) and batch.lengths.tolist() == [10, 20]
 

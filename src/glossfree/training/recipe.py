@@ -86,7 +86,8 @@ class DataConfig(StrictModel):
         augment: training-time pose transforms, OpenHands style:
             ``[{kind: RandomAffine, rotation_deg: 10}, {kind: TemporalResample}]`` (names from
             ``glossfree.data.transforms.TRANSFORMS``).
-        cache: keep loaded keypoints in memory (each DataLoader worker holds its own copy).
+        cache: keep loaded keypoints and decoded RGB clips in memory (each DataLoader worker holds
+            its own copy).
         num_workers: DataLoader worker processes that load and augment batches while the model
             computes (0 = in the training process). Workers persist across epochs; batches are
             copied to pinned memory when training on a GPU.
