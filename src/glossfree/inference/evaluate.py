@@ -153,11 +153,36 @@ def shuffled_input_baseline(
     trained: TrainedModel, records: list[Record], root: Path, *, seed: int = 0, preset: str,
     append_period: bool = False,
 ) -> SplitResult:
-    """The same model fed another sample's poses (a derangement of the split): it must do much worse."""
+    """The same model fed another sample's signing (a derangement of the split): its pose file, video
+    and span, whichever the model reads; it must do much worse."""
     rng = np.random.default_rng(seed)
     order = np.arange(len(records))
     while len(records) > 1 and np.any(order == np.arange(len(records))):
         order = rng.permutation(len(records))
-    swapped = [dataclasses.replace(record, pose=records[j].pose) for record, j in zip(records, order)]
+    swapped = [
+        dataclasses.replace(record, pose=records[j].pose, video=records[j].video, start=records[j].start, end=records[j].end)
+        for record, j in zip(records, order)
+    ]
     hypotheses = generate_records(trained, swapped, root)
     return score_split(hypotheses, records, preset=preset, append_period=append_period)
+
+
+def split_baselines(
+    trained: TrainedModel, root: str | Path, split: str = "test", *, seed: int = 0, preset: str | None = None,
+    append_period: bool | None = None,
+) -> dict[str, SplitResult]:
+    """The demo's two baselines on ``split``, scored as :func:`evaluate_split` scores the model: the
+    most frequent training sentence, and the model fed another sample's signing."""
+    root = Path(root)
+    preset = preset or trained.recipe.evaluation.preset
+    append_period = trained.recipe.evaluation.append_period if append_period is None else append_period
+    train_records = load_split(root, trained.recipe.data.train_split)
+    records = load_split(root, split)
+    return {
+        "most_frequent_sentence": most_frequent_sentence_baseline(
+            train_records, records, preset=preset, append_period=append_period
+        ),
+        "shuffled_inputs": shuffled_input_baseline(
+            trained, records, root, seed=seed, preset=preset, append_period=append_period
+        ),
+    }
