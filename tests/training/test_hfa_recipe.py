@@ -72,7 +72,7 @@ def test_pretrain_finetune_evaluate(hfa_corpus, tmp_path):
     run_dir = tmp_path / "run"
     result = train(recipe, data_root=hfa_corpus, run_dir=run_dir,
                    launch=LaunchConfig(accelerator="cpu", progress=False, extra_callbacks=[snapshots.callback]))  # fmt: skip
-    assert [stage["name"] for stage in result.stages] == ["pretrain", "finetune1", "finetune2"]
+    assert [stage["stage"] for stage in result.stages] == ["pretrain", "finetune1", "finetune2"]
     metrics = (run_dir / "logs" / "pretrain").glob("attempt-*/metrics.csv")
     header = next(iter(metrics)).read_text(encoding="utf-8").splitlines()[0]
     assert "dev/clip_global" in header and "dev/pseudo_gloss_bce" in header and "dev/loss" in header
