@@ -81,10 +81,10 @@ def test_pretrain_finetune_evaluate(hfa_corpus, tmp_path):
     moved = {name for name in start if not torch.equal(start[name], end[name])}
     assert any(n.startswith("frontend.") for n in moved) and any(n.startswith("compressor.") for n in moved)
     assert moved & snapshots.pieces["lm.encoder"] and not moved & snapshots.pieces["lm.decoder"]
-    # fine-tuning stage 1: mapper and decoder only
+    # fine-tuning stage 1: mapper (with token_norm) and decoder only
     start, end = snapshots.start["finetune1"], snapshots.end["finetune1"]
     moved = {name for name in start if not torch.equal(start[name], end[name])}
-    assert moved and all(n.startswith("mapper.") or n in snapshots.pieces["lm.decoder"] for n in moved)
+    assert moved and all(n.startswith(("mapper.", "token_norm.")) or n in snapshots.pieces["lm.decoder"] for n in moved)
     # evaluate the exported model on the test split, with the demo's baselines beside it
     result = invoke("evaluate", run_dir, "--data", hfa_corpus, "--split", "test", "--json", "--baselines",
                     "--out", tmp_path / "eval")  # fmt: skip
