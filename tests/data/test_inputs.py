@@ -15,7 +15,7 @@ from data.test_datasets import _dataset_root
 from features.helpers import SMALL, write_video
 from glossfree.data import datasets as datasets_module
 from glossfree.data.datasets import PoseDataset, collate_pose
-from glossfree.data.inputs import ClipAugment, centred_window, segment_frames
+from glossfree.data.inputs import ClipAugment, affine_clip, centred_window, segment_frames
 from glossfree.data.manifest import Record
 from glossfree.errors import ConfigError, DataError
 from glossfree.features.cache import FeatureCache, write_entry
@@ -108,6 +108,56 @@ def test_clip_augmentation_is_clip_consistent_and_changes_per_epoch():
     np.testing.assert_array_equal(cropped, moving[:, top : top + h, left : left + w])
 
 
+def test_affine_warp_by_hand():
+    image = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1)
+    # 90 degrees counter-clockwise on screen is numpy's rot90 (k=1) of the rows and columns
+    np.testing.assert_allclose(affine_clip(image, 90, 1, 0, 0), np.rot90(image, k=1, axes=(1, 2)), atol=1e-3)
+    wide = np.arange(24, dtype=np.float32).reshape(1, 4, 6, 1)  # not square: 180 degrees is still a flip of both axes
+    np.testing.assert_allclose(affine_clip(wide, 180, 1, 0, 0), wide[:, ::-1, ::-1], atol=1e-3)
+    # a shift of a third of the width moves every row two pixels right; the uncovered columns are black
+    shifted = affine_clip(image, 0, 1, 2 / 6, 0)
+    np.testing.assert_allclose(shifted[0, :, 2:, 0], image[0, :, :4, 0], atol=1e-3)
+    assert np.abs(shifted[0, :, :2]).max() < 1e-3
+    # scale 2 about the centre (3, 3): output pixel (0, 0), centred at (0.5, 0.5), reads input point
+    # (3 - 2.5 / 2, 3 - 2.5 / 2) = (1.75, 1.75), i.e. row = col = 1.25 in index units; the image is
+    # 6 * row + col, which bilinear sampling reproduces: 8.75
+    zoomed = affine_clip(image, 0, 2, 0, 0)[0, :, :, 0]
+    assert zoomed[0, 0] == pytest.approx(6 * 1.25 + 1.25, abs=1e-4)
+
+
+def test_affine_part_is_one_draw_per_clip_with_probability_p():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, size=(24, 32, 3), dtype=np.uint8)
+    clip = np.stack([frame] * 4)
+    augment = ClipAugment(crop_scale=(1, 1), brightness=0, contrast=0, rotation_deg=15, scale=(0.8, 1.2), translate=0.1, p=0.5)
+    outs = [augment(clip, np.random.default_rng(seed)) for seed in range(40)]
+    for out in outs:
+        assert out.shape == clip.shape
+        for t in range(1, 4):
+            np.testing.assert_array_equal(out[t], out[0])  # the same warp on every frame
+    unchanged = sum(np.array_equal(out, clip) for out in outs)
+    assert 10 <= unchanged <= 30  # about half the clips keep their frames (p = 0.5)
+    # clip_tensor warps the resized, normalised frames with the clip's draw
+    from glossfree.data.inputs import clip_tensor, warp_frames
+
+    quarter = ClipAugment(crop_scale=(1, 1), brightness=0, contrast=0, rotation_deg=90, p=1.0)
+    square = rng.integers(0, 255, size=(2, 40, 40, 3), dtype=np.uint8)
+    draws = np.random.default_rng(5)
+    quarter.draw(40, 40, draws)  # the crop and colour draws come first
+    angle, scale, dx, dy = quarter.draw_affine(draws)
+    expected = warp_frames(clip_tensor(square, PRE), angle, scale, dx, dy)
+    torch.testing.assert_close(clip_tensor(square, PRE, augment=quarter, rng=np.random.default_rng(5)), expected)
+    never = ClipAugment(crop_scale=(1, 1), brightness=0, contrast=0, rotation_deg=15, p=0.0)
+    np.testing.assert_array_equal(never(clip, np.random.default_rng(1)), clip)
+    # off, the affine part draws nothing: crops and colours are those of a recipe without it
+    plain = ClipAugment(crop_scale=(0.5, 0.9))
+    assert plain.draw_affine(np.random.default_rng(2)) is None
+    with pytest.raises(ConfigError, match="rotation_deg"):
+        ClipAugment(rotation_deg=-1)
+    with pytest.raises(ConfigError, match="scale"):
+        ClipAugment(scale=(1.2, 0.8))
+
+
 def test_frames_input_from_video_with_span_and_epoch_augmentation(tmp_path):
     write_video(tmp_path / "videos" / "v.mp4", num_frames=20, fps=10)
     record = Record(id="v", split="train", text="x", language="en", video="videos/v.mp4", start=0.5, end=1.5)
@@ -121,6 +171,15 @@ def test_frames_input_from_video_with_span_and_epoch_augmentation(tmp_path):
     first, again, later = augmented[(0, 0)]["frames"], augmented[(0, 0)]["frames"], augmented[(0, 1)]["frames"]
     torch.testing.assert_close(first, again)  # seeded per (seed, epoch, index)
     assert not torch.allclose(first, later)
+    # cache: the clip is decoded once; augmentation still changes per epoch and never alters the cache
+    cached = PoseDataset([record], tmp_path, inputs={"frames"}, frames=PRE, use_span=True, cache=True,
+                         clip_augment=ClipAugment())  # fmt: skip
+    with mock.patch.object(datasets_module, "load_clip", wraps=datasets_module.load_clip) as loads:
+        epochs = [cached[(0, epoch)]["frames"] for epoch in (0, 1, 0)]
+    assert loads.call_count == 1
+    torch.testing.assert_close(epochs[0], first)
+    torch.testing.assert_close(epochs[2], first)
+    torch.testing.assert_close(epochs[1], later)
     batch = collate_pose([plain[0], PoseDataset([record], tmp_path, inputs={"frames"}, frames=PRE)[0]])
     assert batch.frames.shape == (2, 20, 3, 32, 32) and batch.lengths.tolist() == [10, 20]
 

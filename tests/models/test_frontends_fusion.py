@@ -70,6 +70,31 @@ def test_frame_encoder_lora_freezes_base_and_trains_adapters_on_chosen_layers():
     assert any(p.abs().sum() > 0 for p in lora_b)  # B starts at 0: the adapter learnt
 
 
+def test_hfa_frame_encoder_lora_on_the_top_three_layers_and_batch_norm():
+    # Paper 001: LoRA on the top three of ViT-S/14's twelve blocks (q and v), CLS -> Linear -> BatchNorm.
+    config = FrameEncoderConfig(model="dinov2", model_config={**VIT, "num_hidden_layers": 12}, preprocess=SMALL,
+                                train="lora", lora={"layers": [9, 10, 11]}, dim=16, norm="batch")  # fmt: skip
+    encoder = FrameEncoder(config)
+    trainable = sorted(n for n, p in encoder.named_parameters() if p.requires_grad)
+    lora = [n for n in trainable if "lora_" in n]
+    assert len(lora) == 3 * 2 * 2  # 3 blocks x (q, v) x (A, B)
+    assert {n.split("encoder.layer.")[1].split(".")[0] for n in lora} == {"9", "10", "11"}
+    assert [n for n in trainable if n not in lora] == ["proj.0.bias", "proj.0.weight", "proj.1.bias", "proj.1.weight"]
+    assert isinstance(encoder.proj[1], torch.nn.BatchNorm1d)
+    # BatchNorm statistics come from the real frames only: padding is never encoded nor counted
+    batch = _frames_batch([2, 4])
+    encoder.train()
+    with torch.no_grad():
+        pooled = encoder.proj[0](encoder._encode(batch.frames[batch.masks["frames"]]))  # [6, 16]
+        encoder.proj[1].reset_running_stats()
+        encoder.proj[1].momentum = 1.0  # running mean = this batch's mean
+        out = encoder(batch.frames, batch.masks["frames"])
+    torch.testing.assert_close(encoder.proj[1].running_mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
+    assert out[0, 2:].abs().sum() == 0
+    with pytest.raises(ValueError, match="norm 'batch'"):
+        FrameEncoderConfig(model="dinov2", model_config=VIT, norm="batch")
+
+
 def test_frame_encoder_needs_one_weights_source():
     with pytest.raises(ValueError, match="exactly one of name_or_path"):
         FrameEncoderConfig(model="dinov2")

@@ -61,7 +61,7 @@ def test_objectives_and_their_parts():
         (["stages.0.val_every_n_epochs=null", "stages.0.max_epochs=null", "stages.0.max_steps=5",
           "stages.0.val_every_n_steps=2"], r"max_steps a multiple of it \(got 5\)"),
         (["stages.0.train=[frontend, head]"], r"train lists head, not part\(s\) of the model; its parts: frontend, "
-         r"compressor, mapper, token_norm, lm$"),
+         r"compressor, mapper, token_norm, lm, lm.encoder, lm.decoder$"),
         (["stages.0.train=[objectives.clip_global]"], r"train lists objectives.clip_global"),
         ([f"stages.0.objectives=[{CLIP}, {CLIP}]"], r"objective name\(s\) clip_global used twice"),
         (["stages.0.objectives=[{kind: clipp}]"], r"clipp"),

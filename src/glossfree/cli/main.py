@@ -105,11 +105,15 @@ def evaluate(
     precision: Annotated[str, typer.Option(help=_PRECISION_HELP)] = "32",
     out: Annotated[Optional[Path], typer.Option(help="Folder for hypotheses, references, per-sample scores and signature.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    baselines: Annotated[bool, typer.Option("--baselines", help="Also score the most frequent training sentence and the model on another sample's input.")] = False,
 ) -> None:
     """Score a trained model on a split (generated text only), or two text files."""
     from glossfree.evaluation.report import evaluate_files, format_scores_table
 
+    compared: dict = {}
     try:
+        if baselines and (hyp is not None or model is None):
+            raise typer.BadParameter("--baselines scores a model folder's baselines: give the model, not --hyp/--ref")
         if out is not None:
             check_output_dir(out, what="--out folder")
         if hyp is not None or ref is not None:
@@ -142,13 +146,21 @@ def evaluate(
                 device=device,
                 batch_size=batch_size,
             ).scores
+            if baselines:
+                from glossfree.inference.evaluate import split_baselines
+
+                compared = {name: result.scores for name, result in split_baselines(
+                    trained, root, split, preset=preset, append_period=append_period).items()}  # fmt: skip
     except GlossfreeError as error:
         fail(error)
         return
+    extra = {f"baseline_{name}": value.as_dict() for name, value in compared.items()}
     if as_json:
-        typer.echo(json.dumps(scores.as_dict(), indent=2))
+        typer.echo(json.dumps({**scores.as_dict(), **extra}, indent=2))
     else:
         Console().print(format_scores_table(scores))
+        for name, value in compared.items():
+            console.print(f"baseline {name}: BLEU-4 {value.bleu4:.2f}, ROUGE-L {value.rouge_l:.2f}, chrF {value.chrf:.2f}")
 
 
 @app.command()
@@ -225,6 +237,32 @@ text_commands.register(app)
 feature_commands.register(app)
 align_command.register(app)
 analyze_commands.register(app)
+
+
+@app.command()
+def params(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML path, or a built-in name such as hfa/phoenix14t.")],
+    data: Annotated[Optional[Path], typer.Option(help="Dataset root: for a recipe that trains its tokenizer.")] = None,
+    override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key.")] = None,
+) -> None:
+    """Trainable / total parameters of each stage of a recipe's full-size model (meta device, no weights)."""
+    from rich.table import Table
+
+    from glossfree.inference.params import recipe_parameters
+    from glossfree.training.tasks import load_recipe
+
+    try:
+        rows, sources = recipe_parameters(load_recipe(recipe, override or []), data)
+    except GlossfreeError as error:
+        fail(error)
+    table = Table(title=f"{recipe}: parameters per stage (HFA Tab. 3 layout)")
+    for column in ("stage", "trainable", "total", "run by the stage's objectives"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in rows:
+        table.add_row(row.stage, f"{row.trainable:,}", f"{row.total:,}", f"{row.in_use:,}")
+    console.print(table)
+    for part, source in sources.items():
+        console.print(f"{part}: architecture from {source}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -71,8 +71,8 @@ class PoseDataset(Dataset):
         normalize: centre on the shoulders and scale to shoulder length 1 (see ``pose_io``).
         transform: augmentation ``(keypoints, rng) -> keypoints`` (see ``transforms``), or None.
         fps: resample every sequence to this frame rate by frame selection, or keep the file's.
-        cache: keep loaded (untransformed) keypoints in memory; for tiny datasets. With DataLoader
-            workers each worker holds its own cache.
+        cache: keep loaded (untransformed) keypoints, and decoded RGB clips (before augmentation),
+            in memory; for tiny datasets. With DataLoader workers each worker holds its own cache.
         skip_bad: load every sample once at construction; samples whose file is missing or bad are
             dropped and listed in ``skipped`` as ``(id, reason)`` with a logged warning.
         allow_missing: keep layout points missing from a file as masked points (e.g. the 25 body
@@ -161,6 +161,7 @@ class PoseDataset(Dataset):
         self.seed, self.epoch = seed, 0
         self.skipped: list[tuple[str, str]] = []
         self._cache: dict[int, Keypoints] = {}
+        self._clips: dict[int, np.ndarray] = {}  # decoded RGB clips, with ``cache``
         self._lengths: list[int] | None = None
         self.records: list[Record] = []
         self._caches = self._feature_caches()
@@ -360,7 +361,11 @@ class PoseDataset(Dataset):
             rate, num_frames = rate or keypoints.fps, keypoints.num_frames
         if "frames" in self.inputs:
             start, end = self._span(record)
-            raw = load_clip(self._video_path(record), fps=self.fps, start=start, end=end, folder_fps=self.folder_fps)
+            raw = self._clips.get(index)
+            if raw is None:
+                raw = load_clip(self._video_path(record), fps=self.fps, start=start, end=end, folder_fps=self.folder_fps)
+                if self.cache:
+                    self._clips[index] = raw
             # A generator of its own (not the pose transforms'), so adding frames changes no pose draw.
             rng = np.random.default_rng((self.seed, epoch, index, 1)) if self.clip_augment is not None else None
             item["frames"] = clip_tensor(raw, self.frames_preprocess, augment=self.clip_augment, rng=rng)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from glossfree.errors import ConfigError, DataError
 
@@ -87,6 +88,15 @@ class ClipAugment:
             ``(1, 1)`` turns cropping off.
         brightness: pixel values are multiplied by a factor drawn from ``1 ± brightness``.
         contrast: values are pulled to (or pushed from) the clip's mean by a factor from ``1 ± contrast``.
+        rotation_deg: the affine part (paper 001: random rotation, resizing and translation, "applied
+            to all frames within the video sequences with a 50 % probability") rotates by an angle
+            drawn from ``± rotation_deg`` (positive: counter-clockwise on screen) ...
+        scale: ... resizes by a factor drawn from ``(lo, hi)`` about the centre ...
+        translate: ... and shifts by up to ``± translate`` of the width and of the height (drawn
+            independently). The frame size is kept; uncovered pixels are black when the clip is
+            warped by ``__call__``, the normalisation's mean colour in :func:`clip_tensor` (which warps
+            the resized frames).
+        p: chance that a clip gets the affine part (one coin per clip); crop and colour always apply.
 
     Horizontal flips are left out on purpose: they swap the dominant hand, which changes signs.
     """
@@ -94,6 +104,10 @@ class ClipAugment:
     crop_scale: tuple[float, float] = (0.8, 1.0)
     brightness: float = 0.1
     contrast: float = 0.1
+    rotation_deg: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    translate: float = 0.0
+    p: float = 1.0
 
     def __post_init__(self) -> None:
         lo, hi = self.crop_scale
@@ -101,6 +115,18 @@ class ClipAugment:
             raise ConfigError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {self.crop_scale}")
         if not (0 <= self.brightness < 1 and 0 <= self.contrast < 1):
             raise ConfigError(f"brightness ({self.brightness}) and contrast ({self.contrast}) must be in [0, 1)")
+        if not (0 <= self.rotation_deg <= 180 and 0 <= self.translate < 1 and 0 <= self.p <= 1):
+            raise ConfigError(
+                f"rotation_deg ({self.rotation_deg}) must be in [0, 180], translate ({self.translate}) in [0, 1) "
+                f"and p ({self.p}) in [0, 1]"
+            )
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise ConfigError(f"scale must satisfy 0 < lo <= hi, got {self.scale}")
+
+    @property
+    def affine(self) -> bool:
+        """Whether the affine part can change a clip at all."""
+        return self.p > 0 and (self.rotation_deg > 0 or self.scale != (1.0, 1.0) or self.translate > 0)
 
     def draw(self, height: int, width: int, rng: np.random.Generator) -> tuple[tuple[int, int, int, int], float, float]:
         """``((top, left, h, w), brightness factor, contrast factor)`` for a clip of ``height x width`` frames."""
@@ -112,13 +138,62 @@ class ClipAugment:
         contrast = rng.uniform(1 - self.contrast, 1 + self.contrast)
         return (top, left, h, w), float(bright), float(contrast)
 
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``uint8 [T, H, W, 3]`` -> ``uint8 [T, h, w, 3]``, one transform for the whole clip."""
+    def draw_affine(self, rng: np.random.Generator) -> tuple[float, float, float, float] | None:
+        """``(angle in degrees, scale, x shift, y shift as shares of the side)`` for a clip, or None
+        when its coin (``p``) says no. Draws nothing when the affine part is off, so clips of a
+        recipe without it see the same crops and colours as before."""
+        if not self.affine or rng.uniform() >= self.p:
+            return None
+        angle = rng.uniform(-self.rotation_deg, self.rotation_deg)
+        scale = rng.uniform(*self.scale)
+        shift_x, shift_y = rng.uniform(-self.translate, self.translate, size=2)
+        return float(angle), float(scale), float(shift_x), float(shift_y)
+
+    def crop_and_colour(
+        self, frames: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, tuple[float, float, float, float] | None]:
+        """The crop and colour change of a clip (``uint8 [T, h, w, 3]``) and its affine draw (None:
+        no warp), for a caller that warps after resizing (:func:`clip_tensor`: 100x fewer pixels)."""
         (top, left, h, w), bright, contrast = self.draw(frames.shape[1], frames.shape[2], rng)
-        clip = frames[:, top : top + h, left : left + w].astype(np.float32)
+        affine = self.draw_affine(rng)
+        clip = frames[:, top : top + h, left : left + w]
+        if bright == 1.0 and contrast == 1.0:  # colour off: no float copy of full-size frames
+            return clip, affine
+        clip = clip.astype(np.float32)
         mean = clip.mean()
         clip = (clip - mean) * contrast + mean
-        return np.clip(clip * bright, 0, 255).astype(np.uint8)
+        return np.clip(clip * bright, 0, 255).astype(np.uint8), affine
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``uint8 [T, H, W, 3]`` -> ``uint8 [T, h, w, 3]``, one transform for the whole clip."""
+        clip, affine = self.crop_and_colour(frames, rng)
+        if affine is None:
+            return clip
+        warped = warp_frames(torch.from_numpy(clip.astype(np.float32)).permute(0, 3, 1, 2), *affine)
+        return np.clip(np.rint(warped.permute(0, 2, 3, 1).numpy()), 0, 255).astype(np.uint8)
+
+
+def affine_clip(frames: np.ndarray, angle_deg: float, scale: float, shift_x: float, shift_y: float) -> np.ndarray:
+    """:func:`warp_frames` of channels-last frames ``[T, H, W, C]`` (float)."""
+    clip = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)
+    return warp_frames(clip, angle_deg, scale, shift_x, shift_y).permute(0, 2, 3, 1).numpy()
+
+
+def warp_frames(clip: torch.Tensor, angle_deg: float, scale: float, shift_x: float, shift_y: float) -> torch.Tensor:
+    """One affine warp of every frame of ``clip`` ``[T, C, H, W]`` (float), about the frame centre:
+    rotate by ``angle_deg`` (counter-clockwise on screen), scale by ``scale``, then shift by
+    ``shift_x * W`` and ``shift_y * H`` pixels (right, down). Bilinear; outside pixels are 0."""
+    height, width = clip.shape[-2:]
+    # Output pixel -> input pixel, in pixels about the centre: in = R(angle)^-1 (out - shift) / scale.
+    # Image rows grow downwards, so counter-clockwise on screen is clockwise in (x, y) = (col, row).
+    a = math.radians(angle_deg)
+    inverse = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=torch.float64) / scale
+    half = torch.tensor([width / 2, height / 2], dtype=torch.float64)
+    linear = inverse * half[None, :] / half[:, None]  # the same map in grid_sample's [-1, 1] units
+    shift = torch.tensor([2 * shift_x, 2 * shift_y], dtype=torch.float64)
+    theta = torch.cat([linear, (-linear @ shift)[:, None]], dim=1).to(clip.dtype)  # [2, 3]
+    grid = F.affine_grid(theta.expand(clip.shape[0], 2, 3), list(clip.shape), align_corners=False)
+    return F.grid_sample(clip, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def load_clip(
@@ -141,15 +216,20 @@ def load_clip(
 
 def clip_tensor(frames: np.ndarray, preprocess, *, augment: ClipAugment | None = None,
                 rng: np.random.Generator | None = None) -> torch.Tensor:  # fmt: skip
-    """Raw frames -> the backbone's input ``float32 [T, 3, crop, crop]``: the clip's augmentation
-    (when given), then the feature extractors' own preprocessing (resize, centre crop, normalise)."""
+    """Raw frames -> the backbone's input ``float32 [T, 3, crop, crop]``: the clip's crop and colour
+    (when given), the feature extractors' own preprocessing (resize, centre crop, normalise), then the
+    clip's affine warp."""
     from glossfree.features.preprocess import preprocess_frames
 
+    affine = None
     if augment is not None:
         if rng is None:
             raise ValueError("clip augmentation needs a generator")
-        frames = augment(frames, rng)
-    return preprocess_frames(frames, preprocess)
+        frames, affine = augment.crop_and_colour(frames, rng)
+    pixels = preprocess_frames(frames, preprocess)  # [T, 3, crop, crop]
+    # The affine warp runs on the resized frames (the same geometry at a fraction of the cost);
+    # uncovered pixels are 0 after normalisation: the normalisation's mean colour.
+    return pixels if affine is None else warp_frames(pixels, *affine)
 
 
 def clip_length(path: Path, *, fps: float | None, start: float | None, end: float | None, folder_fps: float = 25.0) -> int:

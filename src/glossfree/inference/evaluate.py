@@ -164,3 +164,24 @@ def shuffled_input_baseline(
     hypotheses = generate_records(trained, records, root)
     swapped = {record.id: hypotheses[records[j].id] for record, j in zip(records, order)}
     return score_split(swapped, records, preset=preset, append_period=append_period)
+
+
+def split_baselines(
+    trained: TrainedModel, root: str | Path, split: str = "test", *, seed: int = 0, preset: str | None = None,
+    append_period: bool | None = None,
+) -> dict[str, SplitResult]:
+    """The demo's two baselines on ``split``, scored as :func:`evaluate_split` scores the model: the
+    most frequent training sentence, and the model fed another sample's signing."""
+    root = Path(root)
+    preset = preset or trained.recipe.evaluation.preset
+    append_period = trained.recipe.evaluation.append_period if append_period is None else append_period
+    train_records = load_split(root, trained.recipe.data.train_split)
+    records = load_split(root, split)
+    return {
+        "most_frequent_sentence": most_frequent_sentence_baseline(
+            train_records, records, preset=preset, append_period=append_period
+        ),
+        "shuffled_inputs": shuffled_input_baseline(
+            trained, records, root, seed=seed, preset=preset, append_period=append_period
+        ),
+    }

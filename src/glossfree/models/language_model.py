@@ -19,6 +19,7 @@ targets (``q``, ``v``) and SpaMo's LoRA dropout 0.1.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -511,6 +512,28 @@ class LanguageModel(nn.Module):
     def _base(self) -> nn.Module:
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
 
+    def part_split(self) -> dict[str, tuple[frozenset[str], list[nn.Module]]]:
+        """The LM's two stage parts, ``encoder`` and ``decoder``: each one's parameter names (as in
+        ``self.named_parameters()``) and the modules to put in eval mode when it is frozen.
+
+        The token embeddings (shared by encoder and decoder) and the LM head (tied to them in mBART)
+        belong to the decoder: the encoder reads visual tokens, the decoder reads and writes text (a
+        prompt embedded for the encoder is embedded by them too). Adapter weights follow the layer
+        they adapt. Every LM parameter is in exactly one of the two.
+        """
+        base = self._base()
+        text_side = [base.get_decoder(), base.get_input_embeddings(), base.get_output_embeddings()]
+        decoder_ids = {id(p) for module in text_side if module is not None for p in module.parameters()}
+        encoder_ids = {id(p) for p in base.get_encoder().parameters()} - decoder_ids
+        named = list(self.named_parameters())
+        encoder = frozenset(name for name, p in named if id(p) in encoder_ids)
+        decoder = frozenset(name for name, p in named if id(p) in decoder_ids)
+        rest = sorted({name for name, _ in named} - encoder - decoder)
+        if rest:  # a family with parameters outside encoder, decoder, embeddings and head
+            raise ConfigError(f"lm: parameters in neither lm.encoder nor lm.decoder: {', '.join(rest[:5])}")
+        modules = [m for m in (base.get_decoder(), base.get_output_embeddings()) if m is not None]
+        return {"encoder": (encoder, [base.get_encoder()]), "decoder": (decoder, modules)}
+
     def encode_embeds(
         self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, *, prompts: list[str] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -538,12 +561,30 @@ class LanguageModel(nn.Module):
         embeds = self.model.get_input_embeddings()(encoded.input_ids)
         return embeds * mask.unsqueeze(-1).to(embeds.dtype), mask
 
-    def encode_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_texts(self, texts: list[str], *, adapters: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """The LM encoder's hidden states on the texts: ``[B, L, embed_dim]`` and mask ``[B, L]``.
 
         The text side at the contextual level (paper 001's sentence features from the mBART
-        encoder, paper 002's hidden states).
+        encoder, paper 002's hidden states). ``adapters=False`` is paper 001's *frozen* text encoder
+        without a second copy in memory: the same encoder with its LoRA/DoRA adapters switched off
+        (peft's ``disable_adapter()``), in eval mode (no dropout) and without a graph, so no gradient
+        reaches any weight through it. Without an adapter it is the encoder's current weights, still
+        without a graph.
         """
+        if adapters:
+            return self._encode_texts(texts)
+        encoder = self._base().get_encoder()
+        modes = [(module, module.training) for module in encoder.modules()]
+        switch_off = self.model.disable_adapter() if hasattr(self.model, "disable_adapter") else contextlib.nullcontext()
+        try:
+            encoder.eval()
+            with torch.no_grad(), switch_off:
+                return self._encode_texts(texts)
+        finally:
+            for module, training in modes:
+                module.training = training
+
+    def _encode_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self._tokenize_texts(texts)
         mask = encoded.attention_mask.bool()
         hidden = self._base().get_encoder()(input_ids=encoded.input_ids, attention_mask=mask).last_hidden_state

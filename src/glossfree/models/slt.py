@@ -294,6 +294,16 @@ class FusedFrontend(nn.Module):
 # ``objectives.<name>`` (see :meth:`SLTModel.parts`). A stage's ``train`` list names these parts.
 BASE_PARTS = ("frontend", "compressor", "mapper", "token_norm", "lm")
 
+# Parts a stage can also train piece by piece: paper 001's first fine-tuning stage trains the LM
+# decoder with its encoder frozen. ``lm`` stays one part and means both pieces.
+SUB_PARTS: dict[str, tuple[str, ...]] = {"lm": ("lm.encoder", "lm.decoder")}
+
+
+def part_names(parts: Sequence[str]) -> list[str]:
+    """What a stage's ``train`` may list for a model with ``parts``: the parts and their pieces."""
+    return [name for part in parts for name in (part, *SUB_PARTS.get(part, ()))]
+
+
 # Named points where the visual tokens can be read (``SLTOutput.visual``).
 VISUAL_POINTS = ("frontend", "compressor", "tokens")
 
@@ -356,6 +366,16 @@ class SLTModel(nn.Module):
         for each objective with weights."""
         heads = [f"objectives.{key}" for key, head in self.objectives.items() if next(head.parameters(), None) is not None]
         return [*BASE_PARTS, *sorted(heads)]
+
+    def sub_parts(self) -> dict[str, tuple[str, ...]]:
+        """The parts a stage can train piece by piece, and their pieces (:data:`SUB_PARTS`)."""
+        return dict(SUB_PARTS)
+
+    def sub_part(self, name: str) -> tuple[frozenset[str], list[nn.Module]]:
+        """One piece (``lm.encoder``, ``lm.decoder``): its parameter names in this model and the
+        modules to put in eval mode when it is frozen (:meth:`LanguageModel.part_split`)."""
+        names, modules = self.lm.part_split()[name.removeprefix("lm.")]
+        return frozenset(f"lm.{n}" for n in names), modules
 
     def required_inputs(self) -> set[str]:
         """What the datasets must load for this model: ``{"keypoints"}``, ``{"frames"}``,

@@ -3,7 +3,8 @@
 Paper 001 (HFA, "Video-Language Alignment"): the visual tokens after the LM encoder are average
 pooled to one video vector, the target sentence is encoded by a frozen mBART encoder and average
 pooled to one sentence vector, and a CLIP loss with a learnable temperature pulls matching pairs
-together (``visual: encoder, text: encoder``). GFSLT-VLP's pre-training is the same loss on other
+together (``visual: encoder, text: frozen_encoder``: the LoRA-adapted encoder reads the video, the
+same encoder with its adapters switched off reads the sentence). GFSLT-VLP's pre-training is the same loss on other
 points. Following CLIP (Radford et al. 2021, Sec. 2.5) the temperature is learnt as a log logit
 scale, initialised at ``1 / 0.07`` and clamped so that it never exceeds 100.
 
@@ -35,8 +36,10 @@ class ClipGlobalConfig(ObjectiveSettings):
         visual: where the visual tokens are read: ``frontend`` (per frame), ``compressor``,
             ``tokens`` (after mapper and token_norm, what the LM reads) or ``encoder`` (the LM
             encoder's hidden states on them).
-        text: ``embeddings`` (the LM's input embeddings of the sentence) or ``encoder`` (the LM
-            encoder's hidden states on the sentence).
+        text: ``embeddings`` (the LM's input embeddings of the sentence), ``encoder`` (the LM
+            encoder's hidden states on the sentence) or ``frozen_encoder`` (paper 001's frozen
+            mBART text encoder: the same encoder with its adapters disabled, in eval mode and
+            without gradient; :meth:`~glossfree.models.language_model.LanguageModel.encode_texts`).
         proj_dim: width of the shared space; each side gets a linear projection to it. ``None``
             compares the pooled features directly (both sides must then have one width).
         temperature: initial softmax temperature (CLIP: 0.07).
@@ -47,7 +50,7 @@ class ClipGlobalConfig(ObjectiveSettings):
 
     kind: Literal["clip_global"] = "clip_global"
     visual: Literal["frontend", "compressor", "tokens", "encoder"] = "tokens"
-    text: Literal["embeddings", "encoder"] = "embeddings"
+    text: Literal["embeddings", "encoder", "frozen_encoder"] = "embeddings"
     proj_dim: int | None = Field(512, ge=1)
     temperature: float = Field(0.07, gt=0)
     learn_temperature: bool = True
@@ -127,8 +130,11 @@ class ClipGlobal(Objective):
 
     def text_tokens(self, batch, model) -> tuple[torch.Tensor, torch.Tensor]:
         """``(features [B, L, D_text], mask [B, L])`` of the batch's sentences from the LM's input
-        embeddings or its encoder (``config.text``). Computed without a graph when the LM is frozen
+        embeddings or its encoder (``config.text``), or the encoder without adapters
+        (``frozen_encoder``, never a graph). Computed without a graph when the LM is frozen
         (paper 001's frozen mBART text encoder) or when ``text_gets_gradient`` is False."""
+        if self.config.text == "frozen_encoder":
+            return model.lm.encode_texts(batch.texts, adapters=False)
         texts = model.lm.encode_texts if self.config.text == "encoder" else model.lm.embed_texts
         text_trains = self.text_gets_gradient and any(param.requires_grad for param in model.lm.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and text_trains):

@@ -47,7 +47,8 @@ class PseudoGlossBCEConfig(ObjectiveSettings):
         visual: where the segment features are read: ``frontend`` (per frame), ``compressor``
             (paper 001's temporal-encoder output ``Z``), ``tokens`` or ``encoder``.
         prototypes: path of the prototype file written by ``glossfree prototypes``
-            (``pseudo_gloss_prototypes.safetensors``, ``[V, dim]``, row 0 the zero blank).
+            (``pseudo_gloss_prototypes.safetensors``, ``[V, dim]``, row 0 the zero blank); in a
+            recipe, a relative path is under the data root.
         dim: width of the projected features ``Z'``; must equal the prototypes' width (fastText: 300).
         temperature_time: initial tau_T of the softmax over time.
         temperature_prototype: initial tau_U of the softmax over prototypes.

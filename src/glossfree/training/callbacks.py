@@ -11,7 +11,8 @@ from glossfree.errors import ConfigError
 class StageFreezing(L.Callback):
     """Trains exactly the stage's parts; everything else is frozen (Lightning ``BaseFinetuning`` style).
 
-    Parts are the model's own (``model.parts()``: ``frontend`` ... ``lm`` and ``objectives.<name>``).
+    Parts are the model's own (``model.parts()``: ``frontend`` ... ``lm`` and ``objectives.<name>``),
+    or a piece of one (``model.sub_parts()``: ``lm.encoder``, ``lm.decoder``).
     Runs in ``setup``, before the optimiser is configured, so the optimiser only sees trainable
     parameters. Parameters that were frozen when the model was built (an LM's base weights under
     LoRA/DoRA) stay frozen whatever the stage says.
@@ -33,22 +34,41 @@ def _in_part(name: str, part: str) -> bool:
     return name == part or name.startswith(f"{part}.")
 
 
+def _sub_parts(model: torch.nn.Module) -> dict[str, tuple[str, ...]]:
+    """The model's parts that a stage may train piece by piece (an SLT model's ``lm``: ``lm.encoder``,
+    ``lm.decoder``); none for models without pieces."""
+    return model.sub_parts() if hasattr(model, "sub_parts") else {}
+
+
 def apply_freezing(model: torch.nn.Module, train_parts: tuple[str, ...], base_frozen: set[str]) -> None:
     parts = model.parts()
-    unknown = [part for part in train_parts if part not in parts]
+    pieces = _sub_parts(model)
+    valid = [name for part in parts for name in (part, *pieces.get(part, ()))]
+    unknown = [part for part in train_parts if part not in valid]
     if unknown:
-        raise ConfigError(f"train lists {', '.join(unknown)}, not part(s) of the model; its parts: {', '.join(parts)}")
+        raise ConfigError(f"train lists {', '.join(unknown)}, not part(s) of the model; its parts: {', '.join(valid)}")
+    whole = [part for part in train_parts if part in parts]
+    piece_names = set().union(*(model.sub_part(part)[0] for part in train_parts if part not in parts))
     for name, param in model.named_parameters():
-        trains = any(_in_part(name, part) for part in train_parts)
+        trains = name in piece_names or any(_in_part(name, part) for part in whole)
         param.requires_grad_(trains and name not in base_frozen)
     set_frozen_eval(model, train_parts)
 
 
 def set_frozen_eval(model: torch.nn.Module, train_parts: tuple[str, ...]) -> None:
+    pieces = _sub_parts(model)
     for part in model.parts():
-        if part not in train_parts:
-            # Frozen parts also stop updating running statistics / dropout randomness.
+        if part in train_parts:
+            continue
+        # Frozen parts also stop updating running statistics / dropout randomness.
+        trained = [piece for piece in pieces.get(part, ()) if piece in train_parts]
+        if not trained:
             model.get_submodule(part).eval()
+            continue
+        for piece in pieces[part]:
+            if piece not in trained:
+                for module in model.sub_part(piece)[1]:
+                    module.eval()
 
 
 class SimulatedKill(RuntimeError):

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from glossfree.config import StrictModel, resolve_config_file
 from glossfree.errors import ConfigError, GlossfreeError
-from glossfree.models.slt import SLTModelConfig, model_parts
+from glossfree.models.slt import SLTModelConfig, model_parts, part_names
 from glossfree.objectives import LMCrossEntropyConfig, ObjectiveConfig
 from glossfree.text.prompts import SLTPromptConfig
 from glossfree.training.optim import OptimizerConfig, ScheduleConfig
@@ -87,7 +87,8 @@ class DataConfig(StrictModel):
         augment: training-time pose transforms, OpenHands style:
             ``[{kind: RandomAffine, rotation_deg: 10}, {kind: TemporalResample}]`` (names from
             ``glossfree.data.transforms.TRANSFORMS``).
-        cache: keep loaded keypoints in memory (each DataLoader worker holds its own copy).
+        cache: keep loaded keypoints and decoded RGB clips in memory (each DataLoader worker holds
+            its own copy).
         num_workers: DataLoader worker processes that load and augment batches while the model
             computes (0 = in the training process). Workers persist across epochs; batches are
             copied to pinned memory when training on a GPU.
@@ -100,8 +101,9 @@ class DataConfig(StrictModel):
         extra_inputs: inputs loaded beside those the model's frontends read: ``segments``
             (``segments.jsonl``), ``prompts`` (the records' ``prompt``), ``targets:pseudo_gloss``.
         clip_augment: clip-consistent augmentation of RGB frames in training (one random crop,
-            brightness and contrast per clip): ``{crop_scale: [0.8, 1.0], brightness: 0.1,
-            contrast: 0.1}``; None = off.
+            brightness and contrast per clip, and with ``p`` one rotation, resize and translation):
+            ``{crop_scale: [0.8, 1.0], brightness: 0.1, contrast: 0.1, rotation_deg: 10, scale:
+            [0.9, 1.1], translate: 0.1, p: 0.5}`` (:class:`~glossfree.data.inputs.ClipAugment`); None = off.
         folder_fps: frame rate of frame folders given as ``video`` (PHOENIX-2014-T: 25).
         ssa: multitask SLT + SSA data from long streams and their subtitles (:class:`SSADataConfig`);
             a stage mixes SSA samples into its batches with ``ssa_fraction``.
@@ -145,9 +147,7 @@ class DataConfig(StrictModel):
 
         if self.clip_augment is None:
             return None
-        spec = dict(self.clip_augment)
-        if "crop_scale" in spec:
-            spec["crop_scale"] = tuple(spec["crop_scale"])
+        spec = {k: tuple(v) if isinstance(v, list) else v for k, v in self.clip_augment.items()}  # ranges
         try:
             return ClipAugment(**spec)
         except TypeError as error:
@@ -160,7 +160,7 @@ class DataConfig(StrictModel):
 
         if spec is not None:
             try:
-                ClipAugment(**{k: tuple(v) if k == "crop_scale" else v for k, v in spec.items()})
+                ClipAugment(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
             except (TypeError, GlossfreeError) as error:
                 raise ValueError(str(error)) from None
         return spec
@@ -253,7 +253,9 @@ class StageConfig(StrictModel):
         name: folder name of the stage's checkpoints and logs (unique within the recipe).
         train: parts of the model whose parameters train; all others are frozen. Parts are
             ``SLTModel``'s (``frontend``, ``compressor``, ``mapper``, ``token_norm``, ``lm``) and
-            ``objectives.<name>`` for each objective with weights (projections, temperature).
+            ``objectives.<name>`` for each objective with weights (projections, temperature); ``lm``
+            (both) or one of its pieces, ``lm.encoder`` and ``lm.decoder`` (the decoder's with the
+            token embeddings and LM head: paper 001 fine-tunes mapper and decoder first).
             Default: the five model parts and this stage's objective modules. Parameters an adapter
             froze (the LM base weights under LoRA/DoRA) stay frozen. Under DDP every trainable
             parameter must get a gradient: a stage whose objectives do not reach the LM decoder
@@ -383,12 +385,13 @@ def check_stage_names(stages: list[StageConfig]) -> None:
 
 def check_stage_parts(stages: list[StageConfig], parts: list[str]) -> None:
     """Every part a stage's ``train`` lists is one of the model's ``parts`` (``ValueError`` otherwise)."""
+    valid = part_names(parts)  # with the pieces of a part (lm.encoder, lm.decoder)
     for stage in stages:
-        unknown = [part for part in stage.train or [] if part not in parts]
+        unknown = [part for part in stage.train or [] if part not in valid]
         if unknown:
             raise ValueError(
                 f"stage '{stage.name}': train lists {', '.join(unknown)}, not part(s) of the model; "
-                f"its parts: {', '.join(parts)}"
+                f"its parts: {', '.join(valid)}"
             )
 
 

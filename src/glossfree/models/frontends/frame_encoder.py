@@ -72,7 +72,10 @@ class FrameEncoderConfig(StrictModel):
         pooling: ``cls``, ``mean`` or ``cls+mean`` (ignored by ResNet: its pooled map).
         train: ``frozen``, ``lora`` or ``full``.
         lora: adapter settings for ``train: lora``.
-        dim: project the pooled vector to this width (Linear + LayerNorm); None keeps the backbone's.
+        dim: project the pooled vector to this width (Linear, then ``norm``); None keeps the backbone's.
+        norm: the normalisation after the projection: ``layer`` (LayerNorm per frame) or ``batch``
+            (paper 001: "transformed linearly and batch-normalized": BatchNorm over the batch's real
+            frames, padding never counted, running statistics at evaluation).
         chunk_size: frames per backbone pass.
     """
 
@@ -89,6 +92,7 @@ class FrameEncoderConfig(StrictModel):
     train: Literal["frozen", "lora", "full"] = "lora"
     lora: FrameLoRAConfig = FrameLoRAConfig()
     dim: int | None = Field(None, ge=1)
+    norm: Literal["layer", "batch"] = "layer"
     chunk_size: int = Field(64, ge=1)
 
     @model_validator(mode="before")
@@ -109,6 +113,8 @@ class FrameEncoderConfig(StrictModel):
                 "frame_encoder: give exactly one of name_or_path (pretrained weights) and model_config "
                 "(an explicit transformers config, random weights)"
             )
+        if self.norm == "batch" and self.dim is None:
+            raise ValueError("frame_encoder: norm 'batch' normalises the projection; set dim (paper 001: the width of F)")
         return self
 
 
@@ -159,7 +165,11 @@ class FrameEncoder(nn.Module):
             backbone.requires_grad_(True)
         self.backbone = backbone
         width = pooled_dim(backbone.config, config.model, config.pooling)
-        self.proj = nn.Sequential(nn.Linear(width, config.dim), nn.LayerNorm(config.dim)) if config.dim else nn.Identity()
+        if config.dim:  # only real frames reach it ([N_valid, D]): BatchNorm sees no padding
+            norm = nn.LayerNorm(config.dim) if config.norm == "layer" else nn.BatchNorm1d(config.dim)
+            self.proj: nn.Module = nn.Sequential(nn.Linear(width, config.dim), norm)
+        else:
+            self.proj = nn.Identity()
         self.output_dim = config.dim or width
 
     def train(self, mode: bool = True) -> FrameEncoder:

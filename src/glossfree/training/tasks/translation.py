@@ -103,6 +103,24 @@ def trim_on_training_texts(recipe: RecipeConfig, tokenizer, texts: list[str], ru
     return recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
 
 
+def prototypes_under_root(recipe: RecipeConfig, root: Path | None) -> RecipeConfig:
+    """A ``pseudo_gloss_bce`` objective's relative ``prototypes`` path names a file under the data root
+    (``glossfree prototypes`` writes it there), so one recipe serves every corpus; the model is built
+    from the recipe with the resolved path (the run's recipe.yaml keeps the relative one)."""
+    if root is None:
+        return recipe
+    stages = []
+    for stage in recipe.stages:
+        objectives = [
+            objective.model_copy(update={"prototypes": str(Path(root) / objective.prototypes)})
+            if objective.kind == "pseudo_gloss_bce" and not Path(objective.prototypes).is_absolute()
+            else objective
+            for objective in stage.objectives
+        ]
+        stages.append(stage.model_copy(update={"objectives": objectives}))
+    return recipe.model_copy(update={"stages": stages})
+
+
 def feature_extractors(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
     """``{stream: extractor.json}`` of every cached stream the model reads."""
     from glossfree.data.inputs import feature_streams
@@ -117,9 +135,10 @@ class TranslationTask(Task):
     def read_data(self, recipe: RecipeConfig, root: Path, run_dir: Path, *, rank: int) -> TaskData:
         records, report = check_train_records(root, recipe)
         texts = [r.text for r in records] + prompt_texts(recipe, root, records)
-        return TaskData(train_records=records, tokenizer_texts=texts, report=report)
+        return TaskData(train_records=records, tokenizer_texts=texts, report=report, root=root)
 
     def prepare_recipe(self, recipe: RecipeConfig, tokenizer, data: TaskData, run_dir: Path) -> RecipeConfig:
+        recipe = prototypes_under_root(recipe, data.root)
         return trim_on_training_texts(recipe, tokenizer, data.tokenizer_texts, run_dir)
 
     def build_model(self, recipe: RecipeConfig, tokenizer, data: TaskData) -> torch.nn.Module:

@@ -1,0 +1,115 @@
+"""hfa/tiny end to end on stick-figure videos: pseudo-glosses and prototypes, pre-training (alignment
+through the frozen text path + pseudo-gloss BCE, monitored by the dev loss), fine-tuning stage 1
+(mapper + lm.decoder: the rest stays bit-identical) and stage 2, then evaluate and the baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from glossfree.cli.main import app
+
+FAST = [
+    "model.frontend.model_config.num_hidden_layers=2", "model.frontend.preprocess.resize=32",
+    "model.frontend.preprocess.crop=32", "model.frontend.model_config.image_size=32",
+    "model.compressor.num_layers=2", "model.compressor.downsample_after=1",
+    "model.lm.generation.num_beams=2", "model.lm.generation.max_new_tokens=8", "tokenizer.vocab_size=80",
+    "data.num_workers=0",
+    *[f"stages.{i}.{key}" for i in range(3) for key in ("max_epochs=1", "val_every_n_epochs=1", "batch_size=4")],
+]  # fmt: skip
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def hfa_corpus(tmp_path_factory) -> Path:
+    from glossfree.data.synth import SynthConfig, generate_corpus
+
+    root = tmp_path_factory.mktemp("hfa_corpus")
+    config = SynthConfig(seed=3, num_train=8, num_dev=2, num_test=2, fps=12.5, width=64, height=64,
+                         render_video=True, face_points="contours")  # fmt: skip
+    generate_corpus(root, config, progress=False)
+    assert invoke("pseudo-glosses", root).exit_code == 0
+    result = invoke("prototypes", root, "--dim", 32, "--epochs", 2, "--buckets", 1000)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+class Snapshots:
+    """The model's weights at the start and end of each stage (a Lightning callback)."""
+
+    def __init__(self) -> None:
+        import lightning as L
+
+        outer = self
+
+        class Probe(L.Callback):
+            def on_train_start(self, trainer, pl_module) -> None:
+                outer.start[pl_module.stage.name] = {k: v.detach().clone() for k, v in pl_module.model.named_parameters()}
+
+            def on_train_end(self, trainer, pl_module) -> None:
+                outer.end[pl_module.stage.name] = {k: v.detach().clone() for k, v in pl_module.model.named_parameters()}
+                outer.pieces = {p: pl_module.model.sub_part(p)[0] for p in ("lm.encoder", "lm.decoder")}
+
+        self.start: dict[str, dict[str, torch.Tensor]] = {}
+        self.end: dict[str, dict[str, torch.Tensor]] = {}
+        self.pieces: dict[str, frozenset[str]] = {}
+        self.callback = Probe()
+
+
+def test_pretrain_finetune_evaluate(hfa_corpus, tmp_path):
+    from glossfree.training.engine import LaunchConfig, train
+    from glossfree.training.tasks import load_recipe
+
+    recipe = load_recipe("hfa/tiny", FAST)
+    snapshots = Snapshots()
+    run_dir = tmp_path / "run"
+    result = train(recipe, data_root=hfa_corpus, run_dir=run_dir,
+                   launch=LaunchConfig(accelerator="cpu", progress=False, extra_callbacks=[snapshots.callback]))  # fmt: skip
+    assert [stage["stage"] for stage in result.stages] == ["pretrain", "finetune1", "finetune2"]
+    metrics = (run_dir / "logs" / "pretrain").glob("attempt-*/metrics.csv")
+    header = next(iter(metrics)).read_text(encoding="utf-8").splitlines()[0]
+    assert "dev/clip_global" in header and "dev/pseudo_gloss_bce" in header and "dev/loss" in header
+    # pre-training moves the frontend, the encoder and the LM encoder, never the decoder
+    start, end = snapshots.start["pretrain"], snapshots.end["pretrain"]
+    moved = {name for name in start if not torch.equal(start[name], end[name])}
+    assert any(n.startswith("frontend.") for n in moved) and any(n.startswith("compressor.") for n in moved)
+    assert moved & snapshots.pieces["lm.encoder"] and not moved & snapshots.pieces["lm.decoder"]
+    # fine-tuning stage 1: mapper (with token_norm) and decoder only
+    start, end = snapshots.start["finetune1"], snapshots.end["finetune1"]
+    moved = {name for name in start if not torch.equal(start[name], end[name])}
+    assert moved and all(n.startswith(("mapper.", "token_norm.")) or n in snapshots.pieces["lm.decoder"] for n in moved)
+    # evaluate the exported model on the test split, with the demo's baselines beside it
+    result = invoke("evaluate", run_dir, "--data", hfa_corpus, "--split", "test", "--json", "--baselines",
+                    "--out", tmp_path / "eval")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["num_sentences"] == 2 and "bleu4" in scores
+    assert {"baseline_most_frequent_sentence", "baseline_shuffled_inputs"} <= set(scores)
+
+
+def test_shuffled_input_baseline_swaps_the_videos(tmp_path):
+    from unittest import mock
+
+    from glossfree.data.manifest import Record
+    from glossfree.inference import evaluate as evaluate_module
+
+    records = [Record(id=f"r{i}", split="test", text=f"satz {i}", language="de", video=f"videos/{i}.mp4",
+                      start=float(i), end=float(i) + 1) for i in range(4)]  # fmt: skip
+    seen = {}
+
+    def generate(trained, swapped, root):
+        seen["records"] = swapped
+        return {record.id: record.text for record in swapped}
+
+    with mock.patch.object(evaluate_module, "generate_records", side_effect=generate):
+        evaluate_module.shuffled_input_baseline(None, records, tmp_path, preset="signjoey")
+    swapped = seen["records"]
+    assert [r.id for r in swapped] == [r.id for r in records]
+    assert all(s.video != r.video and s.start == float(s.video.split("/")[1][0]) for s, r in zip(swapped, records))
