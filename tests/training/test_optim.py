@@ -71,3 +71,20 @@ def test_sgd():
     layer = torch.nn.Linear(2, 2)
     optimizer = build_optimizer(layer.named_parameters(), OptimizerConfig(kind="sgd", lr=0.1))
     assert isinstance(optimizer, torch.optim.SGD)
+
+
+def test_sgd_heavy_ball_momentum_by_hand():
+    # SAGE's SGD (momentum 0.9, weight decay 1e-3, no Nesterov): v1 = g1, v2 = 0.9 v1 + g2, p -= lr v
+    weight = torch.nn.Parameter(torch.tensor([[1.0]]))
+    config = OptimizerConfig(kind="sgd", lr=0.5, momentum=0.9, weight_decay=1e-3, nesterov=False)
+    optimizer = build_optimizer([("layer.weight", weight)], config)
+    assert optimizer.param_groups[0]["nesterov"] is False and optimizer.param_groups[0]["weight_decay"] == 1e-3
+    expected, velocity = 1.0, 0.0
+    for gradient in (2.0, -1.0):
+        weight.grad = torch.tensor([[gradient]])
+        optimizer.step()
+        velocity = 0.9 * velocity + gradient + 1e-3 * expected
+        expected -= 0.5 * velocity
+        assert weight.item() == pytest.approx(expected, abs=1e-6)
+    nesterov = build_optimizer([("w", torch.nn.Parameter(torch.ones(2, 2)))], OptimizerConfig(kind="sgd"))
+    assert nesterov.param_groups[0]["nesterov"] is True  # the default stays Nesterov

@@ -55,6 +55,7 @@ def build_dataset(
         window_s=config.window_s,
         folder_fps=config.folder_fps,
         lips=lip_crop_config(model_config),
+        segments_file=config.segments_file,
     )
 
 
