@@ -14,7 +14,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from glossfree.cli import align_command, data_commands, feature_commands, segment_command, synth_command, text_commands
+from glossfree.cli import (
+    align_command, analyze_commands, data_commands, feature_commands, segment_command, synth_command, text_commands,
+)
 from glossfree.cli.common import console, fail
 from glossfree.errors import GlossfreeError
 from glossfree.io import check_output_dir
@@ -225,6 +227,7 @@ text_commands.register(app)
 feature_commands.register(app)
 align_command.register(app)
 segment_command.register(app)
+analyze_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point
