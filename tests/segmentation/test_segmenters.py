@@ -131,3 +131,34 @@ def test_segment_command(corpus, tmp_path):
     assert result.exit_code == 2 and "--overwrite" in result.output
     result = runner.invoke(app, ["segment", str(corpus), "--segmenter", "fixed", "--out", str(out), "--no-progress"])
     assert result.exit_code == 2 and "fixed_stride" in result.output
+
+
+def test_translate_segments_a_pose_for_a_segment_pooling_model(corpus, tmp_path):
+    # glossfree translate on a .pose file: a segment_pool model reads the pose-motion segmenter's spans
+    import torch
+
+    from glossfree.inference.loading import TrainedModel
+    from glossfree.inference.translator import Translator
+    from glossfree.text.tokenizers import train_tokenizer
+    from glossfree.training.tasks import load_recipe
+    from glossfree.training.tasks.translation import build_model
+
+    small = ["model.frontend.dim=16", "model.compressor.dim=16", "model.compressor.context_layers=1", "model.compressor.context_ff_dim=32",
+             "model.lm.architecture.d_model=16", "model.lm.architecture.d_ff=32", "model.lm.architecture.num_layers=1",
+             "model.lm.architecture.num_decoder_layers=1", "model.lm.architecture.d_kv=8",
+             "model.lm.generation.max_new_tokens=3", "data.fps=25"]  # fmt: skip
+    recipe = load_recipe("sage/poses_mid", small)
+    texts = [r.text for r in read_manifest(corpus / "manifest.jsonl")]
+    tokenizer = train_tokenizer(texts * 3, tmp_path / "tok", vocab_size=60)
+    trained = TrainedModel(build_model(recipe, tokenizer).eval(), recipe, tokenizer, {"fps": 25}, tmp_path)
+    seen = []
+    original = trained.model.generate
+    trained.model.generate = lambda batch, **kw: seen.append(batch.segments) or original(batch, **kw)
+    path = corpus / "poses" / "train-00000.pose"
+    Translator(trained).translate(path)
+    from glossfree.data.pose_io import read_pose
+
+    pose = read_pose(path)
+    clip = Clip("x", pose.body.data.shape[0], float(pose.body.fps), pose)
+    expected = PoseMotionSegmenter(PoseMotionConfig()).segment(clip)  # the corpus is at 25 fps, as the model
+    assert len(expected) >= 2 and torch.equal(seen[0][0], torch.from_numpy(expected))
