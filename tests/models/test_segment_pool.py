@@ -9,7 +9,11 @@ from glossfree.config import validate
 from glossfree.errors import ConfigError
 from glossfree.models.mappers import MapperConfig, build_mapper
 from glossfree.models.slt import SLTModelConfig, required_inputs
-from glossfree.models.temporal.segment_pool import SegmentPool, SegmentPoolConfig, batch_segments
+from glossfree.models.temporal.segment_pool import (
+    SegmentPool,
+    SegmentPoolConfig,
+    batch_segments,
+)
 from glossfree.objectives import ClclTokenConfig
 from glossfree.training.tasks.translation import build_slt_model
 

@@ -9,6 +9,7 @@ width, as the Sliding Perceiver does). Chosen by ``kind`` through :data:`MAPPERS
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Literal
 
@@ -51,7 +52,7 @@ def _ff_stack(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Modul
     widths = [input_dim] + [output_dim] * config.num_blocks
     return nn.Sequential(*(
         nn.Sequential(nn.LayerNorm(a), nn.Linear(a, b), nn.GELU(), nn.Dropout(config.dropout))
-        for a, b in zip(widths[:-1], widths[1:], strict=True)
+        for a, b in itertools.pairwise(widths)
     ))  # fmt: skip
 
 
