@@ -57,16 +57,17 @@ def main() -> None:
                    launch=LaunchConfig(accelerator="cpu", progress=False))  # fmt: skip
     timings["train_s"] = time.perf_counter() - started
     trained = load_trained(result.model_dir)
-    preset = trained.recipe.evaluation.preset
+    preset, period = trained.recipe.evaluation.preset, trained.recipe.evaluation.append_period
     test = evaluate_split(trained, args.data, "test", out_dir=args.out / "eval_test", progress=False)
     records = load_split(args.data, "test")
-    frequent = most_frequent_sentence_baseline(load_split(args.data, "train"), records, preset=preset)
+    frequent = most_frequent_sentence_baseline(load_split(args.data, "train"), records, preset=preset, append_period=period)
     rng = np.random.default_rng(args.seed)
     order = np.arange(len(records))
     while np.any(order == np.arange(len(records))):
         order = rng.permutation(len(records))
     hypotheses = generate_records(trained, [records[j] for j in order], args.data)
-    swapped = score_split({record.id: hypotheses[records[j].id] for record, j in zip(records, order)}, records, preset=preset)
+    swapped = score_split({record.id: hypotheses[records[j].id] for record, j in zip(records, order)}, records,
+                          preset=preset, append_period=period)  # fmt: skip
     rows = {"sage": test.scores, "most_frequent": frequent.scores, "another_input": swapped.scores}
     for name, scores in rows.items():
         print(f"{name:<15} BLEU-4 {scores.bleu4:6.2f}  BLEU-1 {scores.bleu1:6.2f}  ROUGE-L {scores.rouge_l:6.2f}  chrF {scores.chrf:6.2f}")
