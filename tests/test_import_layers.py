@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "glossfree.data", "glossfree.text", "glossfree.evaluation", "glossfree.alignment",
             "glossfree.features.config", "glossfree.features.cache", "glossfree.features.dataset",
-            "glossfree.features.preprocess",
+            "glossfree.features.preprocess", "glossfree.segmentation",
         ),
     ),  # fmt: skip
     ("models", ("glossfree.models", "glossfree.features.extractors")),

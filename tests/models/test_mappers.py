@@ -12,12 +12,13 @@ from glossfree.models.mappers import MAPPERS, MapperConfig, build_mapper
 
 
 def test_every_kind_maps_widths():
-    assert set(MAPPERS) == {"linear", "mlp", "identity"}
+    assert set(MAPPERS) == {"linear", "mlp", "ff_stack", "identity"}
     x = torch.randn(2, 5, 8)
     assert build_mapper(MapperConfig(kind="linear"), 8, 12)(x).shape == (2, 5, 12)
     mlp = build_mapper(MapperConfig(kind="mlp", hidden_dim=20), 8, 12)
     assert mlp(x).shape == (2, 5, 12) and mlp[0].out_features == 20
     assert isinstance(build_mapper(MapperConfig(kind="identity"), 8, 8), nn.Identity)
+    assert build_mapper(MapperConfig(kind="ff_stack"), 8, 12)(x).shape == (2, 5, 12)
 
 
 def test_identity_with_different_widths_says_what_to_do():
@@ -26,5 +27,5 @@ def test_identity_with_different_widths_says_what_to_do():
 
 
 def test_unknown_kind_lists_choices():
-    with pytest.raises(ConfigError, match=r"mapper: kind: .*'linear', 'mlp' or 'identity'.*'conv'"):
+    with pytest.raises(ConfigError, match=r"mapper: kind: .*'linear', 'mlp', 'ff_stack' or 'identity'.*'conv'"):
         validate(MapperConfig, {"kind": "conv"}, source="mapper")

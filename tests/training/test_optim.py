@@ -90,3 +90,20 @@ def test_spamo_schedule_peak_and_floor():
     assert lrs[9] == pytest.approx(5e-5 + 5e-5 * 0.5 * (1 + math.cos(math.pi * 5 / 10)))  # 7.5e-5
     assert lrs[13] == pytest.approx(5e-5 + 5e-5 * 0.5 * (1 + math.cos(math.pi * 9 / 10)))
     assert min(lrs[4:]) >= 5e-5 and lr_factor(10**6, 14, ScheduleConfig(warmup_steps=4, min_lr_ratio=0.5)) == 0.5
+
+
+def test_sgd_heavy_ball_momentum_by_hand():
+    # SAGE's SGD (momentum 0.9, weight decay 1e-3, no Nesterov): v1 = g1, v2 = 0.9 v1 + g2, p -= lr v
+    weight = torch.nn.Parameter(torch.tensor([[1.0]]))
+    config = OptimizerConfig(kind="sgd", lr=0.5, momentum=0.9, weight_decay=1e-3, nesterov=False)
+    optimizer = build_optimizer([("layer.weight", weight)], config)
+    assert optimizer.param_groups[0]["nesterov"] is False and optimizer.param_groups[0]["weight_decay"] == 1e-3
+    expected, velocity = 1.0, 0.0
+    for gradient in (2.0, -1.0):
+        weight.grad = torch.tensor([[gradient]])
+        optimizer.step()
+        velocity = 0.9 * velocity + gradient + 1e-3 * expected
+        expected -= 0.5 * velocity
+        assert weight.item() == pytest.approx(expected, abs=1e-6)
+    nesterov = build_optimizer([("w", torch.nn.Parameter(torch.ones(2, 2)))], OptimizerConfig(kind="sgd"))
+    assert nesterov.param_groups[0]["nesterov"] is True  # the default stays Nesterov

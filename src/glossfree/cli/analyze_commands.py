@@ -3,6 +3,8 @@
 - ``analyze tokens RUN``: SpaMo's visual-token analysis (paper 003 Sec. 4.5): the nearest LM
   vocabulary entry of each visual token as a word sequence per sample, a t-SNE plot and the KDE
   entropy (:func:`glossfree.inference.analysis.analyze_tokens`).
+- ``analyze similarity RUN SAMPLE --data DATA``: the visual-token x pseudo-gloss similarity matrix
+  of one sample (paper 002, Fig. 4) as a PNG (:mod:`glossfree.inference.similarity`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,29 @@ def tokens(
     for sample in result.samples[:5]:
         console.print(f"[bold]{sample['id']}[/]: {sample['visual_tokens']}\n  reference: {sample['reference']}", highlight=False)
     console.print(f"files: {', '.join(summary['files'].values())}")
+
+
+@analyze_app.command("similarity")
+def similarity(
+    run: Annotated[Path, typer.Argument(help="Run folder or exported model folder.")],
+    sample: Annotated[str, typer.Argument(help="Record id of the sample.")],
+    data: Annotated[Path, typer.Option(help="Dataset root holding the sample.")],
+    out: Annotated[Optional[Path], typer.Option(help="PNG to write (default similarity-<SAMPLE>.png).")] = None,
+) -> None:
+    """Draw the visual-token x pseudo-gloss similarity matrix of one sample as a PNG."""
+    from glossfree.inference.loading import load_trained
+    from glossfree.inference.similarity import draw_similarity, token_similarity
+    from glossfree.io import check_output_file
+
+    try:
+        target = check_output_file(out or Path(f"similarity-{sample}.png"), what="PNG")
+        result = token_similarity(load_trained(run), data, sample)
+        draw_similarity(result, target)
+    except GlossfreeError as error:
+        fail(error)
+        return
+    rows, cols = result.matrix.shape
+    console.print(f"wrote {target}: {rows} visual tokens x {cols} {result.gloss_source}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from glossfree.cli import align_command, analyze_commands, data_commands, feature_commands, synth_command, text_commands
+from glossfree.cli import (
+    align_command, analyze_commands, data_commands, feature_commands, segment_command, synth_command, text_commands,
+)
 from glossfree.cli.common import console, fail
 from glossfree.errors import GlossfreeError
 from glossfree.io import check_output_dir
@@ -236,6 +238,7 @@ data_commands.register(app)
 text_commands.register(app)
 feature_commands.register(app)
 align_command.register(app)
+segment_command.register(app)
 analyze_commands.register(app)
 
 

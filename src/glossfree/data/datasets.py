@@ -126,6 +126,7 @@ class PoseDataset(Dataset):
         lips: LipCropConfig | None = None,
         prompter: SLTPrompter | None = None,
         prompt_training: bool = False,
+        segments_file: str = "segments.jsonl",
     ) -> None:
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -165,7 +166,8 @@ class PoseDataset(Dataset):
         self._lengths: list[int] | None = None
         self.records: list[Record] = []
         self._caches = self._feature_caches()
-        self._segments = read_segments(self.root / "segments.jsonl") if "segments" in self.inputs else {}
+        self.segments_path = self.root / segments_file
+        self._segments = read_segments(self.segments_path) if "segments" in self.inputs else {}
         self._targets = pseudo_gloss_targets(self.root) if "targets:pseudo_gloss" in self.inputs else None
         if skip_bad:
             self._check_all(records)
@@ -216,7 +218,7 @@ class PoseDataset(Dataset):
             raise DataError(f"record '{record.id}' needs both a 'video' and a 'pose' path; the model reads lip crops "
                             "cut from the video where the pose's face landmarks put the mouth")  # fmt: skip
         if "segments" in self.inputs and record.id not in self._segments:
-            raise DataError(f"record '{record.id}' has no line in {self.root / 'segments.jsonl'}")
+            raise DataError(f"record '{record.id}' has no line in {self.segments_path}")
         if "prompts" in self.inputs and not isinstance(record.extra.get("prompt"), str):
             raise DataError(f"record '{record.id}' has no 'prompt' (a string) for the 'prompts' input")
         if self._targets is not None and record.id not in self._targets[0]:

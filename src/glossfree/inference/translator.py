@@ -18,7 +18,7 @@ from glossfree.data.datasets import collate_pose
 from glossfree.data.layouts import get_layout
 from glossfree.data.pose_io import Keypoints, extract_keypoints, missing_points, read_pose
 from glossfree.data.transforms import resample_fps
-from glossfree.errors import ConfigError, DataError
+from glossfree.errors import ConfigError, DataError, GlossfreeError
 from glossfree.inference.device import InferenceDevice
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -168,6 +168,20 @@ class Translator:
                 out["features"][stream] = extractor.extract(iter(frames)).float().cpu()
         return out
 
+    def _segments(self, pose, num_frames: int) -> dict:
+        """A segment-pooling model's ``segments`` (SAGE): the pose-motion segmenter (default settings)
+        on ``pose``, counted in the model's ``num_frames`` steps; ``{}`` for other models."""
+        if "segments" not in self.inputs:
+            return {}
+        from glossfree.data.inputs import segment_frames
+        from glossfree.segmentation.base import Clip
+        from glossfree.segmentation.motion import PoseMotionConfig, PoseMotionSegmenter
+
+        rate = float(pose.body.fps)
+        spans = PoseMotionSegmenter(PoseMotionConfig()).segment(Clip("input", int(pose.body.data.shape[0]), rate, pose))
+        steps = segment_frames(spans / rate, offset=0.0, fps=self.fps or rate, num_frames=num_frames)
+        return {"segments": torch.from_numpy(steps)}
+
     def _generate(self, keypoints: Keypoints | None, sample_id: str, extra: dict | None = None) -> str:
         item = {"id": sample_id, "text": "", "language": "", **(extra or {})}
         prompts = self.trained.metadata.get("prompts") or {}
@@ -237,6 +251,7 @@ class Translator:
                 "once; the translation rests on too little signing"
             )
         extra = self._rgb_inputs(path, fps, pose)  # a model fusing poses with frames, lips or features
+        extra.update(self._segments(pose, model_input.num_frames))
         text = self._generate(model_input, path.stem, extra) if extra else self._generate(model_input, path.stem)
         timings["model"] = time.perf_counter() - start
         return TranslationResult(
@@ -267,6 +282,11 @@ class Translator:
         warnings = []
         if steps < self.min_frames:
             warnings.append(f"{path}: only {steps} step(s), fewer than the {self.min_frames} the model reads at once")
+        if "segments" in self.inputs:  # segments come from the signer's hands: estimate the pose
+            try:
+                extra.update(self._segments(estimate_poses(path, fps=self.fps, folder_fps=folder_fps)[0], steps))
+            except GlossfreeError as error:
+                warnings.append(f"{path}: no sign segments ({error}); the model reads the clip as one segment")
         start = time.perf_counter()
         text = self._generate(None, path.stem, extra)
         # frames at the model's rate, or feature rows: the duration comes from the frames when there are any

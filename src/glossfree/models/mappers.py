@@ -1,16 +1,20 @@
 """Mappers: per-token maps from visual features to the language model's embedding width.
 
 ``linear`` (one projection), ``mlp`` (Linear, GELU, Dropout, Linear, as SpaMo's ``mlp2x_gelu`` and
-the MLP baseline of paper 004, Tab. 3) and ``identity`` (when the compressor already outputs the LM
+the MLP baseline of paper 004, Tab. 3), ``ff_stack`` (SAGE's Vision-to-Language Mapper, paper 002
+Sec. 3.1.4: ``num_blocks`` blocks of LayerNorm -> Linear -> GELU -> Dropout, the first from the
+input width to the LM width, the others at the LM width) and ``identity`` (when the compressor already outputs the LM
 width, as the Sliding Perceiver does). Chosen by ``kind`` through :data:`MAPPERS`.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from glossfree.config import StrictModel
@@ -21,14 +25,16 @@ class MapperConfig(StrictModel):
     """Mapper selection.
 
     Attributes:
-        kind: ``"linear"``, ``"mlp"`` or ``"identity"``.
+        kind: ``"linear"``, ``"mlp"``, ``"ff_stack"`` or ``"identity"``.
         hidden_dim: MLP hidden width (``None`` = the output width); ignored by other kinds.
-        dropout: MLP dropout between the two layers.
+        dropout: MLP dropout between the two layers; ``ff_stack``: dropout closing each block (SAGE: 0.1).
+        num_blocks: ``ff_stack`` blocks (SAGE: 3).
     """
 
-    kind: Literal["linear", "mlp", "identity"] = "identity"
+    kind: Literal["linear", "mlp", "ff_stack", "identity"] = "identity"
     hidden_dim: int | None = None
-    dropout: float = 0.0
+    dropout: float = Field(0.0, ge=0, lt=1)
+    num_blocks: int = Field(3, ge=1)
 
 
 def _linear(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
@@ -40,6 +46,14 @@ def _mlp(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
     return nn.Sequential(
         nn.Linear(input_dim, hidden), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(hidden, output_dim)
     )
+
+
+def _ff_stack(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
+    widths = [input_dim] + [output_dim] * config.num_blocks
+    return nn.Sequential(*(
+        nn.Sequential(nn.LayerNorm(a), nn.Linear(a, b), nn.GELU(), nn.Dropout(config.dropout))
+        for a, b in itertools.pairwise(widths)
+    ))  # fmt: skip
 
 
 def _identity(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Module:
@@ -54,6 +68,7 @@ def _identity(config: MapperConfig, input_dim: int, output_dim: int) -> nn.Modul
 MAPPERS: dict[str, Callable[[MapperConfig, int, int], nn.Module]] = {
     "linear": _linear,
     "mlp": _mlp,
+    "ff_stack": _ff_stack,
     "identity": _identity,
 }
 

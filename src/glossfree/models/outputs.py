@@ -16,6 +16,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from glossfree.errors import ConfigError
+
 # How much of the language model an objective needs on the visual tokens, in increasing cost:
 # nothing, the encoder alone (its hidden states), or the teacher-forced pass (loss, logits, encoder).
 LMNeed = Literal["none", "encoder", "full"]
@@ -39,7 +41,8 @@ class SLTOutput:
         losses: unweighted loss of each objective, by name.
         metrics: objectives' metrics, ``<name>_<metric>`` (e.g. ``clip_global_acc``).
         visual: the visual tokens at named points: ``frontend`` (per frame, frame mask),
-            ``compressor`` (compressed tokens), ``tokens`` (after mapper and token_norm: the LM input).
+            ``compressor`` (compressed tokens), ``tokens`` (after mapper and token_norm: the LM input),
+            ``context`` (a compressor's context encoder on its tokens, SAGE's VE: only when an objective reads it).
         encoder: the LM encoder's hidden states on the tokens (and prompt), when an objective needed them.
         lm_loss, logits: the LM's teacher-forced loss and ``[B, L_target, V]`` logits, when an
             objective needed them (``lm_ce``).
@@ -92,9 +95,14 @@ class PointDims:
     tokens: int
     encoder: int
     text: int
+    context: int | None = None  # a compressor's context encoder (SAGE's VE), if it has one
 
     def visual(self, point: str) -> int:
-        return getattr(self, point)
+        width = getattr(self, point)
+        if width is None:
+            raise ConfigError(f"visual point '{point}' does not exist in this model: its compressor has no "
+                              "context encoder (segment_pool with context_layers > 0 has one)")  # fmt: skip
+        return width
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
 from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
 from glossfree.models.temporal.local_transformer import LocalTransformer, LocalTransformerConfig
+from glossfree.models.temporal.segment_pool import SegmentPool, SegmentPoolConfig
 from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
 from glossfree.models.outputs import (
     LM_NEEDS,
@@ -81,6 +82,7 @@ COMPRESSORS = {
     "sliding_perceiver": SlidingPerceiver,
     "conv_pool": ConvPool,
     "local_transformer": LocalTransformer,
+    "segment_pool": SegmentPool,
     "none": PassThrough,
 }
 
@@ -105,7 +107,8 @@ FrontendConfig = Annotated[
     _kind_or("pose_backbone"),
 ]
 CompressorConfig = Annotated[
-    SlidingPerceiverConfig | ConvPoolConfig | LocalTransformerConfig | NoCompressorConfig, Field(discriminator="kind")
+    SlidingPerceiverConfig | ConvPoolConfig | LocalTransformerConfig | SegmentPoolConfig | NoCompressorConfig,
+    Field(discriminator="kind"),
 ]
 
 
@@ -170,8 +173,12 @@ def frontend_inputs(config) -> set[str]:
 
 def required_inputs(config: Any) -> set[str]:
     """Every input the model of ``config`` reads: the union over its frontends (``config.frontend_list()``:
-    an SLT model's, or an ISLR model's pose backbone and second stream)."""
-    return set().union(*(frontend_inputs(c) for c in config.frontend_list()))
+    an SLT model's, or an ISLR model's pose backbone and second stream), and ``segments`` for a
+    compressor that pools over them (``segment_pool``)."""
+    inputs = set().union(*(frontend_inputs(c) for c in config.frontend_list()))
+    if getattr(getattr(config, "compressor", None), "kind", None) == "segment_pool":
+        inputs.add("segments")
+    return inputs
 
 
 def frame_preprocess(config: Any):
@@ -304,8 +311,9 @@ def part_names(parts: Sequence[str]) -> list[str]:
     return [name for part in parts for name in (part, *SUB_PARTS.get(part, ()))]
 
 
-# Named points where the visual tokens can be read (``SLTOutput.visual``).
-VISUAL_POINTS = ("frontend", "compressor", "tokens")
+# Named points where the visual tokens can be read (``SLTOutput.visual``); ``context`` (the output of
+# a compressor's own context encoder, SAGE's VE) only where the compressor has one and an objective reads it.
+VISUAL_POINTS = ("frontend", "compressor", "tokens", "context")
 
 
 def model_parts(objectives: Sequence[Any] = ()) -> list[str]:
@@ -355,6 +363,7 @@ class SLTModel(nn.Module):
             tokens=self.lm.embed_dim,
             encoder=self.lm.embed_dim,
             text=self.lm.embed_dim,
+            context=self.compressor.output_dim if getattr(self.compressor, "context", None) is not None else None,
         )
 
     def set_objectives(self, objectives: Mapping[str, nn.Module]) -> None:
@@ -393,7 +402,10 @@ class SLTModel(nn.Module):
         """The visual tokens at each named point of :data:`VISUAL_POINTS` (see :class:`SLTOutput`)."""
         fused = self.encode_frontend(batch)
         frames, frame_mask = fused.features, fused.mask  # [B, T, D], [B, T]
-        tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
+        if getattr(self.compressor, "reads_segments", False):  # segment_pool: one token per sign segment
+            tokens, token_mask = self.compressor(frames, frame_mask, segments=batch.segments, segment_mask=batch.segment_mask)
+        else:
+            tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
         embeds = self.token_norm(self.mapper(tokens), token_mask)  # [B, W, embed_dim]
         embeds = embeds * token_mask.unsqueeze(-1).to(embeds.dtype)
         return {
@@ -433,6 +445,8 @@ class SLTModel(nn.Module):
         heads = {name: self.objectives[name] for name in weights}
         prompts = prompts if prompts is not None else batch.prompts  # per-sample prompts loaded with the data
         visual = self.visual_points(batch)
+        if any(getattr(getattr(head, "config", None), "visual", None) == "context" for head in heads.values()):
+            visual["context"] = self.compressor.contextualize(visual["compressor"])  # SAGE's VE, pretraining only
         tokens = visual["tokens"]
         need = max((LM_NEEDS.index(head.lm_need) for head in heads.values()), default=0)
         encoder = lm_loss = logits = None

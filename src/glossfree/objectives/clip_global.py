@@ -34,8 +34,9 @@ class ClipGlobalConfig(ObjectiveSettings):
 
     Attributes:
         visual: where the visual tokens are read: ``frontend`` (per frame), ``compressor``,
-            ``tokens`` (after mapper and token_norm, what the LM reads) or ``encoder`` (the LM
-            encoder's hidden states on them).
+            ``tokens`` (after mapper and token_norm, what the LM reads), ``context`` (a compressor's
+            context encoder over its tokens: SAGE's VE, for the Cross-Hidden-State loss) or
+            ``encoder`` (the LM encoder's hidden states on them).
         text: ``embeddings`` (the LM's input embeddings of the sentence), ``encoder`` (the LM
             encoder's hidden states on the sentence) or ``frozen_encoder`` (paper 001's frozen
             mBART text encoder: the same encoder with its adapters disabled, in eval mode and
@@ -49,7 +50,7 @@ class ClipGlobalConfig(ObjectiveSettings):
     """
 
     kind: Literal["clip_global"] = "clip_global"
-    visual: Literal["frontend", "compressor", "tokens", "encoder"] = "tokens"
+    visual: Literal["frontend", "compressor", "tokens", "context", "encoder"] = "tokens"
     text: Literal["embeddings", "encoder", "frozen_encoder"] = "embeddings"
     proj_dim: int | None = Field(512, ge=1)
     temperature: float = Field(0.07, gt=0)

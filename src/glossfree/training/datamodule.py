@@ -59,6 +59,7 @@ def build_dataset(
         lips=lip_crop_config(model_config),
         prompter=build_prompter(config, root, seed=seed),
         prompt_training=train,
+        segments_file=config.segments_file,
     )
 
 

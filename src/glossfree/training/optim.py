@@ -25,7 +25,9 @@ class OptimizerConfig(StrictModel):
         lr: peak learning rate.
         weight_decay: decoupled weight decay (AdamW) or L2 (SGD); never applied to biases and norms.
         betas: AdamW betas.
-        momentum: SGD momentum (Nesterov when > 0).
+        momentum: SGD momentum.
+        nesterov: SGD with Nesterov momentum (when ``momentum`` > 0); ``false`` is the classical
+            heavy-ball update (SAGE, paper 002: "SGD ... momentum of 0.9").
         lr_scale: per-module LR multipliers, keyed by top-level module name (``lm: 0.1``).
     """
 
@@ -34,6 +36,7 @@ class OptimizerConfig(StrictModel):
     weight_decay: float = Field(0.01, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = True
     lr_scale: dict[str, float] = Field(default_factory=dict)
 
 
@@ -89,7 +92,7 @@ def build_optimizer(
         raise ValueError("no trainable parameters: check the stage's `train` list")
     if config.kind == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0)
 
 
 def lr_factor(step: int, total_steps: int, config: ScheduleConfig) -> float:

@@ -99,7 +99,10 @@ class DataConfig(StrictModel):
         window_s: instead of the span, read a window of this many seconds centred on it (paper
             004's SSA input: a fixed 20 s window around each subtitle).
         extra_inputs: inputs loaded beside those the model's frontends read: ``segments``
-            (``segments.jsonl``), ``prompts`` (the records' ``prompt``), ``targets:pseudo_gloss``.
+            (``segments_file``), ``prompts`` (the records' ``prompt``), ``targets:pseudo_gloss``.
+        segments_file: the sign spans the ``segments`` input reads, relative to the root:
+            ``segments.jsonl`` (``glossfree synth``'s true spans) or a file ``glossfree segment
+            --out`` wrote (e.g. ``segments_motion.jsonl``, the pose-motion segmenter's).
         clip_augment: clip-consistent augmentation of RGB frames in training (one random crop,
             brightness and contrast per clip, and with ``p`` one rotation, resize and translation):
             ``{crop_scale: [0.8, 1.0], brightness: 0.1, contrast: 0.1, rotation_deg: 10, scale:
@@ -127,6 +130,7 @@ class DataConfig(StrictModel):
     spans: bool = True
     window_s: float | None = Field(None, gt=0)
     extra_inputs: list[str] = Field(default_factory=list)
+    segments_file: str = "segments.jsonl"
     clip_augment: dict[str, Any] | None = None
     folder_fps: float = Field(25.0, gt=0)
 
