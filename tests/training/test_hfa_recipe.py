@@ -94,7 +94,9 @@ def test_pretrain_finetune_evaluate(hfa_corpus, tmp_path):
     assert {"baseline_most_frequent_sentence", "baseline_shuffled_inputs"} <= set(scores)
 
 
-def test_shuffled_input_baseline_swaps_the_videos(tmp_path):
+def test_shuffled_input_baseline_scores_each_video_sample_on_another_samples_input(tmp_path):
+    """A video model's shuffled-input baseline: sample i is scored on the translation of another
+    sample's whole input (video and span), never on its own."""
     from unittest import mock
 
     from glossfree.data.manifest import Record
@@ -104,12 +106,17 @@ def test_shuffled_input_baseline_swaps_the_videos(tmp_path):
                       start=float(i), end=float(i) + 1) for i in range(4)]  # fmt: skip
     seen = {}
 
-    def generate(trained, swapped, root):
-        seen["records"] = swapped
-        return {record.id: record.text for record in swapped}
+    def generate(trained, given, root):  # the model's translation of each record's own input
+        return {record.id: f"{record.video}@{record.start}" for record in given}
 
-    with mock.patch.object(evaluate_module, "generate_records", side_effect=generate):
+    def score(hypotheses, refs, **kwargs):
+        seen["hypotheses"] = hypotheses
+
+    with mock.patch.object(evaluate_module, "generate_records", side_effect=generate), \
+            mock.patch.object(evaluate_module, "score_split", side_effect=score):  # fmt: skip
         evaluate_module.shuffled_input_baseline(None, records, tmp_path, preset="signjoey")
-    swapped = seen["records"]
-    assert [r.id for r in swapped] == [r.id for r in records]
-    assert all(s.video != r.video and s.start == float(s.video.split("/")[1][0]) for s, r in zip(swapped, records))
+    hypotheses = seen["hypotheses"]
+    assert sorted(hypotheses) == [r.id for r in records]
+    own = {r.id: f"{r.video}@{r.start}" for r in records}
+    assert all(hypotheses[sid] != own[sid] for sid in own)  # never its own input
+    assert sorted(hypotheses.values()) == sorted(own.values())  # every input used once
