@@ -34,6 +34,12 @@ def fail(error: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+_THREADS_HELP = (
+    "torch CPU threads (default: torch's, one per core). On a machine other processes also use, 1 is "
+    "often several times faster (docs/benchmarks.md §9)."
+)
+
+
 @app.command()
 def train(
     recipe: Annotated[str, typer.Argument(help="Recipe YAML path, or a built-in name such as pose_perceiver/tiny.")],
@@ -46,13 +52,16 @@ def train(
     strategy: Annotated[str, typer.Option(help="Lightning strategy: auto or ddp (FSDP is not supported yet).")] = "auto",
     override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: --set stages.0.max_epochs=3")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_THREADS_HELP)] = None,
 ) -> None:
     """Train a recipe; the best model by generated dev BLEU-4 is exported to OUT/model."""
+    from glossfree.threads import set_threads
     from glossfree.training.engine import LaunchConfig
     from glossfree.training.engine import train as run_training
     from glossfree.training.recipe import load_recipe
 
     try:
+        set_threads(threads)
         config = load_recipe(recipe, override or [])
         launch = LaunchConfig(
             accelerator=accelerator,
@@ -111,11 +120,14 @@ def evaluate(
     precision: Annotated[str, typer.Option(help=_PRECISION_HELP)] = "32",
     out: Annotated[Optional[Path], typer.Option(help="Folder for hypotheses, references, per-sample scores and signature.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_THREADS_HELP)] = None,
 ) -> None:
     """Score a trained model on a split (generated text only), or two text files."""
     from glossfree.evaluation.report import evaluate_files, format_scores_table
+    from glossfree.threads import set_threads
 
     try:
+        set_threads(threads)
         if out is not None:
             check_output_dir(out, what="--out folder")
         if hyp is not None or ref is not None:
