@@ -27,7 +27,14 @@ def _corpus(root):
     for split in ("train", "dev", "test"):
         with (root / f"{split}.jsonl").open("w", encoding="utf-8") as out:
             for i, (gloss, text) in enumerate(PAIRS):
-                record = {"id": f"{split}-{i}", "split": split, "text": text, "language": "de", "gloss": gloss, "pose": f"p/{i}.pose"}
+                record = {
+                    "id": f"{split}-{i}",
+                    "split": split,
+                    "text": text,
+                    "language": "de",
+                    "gloss": gloss,
+                    "pose": f"p/{i}.pose",
+                }
                 out.write(json.dumps(record) + "\n")
     return root
 
@@ -63,4 +70,7 @@ def test_positions_come_from_the_language_model(tmp_path, family):
     assert forward_mask.all()
     # the LM tells the two orders apart (T5: relative buckets, mBART: learned absolute positions)
     with torch.no_grad():
-        assert abs(model(["A B C"], ["im norden regnet es"]).item() - model(["C B A"], ["im norden regnet es"]).item()) > 1e-6
+        assert (
+            abs(model(["A B C"], ["im norden regnet es"]).item() - model(["C B A"], ["im norden regnet es"]).item())
+            > 1e-6
+        )

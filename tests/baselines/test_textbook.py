@@ -90,7 +90,7 @@ def test_pose_source_lengths_and_padding():
     tokens, mask = source(keypoints, flags, frames)
     assert tokens.shape == (2, 6, 16)  # 21 -> 11 -> 6
     assert mask.sum(dim=1).tolist() == [4, 6]  # 13 -> 7 -> 4
-    alone, alone_mask = source(keypoints[:1, :13], flags[:1, :13], frames[:1, :13])
+    alone, _ = source(keypoints[:1, :13], flags[:1, :13], frames[:1, :13])
     torch.testing.assert_close(tokens[0, :4], alone[0], atol=1e-5, rtol=1e-5)
     assert (tokens[0, 4:] == 0).all()
 
@@ -103,7 +103,19 @@ def _memorise_corpus(root):
     for split in ("train", "dev", "test"):
         with (root / f"{split}.jsonl").open("w", encoding="utf-8") as out:
             for i, (gloss, text) in enumerate(pairs):
-                out.write(json.dumps({"id": f"{split}-{i}", "split": split, "text": text, "language": "de", "gloss": gloss, "pose": f"poses/{i}.pose"}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "id": f"{split}-{i}",
+                            "split": split,
+                            "text": text,
+                            "language": "de",
+                            "gloss": gloss,
+                            "pose": f"poses/{i}.pose",
+                        }
+                    )
+                    + "\n"
+                )
     return root
 
 

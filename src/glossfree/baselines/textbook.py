@@ -47,7 +47,12 @@ from glossfree.config import StrictModel
 from glossfree.data.manifest import Record, load_split
 from glossfree.errors import ConfigError, DataError
 from glossfree.evaluation import Scores, score
-from glossfree.training.optim import OptimizerConfig, ScheduleConfig, build_optimizer, build_scheduler
+from glossfree.training.optim import (
+    OptimizerConfig,
+    ScheduleConfig,
+    build_optimizer,
+    build_scheduler,
+)
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -150,7 +155,10 @@ class PoseSource(nn.Module):
 
     def __init__(self, layout: str, d_model: int, strides: tuple[int, int], kernel_size: int, dropout: float) -> None:
         super().__init__()
-        from glossfree.models.frontends.keypoint_mlp import KeypointMLP, KeypointMLPConfig
+        from glossfree.models.frontends.keypoint_mlp import (
+            KeypointMLP,
+            KeypointMLPConfig,
+        )
 
         # The keypoint_mlp frontend's feature vector and masked standardisation; its MLP is not used.
         self.features = KeypointMLP(KeypointMLPConfig(num_layers=0, wrist_relative=True), layout)
@@ -172,7 +180,9 @@ class PoseSource(nn.Module):
             lengths = self._length_after(lengths, stride)
         return lengths
 
-    def forward(self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, keypoints: torch.Tensor, keypoint_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         frame_mask = frame_mask.bool()
         x = self.features.standardize(self.features.frame_features(keypoints, keypoint_mask), frame_mask)
         x = x * frame_mask.unsqueeze(-1).to(x.dtype)  # [B, T, F]
@@ -196,7 +206,9 @@ class TextbookTransformer(nn.Module):
         dropout: overrides ``config.dropout`` (the pose side's 0.2).
     """
 
-    def __init__(self, vocab_size: int, pad_id: int, eos_id: int, config: ReferenceConfig, dropout: float | None = None) -> None:
+    def __init__(
+        self, vocab_size: int, pad_id: int, eos_id: int, config: ReferenceConfig, dropout: float | None = None
+    ) -> None:
         super().__init__()
         config.check_dims()
         p = config.dropout if dropout is None else dropout
@@ -222,7 +234,9 @@ class TextbookTransformer(nn.Module):
 
     def _positioned(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] > self.positions.shape[0]:
-            raise DataError(f"reference: sequence of {x.shape[1]} tokens, the sinusoid table holds {self.positions.shape[0]}")
+            raise DataError(
+                f"reference: sequence of {x.shape[1]} tokens, the sinusoid table holds {self.positions.shape[0]}"
+            )
         return self.dropout(x + self.positions[: x.shape[1]].to(x.dtype))
 
     def encode(self, source: torch.Tensor, source_mask: torch.Tensor) -> torch.Tensor:
@@ -282,14 +296,18 @@ class ReferenceResult:
 
 
 def _targets(tokenizer, texts: list[str], max_length: int) -> torch.Tensor:
-    encoded = tokenizer(text_target=list(texts), max_length=max_length, truncation=True, padding="longest", return_tensors="pt")
+    encoded = tokenizer(
+        text_target=list(texts), max_length=max_length, truncation=True, padding="longest", return_tensors="pt"
+    )
     return encoded.input_ids.masked_fill(encoded.attention_mask == 0, -100)
 
 
 def _with_glosses(records: list[Record], split: str, root: Path) -> list[Record]:
     missing = [r.id for r in records if not r.gloss]
     if missing:
-        raise DataError(f"{root}: {len(missing)} {split} records have no 'gloss' (first: {missing[0]}); the gloss source needs them")
+        raise DataError(
+            f"{root}: {len(missing)} {split} records have no 'gloss' (first: {missing[0]}); the gloss source needs them"
+        )
     return records
 
 
@@ -313,7 +331,10 @@ def _decode(model: TextbookTransformer, source: nn.Module, batches, tokenizer, m
     with torch.no_grad():
         for inputs in batches:
             embeds, mask = source(*inputs)
-            hyps += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in model.greedy(embeds, mask, max_new_tokens)]
+            hyps += [
+                tokenizer.decode(row, skip_special_tokens=True).strip()
+                for row in model.greedy(embeds, mask, max_new_tokens)
+            ]
     model.train(), source.train()
     return hyps
 
@@ -359,13 +380,17 @@ def train_reference(
         tokenizer = train_tokenizer([r.text for r in train_records], folder, vocab_size=config.vocab_size, family="t5")
     pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
     rng = random.Random(seed)
-    model = TextbookTransformer(len(tokenizer), pad_id, eos_id, config, dropout=config.pose_dropout if source == "pose" else None)
+    model = TextbookTransformer(
+        len(tokenizer), pad_id, eos_id, config, dropout=config.pose_dropout if source == "pose" else None
+    )
     decode_batch = 64
     if source == "gloss":
         for split, records in (("train", train_records), ("dev", dev_records), ("test", test_records)):
             if records:
                 _with_glosses(records, split, root)
-        encoder_source: nn.Module = GlossSource(sorted({g for r in train_records for g in (r.gloss or "").split()}), config.d_model)
+        encoder_source: nn.Module = GlossSource(
+            sorted({g for r in train_records for g in (r.gloss or "").split()}), config.d_model
+        )
 
         def train_batches():
             order: list[int] = []
@@ -377,7 +402,9 @@ def train_reference(
                 yield (([r.gloss or "" for r in chunk],), [r.text for r in chunk])
 
         def split_batches(records: list[Record]):
-            return [([r.gloss or "" for r in records[i : i + decode_batch]],) for i in range(0, len(records), decode_batch)]
+            return [
+                ([r.gloss or "" for r in records[i : i + decode_batch]],) for i in range(0, len(records), decode_batch)
+            ]
     else:
         from glossfree.data.datasets import LengthBucketBatchSampler, collate_pose
 
@@ -385,7 +412,9 @@ def train_reference(
         train_set = _pose_dataset(train_records, root, config, layout, seed, train=True)
         if fps is None:
             fps = train_set.keypoints(0).fps
-        encoder_source = PoseSource(layout, config.d_model, conv_strides(fps, config.tokens_per_second), config.kernel_size, config.pose_dropout)
+        encoder_source = PoseSource(
+            layout, config.d_model, conv_strides(fps, config.tokens_per_second), config.kernel_size, config.pose_dropout
+        )
         sampler = LengthBucketBatchSampler(train_set.lengths, batch_size=config.batch_size, shuffle=True, seed=seed)
 
         def train_batches():
@@ -407,7 +436,9 @@ def train_reference(
             return out
 
     modules = nn.ModuleDict({"source": encoder_source, "model": model})
-    optimizer = build_optimizer(modules.named_parameters(), OptimizerConfig(kind="adamw", lr=config.lr, weight_decay=0.0, betas=config.betas))
+    optimizer = build_optimizer(
+        modules.named_parameters(), OptimizerConfig(kind="adamw", lr=config.lr, weight_decay=0.0, betas=config.betas)
+    )
     scheduler = build_scheduler(optimizer, steps, ScheduleConfig(kind="inverse_sqrt", warmup_steps=config.warmup_steps))
     dev_inputs, dev_refs = split_batches(dev_records), [r.text for r in dev_records]
     curve: list[tuple[int, float]] = []
@@ -421,7 +452,9 @@ def train_reference(
         targets = _targets(tokenizer, texts, config.max_target_length)
         embeds, mask = encoder_source(*inputs)
         logits = model(embeds, mask, targets)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, label_smoothing=config.label_smoothing)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1), targets.flatten(), ignore_index=-100, label_smoothing=config.label_smoothing
+        )
         optimizer.zero_grad()
         loss.backward()
         if config.grad_clip:
@@ -440,7 +473,9 @@ def train_reference(
             started = time.perf_counter()
     assert best is not None
     modules.load_state_dict(best[2])
-    dev_scores = score(_decode(model, encoder_source, dev_inputs, tokenizer, config.max_new_tokens), dev_refs, preset=preset)
+    dev_scores = score(
+        _decode(model, encoder_source, dev_inputs, tokenizer, config.max_new_tokens), dev_refs, preset=preset
+    )
     test_scores = None
     if test_records:
         hyps = _decode(model, encoder_source, split_batches(test_records), tokenizer, config.max_new_tokens)
