@@ -25,7 +25,7 @@ from glossfree.data.manifest import Record, load_split
 from glossfree.errors import DataError
 from glossfree.evaluation import Scores, score
 from glossfree.models.language_model import LanguageModel
-from glossfree.training.optim import build_optimizer, build_scheduler
+from glossfree.training.optim import build_optimizer, build_scheduler, optimizer_step
 from glossfree.training.recipe import RecipeConfig
 
 PAD, UNK = "<pad>", "<unk>"
@@ -137,12 +137,7 @@ def train_gloss_to_text(
         batch = [train[i] for i in order[:batch_size]]
         del order[:batch_size]
         loss = model([r.gloss or "" for r in batch], [r.text for r in batch])
-        optimizer.zero_grad()
-        loss.backward()
-        if stage.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
-        optimizer.step()
-        scheduler.step()
+        optimizer_step(loss, optimizer, scheduler, model.parameters(), stage.grad_clip)
         if eval_every and step % eval_every == 0 and step < steps:
             hyps = _decode(model, dev, recipe.evaluation.batch_size)
             curve.append((step, score(hyps, [r.text for r in dev], preset=preset, append_period=period).bleu4))

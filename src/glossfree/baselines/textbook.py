@@ -52,6 +52,7 @@ from glossfree.training.optim import (
     ScheduleConfig,
     build_optimizer,
     build_scheduler,
+    optimizer_step,
 )
 
 PAD, UNK = "<pad>", "<unk>"
@@ -455,12 +456,7 @@ def train_reference(
         loss = F.cross_entropy(
             logits.flatten(0, 1), targets.flatten(), ignore_index=-100, label_smoothing=config.label_smoothing
         )
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(modules.parameters(), config.grad_clip)
-        optimizer.step()
-        scheduler.step()
+        optimizer_step(loss, optimizer, scheduler, modules.parameters(), config.grad_clip)
         if (eval_every and step % eval_every == 0) or step == steps:
             seconds += time.perf_counter() - started
             hyps = _decode(model, encoder_source, dev_inputs, tokenizer, config.max_new_tokens)
