@@ -174,7 +174,10 @@ def main() -> None:
 
     set_threads(args.threads)
     root = ensure_data(args)
-    results = [train_recipe(name.strip(), root, args) for name in args.recipes.split(",") if name.strip()]
+    results = []
+    for name in [n.strip() for n in args.recipes.split(",") if n.strip()]:
+        results.append(train_recipe(name, root, args))
+        print(f"trained {name}: test BLEU-4 {results[-1]['test_bleu4']:.2f}", flush=True)  # the table comes at the end
     base = results[0]
     for result in results:  # wall time of each validation, from the per-step time of the run
         for row in result["curve"]:
@@ -204,7 +207,8 @@ def main() -> None:
 
         for source in ("gloss", "pose"):
             result = train_reference(source, root, steps=base["steps"], eval_every=validation_every,
-                                     tokenizer_dir=args.out / "reference_tokenizer", preset=preset)  # fmt: skip
+                                     tokenizer_dir=args.out / "reference_tokenizer", preset=preset,
+                                     progress=lambda line: print(line, flush=True))  # fmt: skip
             references.append(_reference_row(f"reference ({source})", result, validation_every))
 
     print(machine_line(machine()))
