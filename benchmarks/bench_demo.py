@@ -37,6 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-demo", action="store_true", help="print the demo's own output")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's; 1 on a shared machine)")
     return parser.parse_args()
 
 
@@ -91,6 +92,9 @@ def report(res: dict) -> None:
 
 def main() -> None:
     args = parse_args()
+    from glossfree.threads import set_threads
+
+    set_threads(args.threads)
     if args.out is not None:
         res = run(args.out, seed=args.seed, show=args.show_demo)
     else:

@@ -10,11 +10,16 @@ in one run:
 - test BLEU-4 / ROUGE-L of each recipe;
 - the floor (most frequent training sentence) and the ceiling (gloss->text with the same language
   model, tokenizer and optimiser, trained for the same number of steps);
+- the textbook reference (``glossfree.baselines.textbook``: a plain ``nn.Transformer`` trained as
+  the SLT literature trains it) on gloss->text and on pose->text for the same number of steps,
+  validated at the same steps: the ceiling against the gloss reference says whether the language
+  side learns at a textbook's pace, each recipe against the pose reference whether the whole recipe
+  does (issue 22; ``--no-reference`` skips both);
 - the ratios the issue asks for: dev BLEU-4 of each recipe over the baseline's at equal steps, and
   at equal wall time (each recipe's curve read at the time the baseline finished).
 
     .venv/bin/python benchmarks/bench_learning.py --data /path/to/phoenix_synth_12.5fps [--epochs 6]
-        [--recipes pose_conv/mid,pose_perceiver/mid] [--out DIR] [--json FILE]
+        [--recipes pose_conv/mid,pose_perceiver/mid] [--threads 1] [--out DIR] [--json FILE]
 
 Without ``--data`` the benchmark is rendered first from ``../shared/data/phoenix14t`` (12.5 fps,
 contour faces; about 3 minutes and 1.8 GB; ``--limit N`` for a quick check). Nothing is asserted.
@@ -46,6 +51,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-dev", type=int, default=None, help="dev samples decoded per validation")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="override for every recipe")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the gloss->text ceiling")
+    parser.add_argument("--no-reference", action="store_true", help="skip the textbook references (gloss and pose)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's; 1 on a shared machine)")
     parser.add_argument("--accelerator", default="cpu", help="cpu or gpu (GPU utilisation is then sampled and reported)")
     parser.add_argument("--precision", default=None, help="e.g. bf16-mixed on a GPU")
     parser.add_argument("--out", type=Path, default=Path("bench_runs/learning"))
@@ -148,10 +155,29 @@ def bleu_at(curve: list[dict], key: str, value: float) -> float:
     return best
 
 
+def bleu_near(curve: list[dict], step: float) -> float:
+    """Dev BLEU-4 of the validation nearest to ``step`` (the engine validates at 221/443/..., the
+    references at 222/444/...: the same epochs)."""
+    return min(curve, key=lambda row: abs(row["step"] - step))["dev/bleu4"] if curve else 0.0
+
+
+def _reference_row(name: str, result, steps_per_epoch: int) -> dict:
+    return {"name": name, "steps": result.steps, "seconds": result.seconds, "best_step": result.best_step,
+            "params": result.params, "curve": [{"step": s, "dev/bleu4": b} for s, b in result.curve],
+            "dev_bleu4": result.dev.bleu4, "test_bleu4": result.test.bleu4 if result.test else None,
+            "steps_per_epoch": steps_per_epoch}  # fmt: skip
+
+
 def main() -> None:
     args = parse_args()
+    from glossfree.threads import set_threads
+
+    set_threads(args.threads)
     root = ensure_data(args)
-    results = [train_recipe(name.strip(), root, args) for name in args.recipes.split(",") if name.strip()]
+    results = []
+    for name in [n.strip() for n in args.recipes.split(",") if n.strip()]:
+        results.append(train_recipe(name, root, args))
+        print(f"trained {name}: test BLEU-4 {results[-1]['test_bleu4']:.2f}", flush=True)  # the table comes at the end
     base = results[0]
     for result in results:  # wall time of each validation, from the per-step time of the run
         for row in result["curve"]:
@@ -164,13 +190,26 @@ def main() -> None:
 
     test_records = load_split(root, "test")
     preset = load_recipe(base["recipe"]).evaluation.preset
+    # validations of the references and the ceiling at the recipes' validation steps
+    validation_every = max(1, round(base["steps"] / args.epochs) * args.val_every)
     floor = most_frequent_sentence_baseline(load_split(root, "train"), test_records, preset=preset).scores
     ceiling = None
     if not args.no_ceiling:
         from glossfree.baselines.gloss_to_text import train_gloss_to_text
 
-        recipe = load_recipe(base["recipe"], [f"stages.0.max_epochs={args.epochs}", *args.overrides])
-        ceiling = train_gloss_to_text(recipe, load_tokenizer(base["tokenizer"]), root, steps=base["steps"])
+        recipe = load_recipe(base["recipe"], [f"stages.0.max_epochs={args.epochs}",
+                                              f"stages.0.val_every_n_epochs={args.val_every}", *args.overrides])
+        ceiling = train_gloss_to_text(recipe, load_tokenizer(base["tokenizer"]), root, steps=base["steps"],
+                                      eval_every=validation_every)  # fmt: skip
+    references: list[dict] = []
+    if not args.no_reference:
+        from glossfree.baselines.textbook import train_reference
+
+        for source in ("gloss", "pose"):
+            result = train_reference(source, root, steps=base["steps"], eval_every=validation_every,
+                                     tokenizer_dir=args.out / "reference_tokenizer", preset=preset,
+                                     progress=lambda line: print(line, flush=True))  # fmt: skip
+            references.append(_reference_row(f"reference ({source})", result, validation_every))
 
     print(machine_line(machine()))
     print(f"benchmark: {root} ({len(test_records)} test samples), {args.epochs} epochs per recipe")
@@ -188,7 +227,29 @@ def main() -> None:
             print(f"  WARNING {result['recipe']}: input reliance {result['input_reliance']:.3f}: not reading its input")
     print(f"floor (most frequent training sentence): test BLEU-4 {floor.bleu4:.2f}")
     if ceiling is not None and ceiling.test is not None:
-        print(f"ceiling (gloss->text, {ceiling.steps} steps, {ceiling.seconds:.0f} s): test BLEU-4 {ceiling.test.bleu4:.2f}")
+        curve = ", ".join(f"step {step}: {bleu:.2f}" for step, bleu in ceiling.curve)
+        print(f"ceiling (gloss->text, {ceiling.steps} steps, {ceiling.seconds:.0f} s): dev BLEU-4 {curve}; "
+              f"test BLEU-4 {ceiling.test.bleu4:.2f}")  # fmt: skip
+    for ref in references:
+        curve = ", ".join(f"step {int(r['step'])}: {r['dev/bleu4']:.2f}" for r in ref["curve"])
+        print(f"{ref['name']}: {ref['params'] / 1e6:.2f} M params, {ref['seconds']:.0f} s; dev BLEU-4 {curve}; "
+              f"test BLEU-4 {ref['test_bleu4']:.2f} (best dev step {ref['best_step']})")  # fmt: skip
+    by_name = {ref["name"]: ref for ref in references}
+    if ceiling is not None and "reference (gloss)" in by_name:
+        ref_curve = by_name["reference (gloss)"]["curve"]
+        for step, bleu in ceiling.curve:
+            ref_bleu = bleu_near(ref_curve, step)
+            print(f"language side: ceiling / gloss reference at step {step}: {bleu:.2f} / {ref_bleu:.2f} = "
+                  f"{bleu / max(ref_bleu, 1e-9):.2f}x")  # fmt: skip
+    if "reference (pose)" in by_name:
+        ref_curve = by_name["reference (pose)"]["curve"]
+        for result in results:
+            ratios = ", ".join(
+                f"step {int(r['step'])}: {r['dev/bleu4']:.2f} / {bleu_near(ref_curve, r['step']):.2f} = "
+                f"{r['dev/bleu4'] / max(bleu_near(ref_curve, r['step']), 1e-9):.2f}x"
+                for r in result["curve"]
+            )
+            print(f"{result['recipe']} / pose reference (dev BLEU-4, equal steps): {ratios}")
     base_steps, base_time = base["steps"], base["steps"] * base["s_per_step"]
     base_bleu = bleu_at(base["curve"], "step", base_steps)
     for result in results[1:]:
@@ -201,7 +262,7 @@ def main() -> None:
     if args.json:
         payload = {"machine": machine(), "results": results, "floor_test_bleu4": floor.bleu4,
                    "ceiling_test_bleu4": ceiling.test.bleu4 if ceiling and ceiling.test else None,
-                   "ceiling_curve": ceiling.curve if ceiling else None}  # fmt: skip
+                   "ceiling_curve": ceiling.curve if ceiling else None, "references": references}  # fmt: skip
         write_json(args.json, payload)
 
 

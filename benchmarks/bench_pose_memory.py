@@ -53,6 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--time-backbone-frames", type=int, default=116, help="frames of the whole-backbone step-time runs")
     parser.add_argument("--rounds", type=int, default=2, help="alternating timing rounds (0: memory only)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's; 1 on a shared machine)")
     args = parser.parse_args()
     args.time_frames = args.time_frames or args.frames
     return args
@@ -142,6 +143,9 @@ def measure_time(args, config: PoseBackboneConfig, windows: ConformerWindows) ->
 
 def main() -> None:
     args = parse_args()
+    from glossfree.threads import set_threads
+
+    set_threads(args.threads)
     config = PoseBackboneConfig()
     windows = ConformerWindows(window=args.window, stride=args.stride)
     info = machine()

@@ -65,6 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra recipe override")
     parser.add_argument("--texts", type=Path, default=None, help="jsonl with a 'text' field (default: PHOENIX14T dev)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's; 1 on a shared machine)")
     return parser.parse_args()
 
 
@@ -161,6 +162,9 @@ def whole_step(model, batch) -> float:
 
 def main() -> None:
     args = parse_args()
+    from glossfree.threads import set_threads
+
+    set_threads(args.threads)
     info = machine()
     print(machine_line(info))
     texts = load_texts(args.texts)

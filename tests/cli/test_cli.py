@@ -244,3 +244,30 @@ def test_output_folder_under_a_file(tmp_path, args):
     result = invoke(*[a.format(out=out, root=tmp_path) for a in args])
     assert result.exit_code == 2
     assert f"{out}: cannot create the" in result.output and "file is a file, not a folder" in result.output
+
+
+def test_threads_option_sets_torch_threads_and_is_checked(tmp_path):
+    import torch
+
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text("es regnet\n", encoding="utf-8")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        result = invoke("evaluate", "--hyp", hyp, "--ref", hyp, "--threads", 1)
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+        result = invoke("evaluate", "--hyp", hyp, "--ref", hyp, "--threads", 0)
+        assert result.exit_code == 2 and "--threads" in result.output
+        result = invoke("train", "--help")
+        assert "--threads" in result.output
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_set_threads_rejects_non_positive():
+    from glossfree.errors import ConfigError
+    from glossfree.threads import set_threads
+
+    with pytest.raises(ConfigError, match="--threads"):
+        set_threads(0)

@@ -265,7 +265,7 @@ TINY_MBART = {
     "architecture": {
         "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
         "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "dropout": 0.0,
-        "max_position_embeddings": 64,
+        "max_position_embeddings": 64, "scale_embedding": True,
     },
     "adapter": {"kind": "lora", "r": 2}, "generation": {"num_beams": 2, "max_new_tokens": 5},
 }  # fmt: skip
@@ -336,3 +336,25 @@ def test_a_larger_tokenizer_is_an_error_unless_resizing_is_asked_for(t5_tokenize
         build(tiny_lm_config(pretrained), t5_tokenizer)
     grown = build(tiny_lm_config({**pretrained, "resize_embeddings": True}), t5_tokenizer)
     assert grown.model.get_input_embeddings().weight.shape[0] == len(t5_tokenizer)
+
+
+def test_from_scratch_mbart_must_state_its_embedding_scaling():
+    from pydantic import ValidationError
+
+    from glossfree.models.language_model import LanguageModelConfig
+
+    architecture = {key: value for key, value in TINY_MBART["architecture"].items() if key != "scale_embedding"}
+    with pytest.raises(ValidationError, match="scale_embedding"):
+        LanguageModelConfig(**{**TINY_MBART, "architecture": architecture})
+    # a pretrained mBART takes its checkpoint's setting; T5 has no such switch
+    LanguageModelConfig(**{**TINY_MBART, "architecture": architecture, "name_or_path": "some/mbart"})
+    LanguageModelConfig(family="t5", name_or_path=None, architecture={"d_model": 32})
+
+
+def test_mid_recipes_use_the_scaled_mbart_layout():
+    from glossfree.training.recipe import load_recipe
+
+    for name in ("pose_conv/mid", "pose_perceiver/mid", "pose_perceiver/mid_mlp"):
+        lm = load_recipe(name).model.lm
+        assert lm.family == "mbart" and lm.name_or_path is None, name
+        assert lm.architecture["scale_embedding"] is True and lm.architecture["d_model"] == 256, name

@@ -107,3 +107,36 @@ def test_sgd_heavy_ball_momentum_by_hand():
         assert weight.item() == pytest.approx(expected, abs=1e-6)
     nesterov = build_optimizer([("w", torch.nn.Parameter(torch.ones(2, 2)))], OptimizerConfig(kind="sgd"))
     assert nesterov.param_groups[0]["nesterov"] is True  # the default stays Nesterov
+
+
+def test_inverse_sqrt_values():
+    config = ScheduleConfig(kind="inverse_sqrt", warmup_steps=500)
+    # linear warm-up (step + 1) / (warmup + 1), then sqrt(warmup / (step + 1))
+    assert lr_factor(0, 5000, config) == pytest.approx(1 / 501)
+    assert lr_factor(249, 5000, config) == pytest.approx(250 / 501)
+    assert lr_factor(499, 5000, config) == pytest.approx(500 / 501)
+    assert lr_factor(500, 5000, config) == pytest.approx(math.sqrt(500 / 501))
+    assert lr_factor(1999, 5000, config) == pytest.approx(0.5)
+    assert lr_factor(7999, 5000, config) == pytest.approx(0.25)  # no end: it keeps decaying
+    # without warm-up it starts at the peak
+    assert lr_factor(0, 100, ScheduleConfig(kind="inverse_sqrt", warmup_steps=0)) == pytest.approx(1.0)
+    assert lr_factor(3, 100, ScheduleConfig(kind="inverse_sqrt", warmup_steps=0)) == pytest.approx(0.5)
+
+
+def test_schedules_through_the_scheduler_at_given_steps():
+    """The LR the optimiser holds after k scheduler steps, for each kind (peak 7e-4, 500-step warm-up)."""
+    expected = {
+        "inverse_sqrt": {0: 7e-4 / 501, 665: 7e-4 * math.sqrt(500 / 666), 1331: 7e-4 * math.sqrt(500 / 1332)},
+        "one_cycle_cosine": {0: 7e-4 / 501, 665: 7e-4 * 0.5 * (1 + math.cos(math.pi * 165 / 832)), 1331: 7e-4 * 0.5 * (1 + math.cos(math.pi * 831 / 832))},
+        "constant": {0: 7e-4 / 501, 665: 7e-4, 1331: 7e-4},
+    }  # fmt: skip
+    for kind, values in expected.items():
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=7e-4)
+        scheduler = build_scheduler(optimizer, 1332, ScheduleConfig(kind=kind, warmup_steps=500))
+        seen = {}
+        for step in range(1332):
+            seen[step] = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+        for step, lr in values.items():
+            assert seen[step] == pytest.approx(lr), (kind, step)

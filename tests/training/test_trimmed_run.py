@@ -15,7 +15,8 @@ from tiny import FAST_RECIPE
 MBART = (
     "model.lm={family: mbart, name_or_path: null, src_lang: de_DE, tgt_lang: de_DE, adapter: {kind: none},"
     " architecture: {d_model: 128, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 4,"
-    " decoder_attention_heads: 4, encoder_ffn_dim: 128, decoder_ffn_dim: 128, max_position_embeddings: 256},"
+    " decoder_attention_heads: 4, encoder_ffn_dim: 128, decoder_ffn_dim: 128, max_position_embeddings: 256,"
+    " scale_embedding: true},"
     " generation: {num_beams: 1, max_new_tokens: 12}, trimmed_vocab: train}"
 )
 

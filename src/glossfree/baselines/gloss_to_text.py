@@ -3,7 +3,9 @@
 A sign-to-text model cannot do better than a model that is *given* the signs. This one reads each
 sample's reference gloss sequence (the manifest's ``gloss`` field: analysis only, never a training
 input of a gloss-free recipe) through a learned gloss embedding into the recipe's own language
-model (same architecture, tokenizer and label smoothing), trains it for a fixed number of optimiser
+model (same architecture, tokenizer and label smoothing); the gloss tokens carry no position of
+their own, as the visual tokens carry none: the positions are the language model's (T5's relative
+buckets, mBART's learned absolute positions), trains it for a fixed number of optimiser
 steps with the recipe's first-stage optimiser, and decodes dev/test with the recipe's beam settings.
 Its score is the ceiling the benchmark prints next to each recipe (``benchmarks/bench_learning.py``).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,14 +25,14 @@ from glossfree.data.manifest import Record, load_split
 from glossfree.errors import DataError
 from glossfree.evaluation import Scores, score
 from glossfree.models.language_model import LanguageModel
-from glossfree.training.optim import build_optimizer, build_scheduler
+from glossfree.training.optim import build_optimizer, build_scheduler, optimizer_step
 from glossfree.training.recipe import RecipeConfig
 
 PAD, UNK = "<pad>", "<unk>"
 
 
 class GlossToText(nn.Module):
-    """Gloss ids ``[B, L]`` -> embeddings (+ learned positions) -> the language model."""
+    """Gloss ids ``[B, L]`` -> embeddings (no positions of their own) -> the language model."""
 
     def __init__(self, glosses: list[str], lm: LanguageModel, max_len: int = 256) -> None:
         super().__init__()
@@ -100,12 +103,15 @@ def train_gloss_to_text(
     max_dev_samples: int | None = None,
     seed: int = 0,
     progress: bool = False,
+    test: bool = True,
+    prepare: Callable[[GlossToText], None] | None = None,
 ) -> GlossToTextResult:
     """Train the gloss->text ceiling for ``steps`` optimiser steps and score dev (and test).
 
     Uses ``recipe.model.lm`` (architecture, label smoothing, generation settings), the given
     tokenizer, ``recipe.stages[0]`` (batch size, optimiser, schedule, clipping) and
-    ``recipe.evaluation`` (preset).
+    ``recipe.evaluation`` (preset). ``test=False`` skips the test split; ``prepare(model)`` changes
+    the model before the optimiser is built (the LM ablations of ``benchmarks/bench_lm_parts.py``).
     """
     root = Path(root)
     torch.manual_seed(seed)
@@ -114,6 +120,8 @@ def train_gloss_to_text(
     dev = _with_glosses(load_split(root, recipe.data.dev_split), "dev", root)[:max_dev_samples]
     glosses = sorted({g for r in train for g in (r.gloss or "").split()})
     model = GlossToText(glosses, LanguageModel(recipe.model.lm, tokenizer))
+    if prepare is not None:
+        prepare(model)
     stage = recipe.stages[0]
     optimizer = build_optimizer(model.named_parameters(), stage.optimizer)
     scheduler = build_scheduler(optimizer, steps, stage.schedule)
@@ -129,12 +137,7 @@ def train_gloss_to_text(
         batch = [train[i] for i in order[:batch_size]]
         del order[:batch_size]
         loss = model([r.gloss or "" for r in batch], [r.text for r in batch])
-        optimizer.zero_grad()
-        loss.backward()
-        if stage.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
-        optimizer.step()
-        scheduler.step()
+        optimizer_step(loss, optimizer, scheduler, model.parameters(), stage.grad_clip)
         if eval_every and step % eval_every == 0 and step < steps:
             hyps = _decode(model, dev, recipe.evaluation.batch_size)
             curve.append((step, score(hyps, [r.text for r in dev], preset=preset, append_period=period).bleu4))
@@ -143,7 +146,7 @@ def train_gloss_to_text(
     seconds = time.perf_counter() - started
     dev_scores = score(_decode(model, dev, recipe.evaluation.batch_size), [r.text for r in dev], preset=preset, append_period=period)
     curve.append((steps, dev_scores.bleu4))
-    test_records = load_split(root, recipe.data.test_split)
+    test_records = load_split(root, recipe.data.test_split) if test else []
     test_scores = None
     if test_records:
         test_records = _with_glosses(test_records, "test", root)

@@ -30,6 +30,12 @@ app = typer.Typer(
 )
 
 
+_THREADS_HELP = (
+    "torch CPU threads (default: torch's, one per core). On a machine other processes also use, 1 is "
+    "often several times faster (docs/benchmarks.md §9)."
+)
+
+
 @app.command()
 def train(
     recipe: Annotated[str, typer.Argument(help="Recipe YAML path, or a built-in name such as pose_perceiver/tiny.")],
@@ -42,13 +48,16 @@ def train(
     strategy: Annotated[str, typer.Option(help="Lightning strategy: auto or ddp (FSDP is not supported yet).")] = "auto",
     override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: --set stages.0.max_epochs=3")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_THREADS_HELP)] = None,
 ) -> None:
     """Train a recipe; the best model by generated dev BLEU-4 is exported to OUT/model."""
+    from glossfree.threads import set_threads
     from glossfree.training.engine import LaunchConfig
     from glossfree.training.engine import train as run_training
     from glossfree.training.tasks import load_recipe
 
     try:
+        set_threads(threads)
         config = load_recipe(recipe, override or [])
         launch = LaunchConfig(
             accelerator=accelerator,
@@ -108,14 +117,17 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Folder for hypotheses, references, per-sample scores and signature.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     baselines: Annotated[bool, typer.Option("--baselines", help="Also score the most frequent training sentence and the model on another sample's input.")] = False,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_THREADS_HELP)] = None,
 ) -> None:
     """Score a trained model on a split (generated text only), or two text files."""
     from glossfree.evaluation.report import evaluate_files, format_scores_table
+    from glossfree.threads import set_threads
 
     compared: dict = {}
     try:
         if baselines and (hyp is not None or model is None):
             raise typer.BadParameter("--baselines scores a model folder's baselines: give the model, not --hyp/--ref")
+        set_threads(threads)
         if out is not None:
             check_output_dir(out, what="--out folder")
         if hyp is not None or ref is not None:

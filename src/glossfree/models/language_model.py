@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from glossfree.config import StrictModel
@@ -103,9 +103,16 @@ class LanguageModelConfig(StrictModel):
     """Seq2seq language model.
 
     Attributes:
-        family: ``"t5"`` (T5, Flan-T5) or ``"mbart"`` (mBART-cc25, mBART-50).
+        family: ``"t5"`` (T5, Flan-T5) or ``"mbart"`` (mBART-cc25, mBART-50). From scratch the
+            family is a layout choice: the mBART layout (learned absolute positions, embeddings
+            scaled by sqrt(d_model), LayerNorm, GELU, output tied without rescaling) learned twice
+            as fast as the T5 layout (relative position buckets, unscaled embeddings, RMSNorm, ReLU,
+            output scaled by d_model^-0.5) at the same size, data and optimiser (docs/benchmarks.md
+            §9); the ``mid`` recipes use it.
         name_or_path: pretrained checkpoint, a local folder or a name in the local Hugging Face
-            cache; ``None`` = build from ``architecture`` with random weights.
+            cache; ``None`` = build from ``architecture`` with random weights (a from-scratch mBART
+            must state ``architecture.scale_embedding``: transformers' ``MBartConfig`` defaults to
+            false, the pretrained mBART checkpoints and the measured layout use true).
         architecture: ``T5Config`` / ``MBartConfig`` keyword arguments; with ``name_or_path`` they
             override the checkpoint's config (e.g. dropout). Vocabulary and special-token ids
             always come from the tokenizer.
@@ -141,6 +148,16 @@ class LanguageModelConfig(StrictModel):
     tgt_lang: str | None = None
     resize_embeddings: bool = False
     trimmed_vocab: str | None = None
+
+    @model_validator(mode="after")
+    def _scratch_mbart_states_its_scaling(self) -> LanguageModelConfig:
+        if self.family == "mbart" and self.name_or_path is None and "scale_embedding" not in self.architecture:
+            raise ValueError(
+                "lm.architecture.scale_embedding: a from-scratch mBART must say whether its embeddings are scaled "
+                "by sqrt(d_model): transformers' MBartConfig defaults to false, the pretrained mBART checkpoints "
+                "and glossfree's mid recipes use true (docs/benchmarks.md §9)"
+            )
+        return self
 
 
 @dataclasses.dataclass

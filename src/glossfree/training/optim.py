@@ -115,3 +115,19 @@ def build_scheduler(
     optimizer: torch.optim.Optimizer, total_steps: int, config: ScheduleConfig
 ) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, config))
+
+
+def optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    parameters: Iterable[torch.nn.Parameter],
+    grad_clip: float = 0.0,
+) -> None:
+    """One plain-loop optimiser step: backward, clip the gradient norm (``grad_clip`` > 0), step, schedule."""
+    optimizer.zero_grad()
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    optimizer.step()
+    scheduler.step()
