@@ -121,7 +121,7 @@ def main() -> None:
     from glossfree.baselines.gloss_to_text import train_gloss_to_text
     from glossfree.data.manifest import load_split
     from glossfree.text.tokenizers import train_tokenizer
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]

@@ -10,7 +10,7 @@ import torch
 from glossfree.baselines.gloss_to_text import GlossToText, train_gloss_to_text
 from glossfree.models.language_model import LanguageModel
 from glossfree.text.tokenizers import train_tokenizer
-from glossfree.training.recipe import load_recipe
+from glossfree.training.tasks import load_recipe
 
 PAIRS = [("WETTER MORGEN", "morgen wird es schön"), ("REGEN NORD", "im norden regnet es"),
          ("SONNE SUED", "im süden scheint die sonne"), ("WIND STARK", "der wind weht stark"),

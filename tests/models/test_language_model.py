@@ -352,7 +352,7 @@ def test_from_scratch_mbart_must_state_its_embedding_scaling():
 
 
 def test_mid_recipes_use_the_scaled_mbart_layout():
-    from glossfree.training.recipe import load_recipe
+    from glossfree.training.tasks import load_recipe
 
     for name in ("pose_conv/mid", "pose_perceiver/mid", "pose_perceiver/mid_mlp"):
         lm = load_recipe(name).model.lm
