@@ -3,7 +3,7 @@
 torch starts one intra-op thread per core. On a machine whose cores other processes also use, that
 is the slow setting: on the 2-core development machine a ``pose_perceiver/mid`` step took 6.6 s with
 torch's default while one other process was busy, 1.1 s with one thread (docs/benchmarks.md §2 and
-§9). ``glossfree train|evaluate --threads N`` and the benchmarks' ``--threads`` call
+§12). ``glossfree train|evaluate --threads N`` and the benchmarks' ``--threads`` call
 :func:`set_threads`; without it torch's default stands.
 """
 

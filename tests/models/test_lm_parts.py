@@ -27,7 +27,7 @@ TINY_MBART = {
     "architecture": {
         "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
         "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "dropout": 0.1,
-        "max_position_embeddings": 64,
+        "max_position_embeddings": 64, "scale_embedding": True,
     },
     "generation": {"num_beams": 1, "max_new_tokens": 5},
 }  # fmt: skip

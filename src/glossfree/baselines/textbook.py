@@ -4,7 +4,7 @@ Not a recipe and not built from ``transformers``: PyTorch's ``nn.Transformer`` w
 the SLT and low-resource NMT literature (Vaswani et al. 2017 as joeynmt and fairseq train it; the
 SLT Transformer of Camgoz et al. 2020), so a figure of glossfree's own language side can be checked
 against what a plain Transformer reaches on the same data in the same number of steps
-(``benchmarks/bench_learning.py`` trains it beside the recipes in every run; docs/benchmarks.md §9):
+(``benchmarks/bench_learning.py`` trains it beside the recipes in every run; docs/benchmarks.md §12):
 
 - pre-LN (``norm_first``) encoder and decoder with a final LayerNorm each, d 256, 4 heads, 3+3
   layers, FFN 1,024, dropout 0.3 (0.2 on the pose side);

@@ -32,7 +32,7 @@ app = typer.Typer(
 
 _THREADS_HELP = (
     "torch CPU threads (default: torch's, one per core). On a machine other processes also use, 1 is "
-    "often several times faster (docs/benchmarks.md §9)."
+    "often several times faster (docs/benchmarks.md §12)."
 )
 
 

@@ -108,7 +108,7 @@ class LanguageModelConfig(StrictModel):
             scaled by sqrt(d_model), LayerNorm, GELU, output tied without rescaling) learned twice
             as fast as the T5 layout (relative position buckets, unscaled embeddings, RMSNorm, ReLU,
             output scaled by d_model^-0.5) at the same size, data and optimiser (docs/benchmarks.md
-            §9); the ``mid`` recipes use it.
+            §12); the ``mid`` recipes use it.
         name_or_path: pretrained checkpoint, a local folder or a name in the local Hugging Face
             cache; ``None`` = build from ``architecture`` with random weights (a from-scratch mBART
             must state ``architecture.scale_embedding``: transformers' ``MBartConfig`` defaults to
@@ -155,7 +155,7 @@ class LanguageModelConfig(StrictModel):
             raise ValueError(
                 "lm.architecture.scale_embedding: a from-scratch mBART must say whether its embeddings are scaled "
                 "by sqrt(d_model): transformers' MBartConfig defaults to false, the pretrained mBART checkpoints "
-                "and glossfree's mid recipes use true (docs/benchmarks.md §9)"
+                "and glossfree's mid recipes use true (docs/benchmarks.md §12)"
             )
         return self
 
