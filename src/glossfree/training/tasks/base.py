@@ -46,7 +46,6 @@ class TaskData:
         report: counts of what was read and left out (the run summary's ``data``).
         split_digits: a trained tokenizer splits digits into one token each (SSA answers).
         labels: the class names of a classification task (ISLR), in class-index order.
-        root: the data root the records came from (files a recipe names relative to it).
     """
 
     train_records: list[Record]
@@ -54,7 +53,6 @@ class TaskData:
     report: dict[str, Any] = field(default_factory=dict)
     split_digits: bool = False
     labels: list[str] = field(default_factory=list)
-    root: Path | None = None
 
 
 class Task(ABC):

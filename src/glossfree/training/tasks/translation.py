@@ -135,10 +135,10 @@ class TranslationTask(Task):
     def read_data(self, recipe: RecipeConfig, root: Path, run_dir: Path, *, rank: int) -> TaskData:
         records, report = check_train_records(root, recipe)
         texts = [r.text for r in records] + prompt_texts(recipe, root, records)
-        return TaskData(train_records=records, tokenizer_texts=texts, report=report, root=root)
+        return TaskData(train_records=records, tokenizer_texts=texts, report=report)
 
     def prepare_recipe(self, recipe: RecipeConfig, tokenizer, data: TaskData, run_dir: Path) -> RecipeConfig:
-        recipe = prototypes_under_root(recipe, data.root)
+        recipe = prototypes_under_root(recipe, recipe.data.root)  # the engine set it to the run's data root
         return trim_on_training_texts(recipe, tokenizer, data.tokenizer_texts, run_dir)
 
     def build_model(self, recipe: RecipeConfig, tokenizer, data: TaskData) -> torch.nn.Module:
