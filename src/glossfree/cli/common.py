@@ -8,7 +8,7 @@ from rich.console import Console
 console = Console(stderr=True)
 
 
-def fail(error: Exception) -> None:
-    """Print a user error (bad file, config, flag) without a traceback, and exit 2."""
+def fail(error: object, code: int = 2) -> None:
+    """Print a user error (bad file, config, flag) without a traceback, and exit with ``code`` (2)."""
     console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)

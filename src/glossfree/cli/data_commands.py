@@ -17,14 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from glossfree.errors import GlossfreeError
+from glossfree.cli.common import fail
 from glossfree.io import check_output_dir
 
 _SHOWN_FAILURES = 20
-
-
-def _fail(message: object, code: int = 2) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=code)
 
 
 def poses(
@@ -48,7 +44,7 @@ def poses(
             progress=progress, fps=fps, refine_face_landmarks=refine_face, folder_fps=folder_fps,
         )  # fmt: skip
     except (GlossfreeError, ImportError) as error:
-        _fail(error)
+        fail(error)
         return
     console = Console()
     table = Table(title=f"poses -> {out} (shard {shard_index + 1}/{num_shards})")
@@ -66,7 +62,7 @@ def poses(
     if summary.total == 0:
         console.print("nothing to do in this shard")
     elif summary.failed:
-        _fail(f"{len(summary.failed)} of {summary.total} inputs failed", code=1)
+        fail(f"{len(summary.failed)} of {summary.total} inputs failed", code=1)
 
 
 def prepare(
@@ -98,7 +94,7 @@ def prepare(
         check_output_dir(out, what="--out folder")
         summary = run_prepare(dataset, root, out, **options)
     except GlossfreeError as error:
-        _fail(error)
+        fail(error)
         return
     console = Console()
     table = Table(title=f"{summary.dataset} -> {summary.manifest}")
