@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from glossfree.config import validate
-from glossfree.data.layouts import get_layout
+from glossfree.data.layouts import KeypointLayout, get_layout
 from glossfree.errors import ConfigError
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.frontends.skeleton_graph import (
@@ -374,3 +374,49 @@ def test_masked_batch_norm_leaves_padded_frames_out_of_its_statistics():
     masked.eval()
     expected = (x - masked.running_mean[:, None, None]) / (masked.running_var[:, None, None] + 1e-5).sqrt()
     torch.testing.assert_close(masked(padded, padded_mask)[:, :, :6], expected)
+
+
+def test_hand_origin_wrist_measures_fingers_from_their_wrist(make_batch):
+    """The wrist keeps its position, every other hand point becomes relative to it, nothing else changes."""
+    backbone = tiny_backbone(hand_origin="wrist")
+    layout = get_layout("pose203")
+    batch = make_batch([6])
+    mask = batch.keypoint_mask.clone()
+    left_start, left_stop = layout.groups["left_hand"]
+    right_start, _ = layout.groups["right_hand"]
+    mask[0, :, left_start:left_stop] = True
+    mask[0, :, right_start] = False  # right wrist lost: its fingers have no origin
+    points = batch.keypoints * mask.unsqueeze(-1)
+    moved = backbone._fingers_from_wrist(points, mask)
+    wrist = points[0, :, left_start]
+    torch.testing.assert_close(moved[0, :, left_start], wrist)
+    torch.testing.assert_close(moved[0, :, left_start + 5], points[0, :, left_start + 5] - wrist)
+    assert torch.all(moved[0, :, right_start + 1 : right_start + 21] == 0)
+    outside = torch.ones(layout.num_points, dtype=torch.bool)
+    outside[left_start + 1 : left_stop] = False
+    outside[right_start + 1 : right_start + 21] = False
+    torch.testing.assert_close(moved[0][:, outside], points[0][:, outside])
+
+
+def test_hand_origin_wrist_is_translation_invariant_for_the_handshape(make_batch):
+    """Moving a whole hand changes only its wrist's coordinates in what fc1 reads."""
+    backbone = tiny_backbone(hand_origin="wrist")
+    start, stop = get_layout("pose203").groups["left_hand"]
+    batch = make_batch([5])
+    mask = batch.keypoint_mask.clone()
+    mask[0, :, start:stop] = True
+    shifted = batch.keypoints.clone()
+    shifted[0, :, start:stop, :2] += 0.3
+    a = backbone._fingers_from_wrist(batch.keypoints, mask)
+    b = backbone._fingers_from_wrist(shifted, mask)
+    torch.testing.assert_close(b[0, :, start + 1 : stop], a[0, :, start + 1 : stop])
+    assert not torch.allclose(b[0, :, start], a[0, :, start])
+
+
+def test_hand_origin_wrist_needs_a_hand_group():
+    full = get_layout("pose203")
+    start, stop = full.groups["body"]
+    body_only = KeypointLayout(name="body_only", points=full.points[start:stop], groups={"body": (0, stop - start)})
+    config = validate(PoseBackboneConfig, {**TINY, "hand_origin": "wrist"})
+    with pytest.raises(ConfigError, match="hand_origin: wrist needs a left_hand or right_hand group; layout 'body_only'"):
+        PoseBackbone(config, body_only)

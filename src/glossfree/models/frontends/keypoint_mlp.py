@@ -57,6 +57,14 @@ class KeypointMLPConfig(StrictModel):
     dropout: float = 0.1
 
 
+def relative_to_wrist(hand: torch.Tensor, hand_flags: torch.Tensor) -> torch.Tensor:
+    """A hand's points ``[..., N_h, C]`` relative to its wrist (point 0 of the group), 0 where the
+    point or the wrist is not detected (``hand_flags`` ``[..., N_h]``, 1 = detected): the handshape,
+    independent of where the hand is. The wrist itself maps to 0."""
+    both = hand_flags * hand_flags[..., :1]
+    return (hand - hand[..., :1, :]) * both.unsqueeze(-1)
+
+
 class KeypointMLP(nn.Module):
     """``[B, T, N, C]`` keypoints -> ``[B, T, dim]`` per-frame features (0 on padded frames).
 
@@ -104,10 +112,7 @@ class KeypointMLP(nn.Module):
         coords = coords * flags.unsqueeze(-1)
         parts = [coords[:, :, self.points].flatten(2)]
         for start, stop in self.hand_ranges:
-            hand, hand_flags = coords[:, :, start:stop], flags[:, :, start:stop]
-            # Relative to the wrist, only where both the point and the wrist are detected.
-            both = hand_flags * hand_flags[:, :, :1]
-            parts.append(((hand - hand[:, :, :1]) * both.unsqueeze(-1)).flatten(2))
+            parts.append(relative_to_wrist(coords[:, :, start:stop], flags[:, :, start:stop]).flatten(2))
         parts.append(flags[:, :, self.points])
         return torch.cat(parts, dim=-1)
 

@@ -51,6 +51,7 @@ from pydantic import Field
 from glossfree.config import StrictModel
 from glossfree.data.layouts import KeypointLayout, get_layout
 from glossfree.errors import ConfigError
+from glossfree.models.frontends.keypoint_mlp import relative_to_wrist
 from glossfree.models.frontends.skeleton_graph import group_adjacency, normalized_subsets
 from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig
 
@@ -77,6 +78,14 @@ class PoseBackboneConfig(StrictModel):
             points (running statistics at evaluation, i.e. the training set's) before ``fc1``. Off in
             the paper; needed from scratch at small size, where the shoulder-normalised input is
             mostly an offset every frame shares and the articulation is a small perturbation of it.
+        hand_origin: where each hand's finger points are measured from before ``standardize`` and
+            ``fc1``: ``shoulders`` (the paper: the shoulder-normalised coordinates as they come) or
+            ``wrist`` (every hand point but the wrist relative to that hand's wrist; the wrist keeps
+            its position, so where the hand is stays in the input and the handshape no longer hides
+            under it, as in the keypoint MLP's wrist-relative features). From scratch at ``mid`` size
+            the backbone has no AGCN layer, so ``fc1``/``fc2`` are linear in the standardised
+            coordinates; with ``shoulders`` the handshape is a small part of each finger point's
+            standardised variance (docs/benchmarks.md §12).
         stack_frames: ``s`` consecutive frames are stacked into one step before ``fc1`` (their
             coordinates and detection flags side by side, as low-frame-rate speech encoders stack
             feature frames), so the backbone runs at ``1/s`` of the input frame rate with no input
@@ -97,6 +106,7 @@ class PoseBackboneConfig(StrictModel):
     mirror_right_hand: bool = True
     dropout: float = 0.1
     standardize: bool = False
+    hand_origin: Literal["shoulders", "wrist"] = "shoulders"
     agcn_norm: Literal["layer", "batch"] = "layer"
     stack_frames: int = Field(default=1, ge=1)
     conformer: ConformerConfig = ConformerConfig()
@@ -379,6 +389,12 @@ class PoseBackbone(nn.Module):
                 subsets = normalized_subsets(group_adjacency(self.layout, group))
                 encoders[name] = ArticulatorEncoder(config, subsets)
         self.encoders = nn.ModuleDict(encoders)
+        self.hand_ranges = sorted(self.layout.groups[hand] for hand in _HANDS if hand in self.layout.groups)
+        if config.hand_origin == "wrist" and not self.hand_ranges:
+            raise ConfigError(
+                f"frontend.hand_origin: wrist needs a left_hand or right_hand group; layout "
+                f"'{self.layout.name}' has {', '.join(self.layout.groups)}"
+            )
         self.standardizer = (
             PointStandardizer(self.layout.num_points, config.coord_dims) if config.standardize else None
         )
@@ -415,6 +431,17 @@ class PoseBackbone(nn.Module):
                 f"keypoints {list(keypoints.shape)}"
             )
 
+    def _fingers_from_wrist(self, points: torch.Tensor, point_mask: torch.Tensor) -> torch.Tensor:
+        """``hand_origin: wrist``: each hand's points after the first relative to its wrist (``[B, T, N, C]``)."""
+        flags = point_mask.to(points.dtype)
+        pieces, cursor = [], 0
+        for start, stop in self.hand_ranges:
+            relative = relative_to_wrist(points[:, :, start:stop], flags[:, :, start:stop])
+            pieces += [points[:, :, cursor : start + 1], relative[:, :, 1:]]
+            cursor = stop
+        pieces.append(points[:, :, cursor:])
+        return torch.cat(pieces, dim=2)
+
     def output_mask(self, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mask ``[B, ceil(T / stack_frames)]`` of the output steps for an input ``frame_mask`` ``[B, T]``:
         a step is real when any of its stacked frames is."""
@@ -429,6 +456,8 @@ class PoseBackbone(nn.Module):
         frame_mask = frame_mask.bool()
         point_mask = keypoint_mask.bool() & frame_mask.unsqueeze(-1)  # [B, T, N]
         points = keypoints * point_mask.unsqueeze(-1).to(keypoints.dtype)  # [B, T, N, C]
+        if self.config.hand_origin == "wrist":
+            points = self._fingers_from_wrist(points, point_mask)
         if self.standardizer is not None:
             points = self.standardizer(points, point_mask)
         size = self.config.stack_frames
