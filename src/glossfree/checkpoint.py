@@ -158,6 +158,30 @@ def _dedup_tied(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tens
     return kept, aliases
 
 
+def _bundle_prototypes(recipe: Any, folder: Path) -> Any:
+    """Each ``pseudo_gloss_bce`` objective's prototype file travels with the model, named relative to
+    its folder (``prototypes_<key>.safetensors``): the model is built with its objectives, so a model
+    folder copied to another machine must not need the training corpus (``load_trained`` resolves the
+    names against the folder)."""
+    names: dict[str, str] = {}  # source file -> its name in the folder (one copy per file)
+    stages = []
+    for stage in recipe.stages:
+        objectives = []
+        for objective in stage.objectives:
+            if objective.kind == "pseudo_gloss_bce":
+                source = str(Path(objective.prototypes).resolve())
+                if source not in names:
+                    name = f"prototypes_{objective.key}.safetensors"
+                    if name in names.values():  # the same objective name with another file in a later stage
+                        name = f"prototypes_{objective.key}_{stage.name}.safetensors"
+                    shutil.copyfile(source, folder / name)
+                    names[source] = name
+                objective = objective.model_copy(update={"prototypes": names[source]})
+            objectives.append(objective)
+        stages.append(stage.model_copy(update={"objectives": objectives}))
+    return recipe.model_copy(update={"stages": stages})
+
+
 def export_model(model: torch.nn.Module, recipe: Any, tokenizer: Any, out_dir: Path, metadata: dict) -> Path:
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
@@ -169,6 +193,7 @@ def export_model(model: torch.nn.Module, recipe: Any, tokenizer: Any, out_dir: P
         shutil.copyfile(lm.trimmed_vocab, tmp / TRIMMED_VOCAB_FILE)
         lm = lm.model_copy(update={"trimmed_vocab": TRIMMED_VOCAB_FILE})
         recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
+    recipe = _bundle_prototypes(recipe, tmp)
     (tmp / "recipe.yaml").write_text(recipe_to_yaml(recipe), encoding="utf-8")
     tokenizer.save_pretrained(str(tmp / "tokenizer"))
     _, prints = pretrained_base(model)

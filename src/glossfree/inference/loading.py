@@ -15,7 +15,7 @@ from glossfree.errors import ConfigError, DataError
 from glossfree.io import read_json
 from glossfree.text.tokenizers import load_tokenizer
 from glossfree.training.tasks import load_recipe
-from glossfree.training.tasks.translation import build_model
+from glossfree.training.tasks.translation import build_model, prototypes_under_root
 
 
 @dataclass
@@ -48,6 +48,7 @@ def load_trained(path: str | Path, *, device: str | torch.device = "cpu") -> Tra
     if lm.trimmed_vocab and not Path(lm.trimmed_vocab).is_absolute():
         lm = lm.model_copy(update={"trimmed_vocab": str(model_dir / lm.trimmed_vocab)})
         recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"lm": lm})})
+    recipe = prototypes_under_root(recipe, model_dir)  # exported with the model (checkpoint.export_model)
     # Checked here: load_tokenizer would take a missing local folder for a Hugging Face Hub id.
     tokenizer_dir = model_dir / "tokenizer"
     if not (tokenizer_dir / "tokenizer_config.json").is_file():
