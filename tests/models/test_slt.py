@@ -80,6 +80,29 @@ def test_encode_gives_one_token_per_window(t5_tokenizer, tiny_config, make_batch
     assert torch.all(embeds[~mask] == 0)
 
 
+def test_sinusoidal_token_positions_are_added_after_the_token_norm(t5_tokenizer, tiny_config, make_batch):
+    """``token_positions: sinusoidal``: the LM input is the normed tokens plus the sinusoid table of
+    their step (from 0 in every sample, so padding changes nothing), zero on padding."""
+    from glossfree.models.temporal.positions import sinusoidal_encoding
+
+    plain = build(tiny_config({"token_norm": "batch"}), t5_tokenizer)
+    positioned = build(tiny_config({"token_norm": "batch", "token_positions": "sinusoidal"}), t5_tokenizer)
+    batch = make_batch([14, 37])
+    with torch.no_grad():
+        tokens, mask = plain.encode(batch)
+        with_positions, same_mask = positioned.encode(batch)
+        alone, _ = positioned.encode(make_batch([14]))
+    assert torch.equal(mask, same_mask)
+    table = sinusoidal_encoding(torch.arange(tokens.shape[1]), tokens.shape[-1])
+    expected = (tokens + table) * mask.unsqueeze(-1)
+    torch.testing.assert_close(with_positions, expected)
+    count = int(mask[0].sum())
+    assert count < mask.shape[1] and torch.all(with_positions[0, count:] == 0)
+    torch.testing.assert_close(with_positions[0, :count], alone[0, :count], atol=1e-5, rtol=0)
+    with pytest.raises(ConfigError, match="token_positions"):
+        tiny_config({"token_positions": "learned"})
+
+
 def test_padding_never_changes_a_sample(t5_tokenizer, tiny_config, make_batch):
     model = build(tiny_config({"lm": {"prompt": "übersetze"}}), t5_tokenizer)
     alone = make_batch([14])

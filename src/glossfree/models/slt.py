@@ -30,17 +30,16 @@ from torch import nn
 from glossfree.config import StrictModel
 from glossfree.data.layouts import get_layout
 from glossfree.errors import ConfigError
-from glossfree.models.frontends.features import FeatureStreamConfig, FeatureStreamFrontend
+from glossfree.models.frontends.features import (
+    FeatureStreamConfig,
+    FeatureStreamFrontend,
+)
 from glossfree.models.frontends.frame_encoder import FrameEncoder, FrameEncoderConfig
 from glossfree.models.frontends.keypoint_mlp import KeypointMLP, KeypointMLPConfig
 from glossfree.models.frontends.lip_backbone import LipBackbone, LipBackboneConfig
 from glossfree.models.frontends.pose_backbone import PoseBackbone, PoseBackboneConfig
 from glossfree.models.language_model import LanguageModel, LanguageModelConfig
 from glossfree.models.mappers import MapperConfig, build_mapper, build_token_norm
-from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
-from glossfree.models.temporal.local_transformer import LocalTransformer, LocalTransformerConfig
-from glossfree.models.temporal.segment_pool import SegmentPool, SegmentPoolConfig
-from glossfree.models.temporal.sliding_perceiver import SlidingPerceiver, SlidingPerceiverConfig
 from glossfree.models.outputs import (
     LM_NEEDS,
     PointDims,
@@ -48,6 +47,17 @@ from glossfree.models.outputs import (
     VisualTokens,
     check_objective_names,
     weighted_objectives,
+)
+from glossfree.models.temporal.conv_pool import ConvPool, ConvPoolConfig
+from glossfree.models.temporal.local_transformer import (
+    LocalTransformer,
+    LocalTransformerConfig,
+)
+from glossfree.models.temporal.positions import sinusoidal_encoding
+from glossfree.models.temporal.segment_pool import SegmentPool, SegmentPoolConfig
+from glossfree.models.temporal.sliding_perceiver import (
+    SlidingPerceiver,
+    SlidingPerceiverConfig,
 )
 
 if TYPE_CHECKING:
@@ -132,6 +142,12 @@ class SLTModelConfig(StrictModel):
         token_norm: ``batch`` standardises the visual tokens per feature over the batch's valid
             tokens before the LM (:class:`~glossfree.models.mappers.MaskedBatchNorm`); ``none``
             leaves them as they are.
+        token_positions: ``sinusoidal`` adds the fixed sinusoid table of Vaswani et al. (2017) to the
+            visual tokens (after ``token_norm``, so at a strength comparable to unit-variance tokens)
+            before the LM; ``none`` leaves position to the LM. A from-scratch mBART adds learned
+            positions initialised at std 0.02, 50x weaker than standardised tokens at the start, so
+            its encoder begins as a bag of tokens (docs/benchmarks.md §12); a pretrained LM has
+            positions of its own scale (keep ``none``).
         lm: the language model.
     """
 
@@ -143,6 +159,7 @@ class SLTModelConfig(StrictModel):
     compressor: CompressorConfig = SlidingPerceiverConfig()
     mapper: MapperConfig = MapperConfig()
     token_norm: Literal["none", "batch"] = "none"
+    token_positions: Literal["none", "sinusoidal"] = "none"
     lm: LanguageModelConfig = LanguageModelConfig()
 
     @model_validator(mode="after")
@@ -407,6 +424,9 @@ class SLTModel(nn.Module):
         else:
             tokens, token_mask = self.compressor(frames, frame_mask)  # [B, W, D']
         embeds = self.token_norm(self.mapper(tokens), token_mask)  # [B, W, embed_dim]
+        if self.config.token_positions == "sinusoidal":
+            steps = torch.arange(embeds.shape[1], device=embeds.device)
+            embeds = embeds + sinusoidal_encoding(steps, embeds.shape[-1]).to(embeds.device, embeds.dtype)
         embeds = embeds * token_mask.unsqueeze(-1).to(embeds.dtype)
         return {
             "frontend": VisualTokens(frames, frame_mask),
