@@ -1,5 +1,5 @@
 """hfa/tiny end to end on stick-figure videos: pseudo-glosses and prototypes, pre-training (alignment
-through the frozen text path + pseudo-gloss BCE, monitored by the dev loss), fine-tuning stage 1
+through the frozen text path + pseudo-gloss BCE, monitored by the dev loss; the LM encoder stays frozen), fine-tuning stage 1
 (mapper + lm.decoder: the rest stays bit-identical) and stage 2, then evaluate and the baselines."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 from glossfree.cli.main import app
 
 FAST = [
-    "model.frontend.model_config.num_hidden_layers=2", "model.frontend.preprocess.resize=32",
-    "model.frontend.preprocess.crop=32", "model.frontend.model_config.image_size=32",
+    "model.frontend.preprocess.resize=32", "model.frontend.preprocess.crop=32",
     "model.compressor.num_layers=2", "model.compressor.downsample_after=1",
     "model.lm.generation.num_beams=2", "model.lm.generation.max_new_tokens=8", "tokenizer.vocab_size=80",
     "data.num_workers=0",
@@ -76,11 +75,12 @@ def test_pretrain_finetune_evaluate(hfa_corpus, tmp_path):
     metrics = (run_dir / "logs" / "pretrain").glob("attempt-*/metrics.csv")
     header = next(iter(metrics)).read_text(encoding="utf-8").splitlines()[0]
     assert "dev/clip_global" in header and "dev/pseudo_gloss_bce" in header and "dev/loss" in header
-    # pre-training moves the frontend, the encoder and the LM encoder, never the decoder
+    # pre-training moves the frontend and the temporal encoder, never the LM: its encoder is the
+    # frozen text encoder of L_align (trained, the sentence side collapsed: configs/hfa/tiny.yaml)
     start, end = snapshots.start["pretrain"], snapshots.end["pretrain"]
     moved = {name for name in start if not torch.equal(start[name], end[name])}
     assert any(n.startswith("frontend.") for n in moved) and any(n.startswith("compressor.") for n in moved)
-    assert moved & snapshots.pieces["lm.encoder"] and not moved & snapshots.pieces["lm.decoder"]
+    assert not moved & (snapshots.pieces["lm.encoder"] | snapshots.pieces["lm.decoder"])
     # fine-tuning stage 1: mapper (with token_norm) and decoder only
     start, end = snapshots.start["finetune1"], snapshots.end["finetune1"]
     moved = {name for name in start if not torch.equal(start[name], end[name])}
