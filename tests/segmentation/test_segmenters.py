@@ -144,12 +144,14 @@ def test_translate_segments_a_pose_for_a_segment_pooling_model(corpus, tmp_path)
     from glossfree.training.tasks.translation import build_model
 
     small = ["model.frontend.dim=16", "model.compressor.dim=16", "model.compressor.context_layers=1", "model.compressor.context_ff_dim=32",
-             "model.lm.architecture.d_model=16", "model.lm.architecture.d_ff=32", "model.lm.architecture.num_layers=1",
-             "model.lm.architecture.num_decoder_layers=1", "model.lm.architecture.d_kv=8",
+             "model.lm.architecture.d_model=16", "model.lm.architecture.encoder_layers=1",
+             "model.lm.architecture.decoder_layers=1", "model.lm.architecture.encoder_ffn_dim=32",
+             "model.lm.architecture.decoder_ffn_dim=32", "model.lm.architecture.encoder_attention_heads=2",
+             "model.lm.architecture.decoder_attention_heads=2",
              "model.lm.generation.max_new_tokens=3", "data.fps=25"]  # fmt: skip
     recipe = load_recipe("sage/poses_mid", small)
     texts = [r.text for r in read_manifest(corpus / "manifest.jsonl")]
-    tokenizer = train_tokenizer(texts * 3, tmp_path / "tok", vocab_size=60)
+    tokenizer = train_tokenizer(texts * 3, tmp_path / "tok", vocab_size=60, family="mbart")
     trained = TrainedModel(build_model(recipe, tokenizer).eval(), recipe, tokenizer, {"fps": 25}, tmp_path)
     seen = []
     original = trained.model.generate
