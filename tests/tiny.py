@@ -10,3 +10,23 @@ FAST_RECIPE = [
     "tokenizer.vocab_size=120",
     "evaluation.batch_size=8",
 ]
+
+
+def invoke(*args):
+    """Run the glossfree CLI in-process on ``args`` (each turned into a string); errors propagate."""
+    from typer.testing import CliRunner
+
+    from glossfree.cli.main import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def render_video_corpus(root, *, seed: int, num_train: int = 8, num_dev: int = 2, num_test: int = 2, size: int = 64):
+    """A tiny synthetic corpus at ``root`` with stick-figure videos (``size`` x ``size``, 12.5 fps,
+    contour faces), as the video recipes' end-to-end tests read it; returns ``root``."""
+    from glossfree.data.synth import SynthConfig, generate_corpus
+
+    config = SynthConfig(seed=seed, num_train=num_train, num_dev=num_dev, num_test=num_test, fps=12.5,
+                         width=size, height=size, render_video=True, face_points="contours")  # fmt: skip
+    generate_corpus(root, config, progress=False)
+    return root

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny import render_video_corpus
 from typer.testing import CliRunner
 
 from glossfree.cli.main import app
@@ -20,12 +21,7 @@ from glossfree.training.tasks.translation import build_model
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    from glossfree.data.synth import SynthConfig, generate_corpus
-
-    root = tmp_path_factory.mktemp("sim") / "data"
-    generate_corpus(root, SynthConfig(seed=2, num_train=4, num_dev=1, num_test=1, fps=12.5, width=64, height=64,
-                                      render_video=True, face_points="contours"), progress=False)  # fmt: skip
-    return root
+    return render_video_corpus(tmp_path_factory.mktemp("sim") / "data", seed=2, num_train=4, num_dev=1, num_test=1)
 
 
 def test_similarity_rows_are_segments_and_columns_words(corpus, tmp_path):

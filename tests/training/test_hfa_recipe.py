@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
-from glossfree.cli.main import app
+from tiny import invoke, render_video_corpus
 
 FAST = [
     "model.frontend.preprocess.resize=32", "model.frontend.preprocess.crop=32",
@@ -22,18 +20,9 @@ FAST = [
 ]  # fmt: skip
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture(scope="module")
 def hfa_corpus(tmp_path_factory) -> Path:
-    from glossfree.data.synth import SynthConfig, generate_corpus
-
-    root = tmp_path_factory.mktemp("hfa_corpus")
-    config = SynthConfig(seed=3, num_train=8, num_dev=2, num_test=2, fps=12.5, width=64, height=64,
-                         render_video=True, face_points="contours")  # fmt: skip
-    generate_corpus(root, config, progress=False)
+    root = render_video_corpus(tmp_path_factory.mktemp("hfa_corpus"), seed=3)
     assert invoke("pseudo-glosses", root).exit_code == 0
     result = invoke("prototypes", root, "--dim", 32, "--epochs", 2, "--buckets", 1000)
     assert result.exit_code == 0, result.output

@@ -11,9 +11,8 @@ from unittest import mock
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from tiny import invoke, render_video_corpus
 
-from glossfree.cli.main import app
 from glossfree.data import datasets as datasets_module
 
 RECIPES = Path(__file__).parent / "recipes"
@@ -27,19 +26,9 @@ EXTRACTORS = {
 }  # fmt: skip
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture(scope="module")
 def video_corpus(tmp_path_factory) -> Path:
-    from glossfree.data.synth import SynthConfig, generate_corpus
-
-    root = tmp_path_factory.mktemp("video_corpus")
-    config = SynthConfig(seed=5, num_train=8, num_dev=2, num_test=2, fps=12.5, width=64, height=64,
-                         render_video=True, face_points="contours")  # fmt: skip
-    generate_corpus(root, config, progress=False)
-    return root
+    return render_video_corpus(tmp_path_factory.mktemp("video_corpus"), seed=5)
 
 
 def _no_pose_reads():
@@ -98,9 +87,9 @@ def test_frame_encoder_recipe_on_stick_figure_videos(video_corpus, tmp_path):
 def test_features_recipe_on_extracted_streams(video_corpus, tmp_path):
     import shutil
 
-    from glossfree.inference.loading import load_trained
     from glossfree.features.config import parse_extractor_config
     from glossfree.features.extract import extract_features
+    from glossfree.inference.loading import load_trained
 
     root = tmp_path / "data"
     shutil.copytree(video_corpus, root)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny import render_video_corpus
 from typer.testing import CliRunner
 
 from glossfree.cli.main import app
@@ -25,13 +26,7 @@ FAST = [
 
 @pytest.fixture(scope="module")
 def lip_corpus(tmp_path_factory) -> Path:
-    from glossfree.data.synth import SynthConfig, generate_corpus
-
-    root = tmp_path_factory.mktemp("lip_corpus")
-    config = SynthConfig(seed=7, num_train=8, num_dev=2, num_test=2, fps=12.5, width=128, height=128,
-                         render_video=True, face_points="contours")  # fmt: skip
-    generate_corpus(root, config, progress=False)
-    return root
+    return render_video_corpus(tmp_path_factory.mktemp("lip_corpus"), seed=7, size=128)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from tiny import invoke, render_video_corpus
 
-from glossfree.cli.main import app
 from glossfree.data.datasets import collate_pose
 from glossfree.data.manifest import load_split
 from glossfree.training.tasks import load_recipe
@@ -26,18 +25,9 @@ FAST = [
 ]  # fmt: skip
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    from glossfree.data.synth import SynthConfig, generate_corpus
-
-    root = tmp_path_factory.mktemp("sage") / "data"
-    config = SynthConfig(seed=6, num_train=8, num_dev=2, num_test=2, fps=12.5, width=64, height=64,
-                         render_video=True, face_points="contours")  # fmt: skip
-    generate_corpus(root, config, progress=False)
+    root = render_video_corpus(tmp_path_factory.mktemp("sage") / "data", seed=6)
     result = invoke("segment", root, "--out", root / "segments_motion.jsonl", "--no-progress")
     assert result.exit_code == 0, result.output
     return root

@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from tiny import render_video_corpus
 from typer.testing import CliRunner
 
 from glossfree.cli.main import app
@@ -48,12 +49,7 @@ def _moved(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor], prefix:
 
 @pytest.fixture(scope="module")
 def spamo_corpus(tmp_path_factory) -> Path:
-    from glossfree.data.synth import SynthConfig, generate_corpus
-
-    root = tmp_path_factory.mktemp("spamo") / "data"
-    config = SynthConfig(seed=5, num_train=8, num_dev=2, num_test=2, fps=12.5, width=64, height=64,
-                         render_video=True, face_points="contours")  # fmt: skip
-    generate_corpus(root, config, progress=False)
+    root = render_video_corpus(tmp_path_factory.mktemp("spamo") / "data", seed=5)
     runner = CliRunner()
     for config_name, stream in (("spamo/clip_tiny", "clip_s2"), ("spamo/videomae_tiny", "videomae")):
         result = runner.invoke(app, ["extract", str(root), "--config", config_name, "--name", stream, "--no-progress"])

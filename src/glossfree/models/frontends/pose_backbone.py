@@ -389,7 +389,7 @@ class PoseBackbone(nn.Module):
                 subsets = normalized_subsets(group_adjacency(self.layout, group))
                 encoders[name] = ArticulatorEncoder(config, subsets)
         self.encoders = nn.ModuleDict(encoders)
-        self.hand_ranges = sorted(self.layout.groups[hand] for hand in _HANDS if hand in self.layout.groups)
+        self.hand_ranges = [self.layout.groups[hand] for hand in _HANDS if hand in self.layout.groups]
         if config.hand_origin == "wrist" and not self.hand_ranges:
             raise ConfigError(
                 f"frontend.hand_origin: wrist needs a left_hand or right_hand group; layout "
@@ -434,13 +434,10 @@ class PoseBackbone(nn.Module):
     def _fingers_from_wrist(self, points: torch.Tensor, point_mask: torch.Tensor) -> torch.Tensor:
         """``hand_origin: wrist``: each hand's points after the first relative to its wrist (``[B, T, N, C]``)."""
         flags = point_mask.to(points.dtype)
-        pieces, cursor = [], 0
+        moved = points.clone()
         for start, stop in self.hand_ranges:
-            relative = relative_to_wrist(points[:, :, start:stop], flags[:, :, start:stop])
-            pieces += [points[:, :, cursor : start + 1], relative[:, :, 1:]]
-            cursor = stop
-        pieces.append(points[:, :, cursor:])
-        return torch.cat(pieces, dim=2)
+            moved[:, :, start + 1 : stop] = relative_to_wrist(points[:, :, start:stop], flags[:, :, start:stop])[:, :, 1:]
+        return moved
 
     def output_mask(self, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mask ``[B, ceil(T / stack_frames)]`` of the output steps for an input ``frame_mask`` ``[B, T]``:
