@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import hashlib
 import inspect
+import warnings
 from typing import Any, Literal
 
 import torch
@@ -383,7 +384,11 @@ def add_adapter(model: nn.Module, config: LanguageModelConfig) -> nn.Module:
         task_type=TaskType.SEQ_2_SEQ_LM,
     )
     try:
-        return get_peft_model(model, peft_config)
+        with warnings.catch_warnings():
+            # peft reads transformers' deprecated `is_gradient_checkpointing`: a FutureWarning on every
+            # build that the user can do nothing about (peft 0.21 / transformers 5)
+            warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+            return get_peft_model(model, peft_config)
     except ValueError as error:
         raise ConfigError(f"lm.adapter (target_modules={targets}): {error}") from None
 
