@@ -96,3 +96,18 @@ def test_hfa_phoenix14t_counts(shared_dir):
     assert counts["pretrain"][0] == 14_610_735
     assert counts["finetune2"] == (16_029_696, 395_577_263)
     assert abs(counts["finetune2"][1] - 395_924_608) / 395_924_608 < 0.003
+
+
+def test_published_resnet34_and_mbart50_for_sage():
+    # microsoft/resnet-34 without its classifier: torchvision's resnet34 (21,797,672) less the
+    # 512 x 1000 + 1000 fully connected layer.
+    recipe = load_recipe("sage/phoenix14t")
+    full, sources = full_size_recipe(recipe)
+    assert sources["frontend microsoft/resnet-34"] == "published config"
+    assert sources["lm facebook/mbart-large-50"] == "published config"
+    from glossfree.models.frontends.frame_encoder import FrameEncoder
+
+    with torch.device("meta"):
+        encoder = FrameEncoder(full.model.frontend)
+    assert sum(p.numel() for p in encoder.backbone.parameters()) == 21_797_672 - (512 * 1000 + 1000)
+    assert full.model.lm.architecture["d_model"] == 1024 and full.model.lm.architecture["decoder_layers"] == 12

@@ -41,6 +41,13 @@ KNOWN_ARCHITECTURES: dict[str, dict[str, Any]] = {
                                   "encoder_attention_heads": 16, "decoder_attention_heads": 16,
                                   "encoder_ffn_dim": 4096, "decoder_ffn_dim": 4096,
                                   "max_position_embeddings": 1024, "scale_embedding": True},
+    # mBART-large-50 is mBART-cc25's architecture with 25 more language codes (vocabulary 250,054)
+    "facebook/mbart-large-50": {"d_model": 1024, "encoder_layers": 12, "decoder_layers": 12,
+                                "encoder_attention_heads": 16, "decoder_attention_heads": 16,
+                                "encoder_ffn_dim": 4096, "decoder_ffn_dim": 4096,
+                                "max_position_embeddings": 1024, "scale_embedding": True},
+    "microsoft/resnet-34": {"embedding_size": 64, "hidden_sizes": [64, 128, 256, 512], "depths": [3, 4, 6, 3],
+                            "layer_type": "basic", "hidden_act": "relu", "downsample_in_first_stage": False},
     **{f"google/flan-t5-{size}": arch for size, arch in FLAN_T5_ARCHITECTURES.items()},
 }  # fmt: skip
 
