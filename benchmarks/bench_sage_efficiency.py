@@ -21,19 +21,12 @@ models are untrained (same seed); the tokenizer is trained on the clips' texts.
 ``DATA_VIDEO``: ``glossfree synth ... --video``; ``DATA_POSES``: ``glossfree synth ... --from-phoenix``
 (both at 12.5 fps); a missing ``segments_motion.jsonl`` is written first with the pose-motion segmenter.
 
-``--paper PHOENIX_DIR``: the paper's sizes on CPU, without a GPU and without the memory the whole batch
-would take: ``sage/phoenix14t`` (ResNet-34 trained in full, segment pool + VE, mBART-large-50) against
-the same recipe with the x4 ``conv_pool`` in place of the segment pool (what the frame-level
-recipes do), built with random weights from their published architectures, on ``--paper-batch`` real
-PHOENIX14T clips (their frame counts and sentences: ``../shared/data/phoenix14t``) at 224x224, with
-spans at the paper's 0.129 tokens per frame. The ResNet's saved activations are counted exactly on
-``--paper-frames`` frames and scaled by the batch's frame count (a per-frame CNN in training mode saves
-the same tensors for every frame: linear); everything after the ResNet (segment pool or conv, VE,
-mapper, mBART encoder-decoder with its logits) runs on the whole batch and is counted exactly.
-Memory = weights + gradients + the optimiser's state (SGD with momentum: one tensor per trained
-weight, as the paper's translation stage) + saved activations, fp32. The vocabulary is the trimmed
-mBART tokenizer of ``--paper-tokenizer`` (mBART-large-50's own is not on this machine; SAGE trims its
-vocabulary too).
+``--paper PHOENIX_DIR``: the paper's sizes, counted on the CPU (``_paper.py`` says how):
+``sage/phoenix14t`` (ResNet-34 trained in full, segment pool + VE, mBART-large-50, SGD with momentum)
+against the same recipe with the x4 ``conv_pool`` in place of the segment pool, one translation step
+on ``--paper-batch`` real PHOENIX14T clips at 224x224 with spans at the paper's 0.129 tokens per frame,
+fp32. The vocabulary is the trimmed mBART tokenizer of ``--paper-tokenizer`` (mBART-large-50's own is
+not on this machine; SAGE trims its vocabulary too).
 """
 
 from __future__ import annotations
@@ -47,6 +40,7 @@ from typing import Any
 import torch
 
 from _memory import SavedActivations, gib
+from _paper import REPORT_HEADER, paper_step, phoenix_clips, report_line
 from _util import machine, machine_line, median, write_json
 from glossfree.data.datasets import collate_pose
 from glossfree.data.manifest import load_split
@@ -152,69 +146,14 @@ def report(result: dict[str, Any]) -> None:
           f"LM input length ratio {result['length_ratio']:.2f}x [paper: 0.25 / 0.129 = 1.94x]")
 
 
-PAPER_TOKENS_PER_FRAME = 0.129  # paper 002, Sec. 4.3.2
 X4_COMPRESSOR = "model.compressor={kind: conv_pool, num_layers: 2, kernel_size: 5, stride: 2, dim: 1024, dropout: 0.1}"
 
 
-def paper_step(name: str, overrides: list[str], clips: list[dict], args: argparse.Namespace) -> dict[str, float]:
-    """One translation step of ``name`` at full size on ``clips``: exact counts, the ResNet's scaled."""
-    from types import SimpleNamespace
-
-    from glossfree.inference.params import full_size_recipe
-    from glossfree.models.outputs import VisualTokens
-    from glossfree.text.tokenizers import load_tokenizer
-
-    recipe = load_recipe(name, [f"tokenizer.name_or_path={args.paper_tokenizer}", *overrides])
-    full, _ = full_size_recipe(recipe)
-    stage = next(s for s in full.stages if any(o.kind == "lm_ce" for o in s.objectives))
-    full = full.model_copy(update={"stages": [stage]})  # the translation stage's model (no pre-training heads)
-    tokenizer = load_tokenizer(str(args.paper_tokenizer))
-    torch.manual_seed(0)
-    model = build_model(full, tokenizer).train()
-    trained = sum(p.numel() * p.element_size() for p in model.parameters())  # the translation stage trains all
-    size = full.model.frontend.preprocess.crop if full.model.frontend.preprocess else 224
-    pixels = torch.randn(1, args.paper_frames, 3, size, size)
-    with SavedActivations(model) as saved:
-        model.frontend(pixels, torch.ones(1, args.paper_frames, dtype=torch.bool))
-    per_frame = saved.bytes / args.paper_frames
-    saved.release()
-    lengths = torch.tensor([c["length"] for c in clips])
-    mask = torch.arange(int(lengths.max()))[None] < lengths[:, None]
-    features = torch.randn(len(clips), mask.shape[1], model.frontend.output_dim, requires_grad=True)
-    spans = [torch.linspace(0, int(t), max(1, round(PAPER_TOKENS_PER_FRAME * int(t))) + 1).round().long() for t in lengths]
-    count = max(len(s) - 1 for s in spans)
-    segments = torch.zeros(len(clips), count, 2, dtype=torch.long)
-    segment_mask = torch.zeros(len(clips), count, dtype=torch.bool)
-    for row, edges in enumerate(spans):
-        segments[row, : len(edges) - 1] = torch.stack([edges[:-1], edges[1:]], dim=1)
-        segment_mask[row, : len(edges) - 1] = True
-    model.encode_frontend = lambda batch: VisualTokens(features * mask[..., None], mask)  # the ResNet is counted above
-    batch = SimpleNamespace(segments=segments, segment_mask=segment_mask)
-    with SavedActivations(model) as rest:
-        tokens = model.visual_points(batch)["tokens"]
-        out = model.lm.teacher_forced(tokens.features, tokens.mask, [c["text"] for c in clips])
-    frames = float(lengths.sum())
-    visual = per_frame * frames
-    result = {
-        "frames": frames, "lm_tokens": float(tokens.mask.sum()), "tokens_per_frame": float(tokens.mask.sum()) / frames,
-        "max_lm_len": int(tokens.mask.sum(dim=1).max()), "resnet_activations": visual,
-        "after_resnet_activations": float(rest.bytes), "parameters": float(trained),
-        "peak": float(trained * 3 + visual + rest.bytes),  # weights + gradients + SGD momentum + activations
-        "loss": float(out.loss.detach()),
-    }  # fmt: skip
-    rest.release()
-    del model, out, tokens
-    assert stage.optimizer.kind == "sgd" and stage.optimizer.momentum > 0, "the memory formula assumes SGD with momentum"
-    return result
-
-
 def measure_paper(args: argparse.Namespace) -> dict[str, Any]:
-    import json
-
-    with open(args.paper / "train.jsonl", encoding="utf-8") as handle:
-        clips = [json.loads(line) for _, line in zip(range(args.paper_batch), handle)]
-    results = {"sage/phoenix14t": paper_step("sage/phoenix14t", [], clips, args),
-               "sage/phoenix14t + x4 conv_pool": paper_step("sage/phoenix14t", [X4_COMPRESSOR], clips, args)}  # fmt: skip
+    clips = phoenix_clips(args.paper, args.paper_batch)
+    common = {"tokenizer": args.paper_tokenizer, "frames_counted": args.paper_frames}
+    results = {"sage/phoenix14t": paper_step("sage/phoenix14t", clips, **common),
+               "sage/phoenix14t + x4 conv_pool": paper_step("sage/phoenix14t", clips, overrides=(X4_COMPRESSOR,), **common)}  # fmt: skip
     sage, base = results.values()
     return {"size": "paper", "batch": len(clips), "frames": sage["frames"], "recipes": results,
             "memory_ratio": base["peak"] / sage["peak"], "length_ratio": base["lm_tokens"] / sage["lm_tokens"]}  # fmt: skip
@@ -222,10 +161,9 @@ def measure_paper(args: argparse.Namespace) -> dict[str, Any]:
 
 def report_paper(result: dict[str, Any]) -> None:
     print(f"\npaper size: {result['batch']} PHOENIX14T clips, {result['frames']:.0f} frames at 224x224, fp32")
-    print(f"{'recipe':<32} {'tok/frame':>9} {'LM len':>7} {'ResNet act':>11} {'rest act':>9} {'params':>9} {'peak':>9}")
+    print(REPORT_HEADER)
     for name, r in result["recipes"].items():
-        print(f"{name:<32} {r['tokens_per_frame']:>9.3f} {r['max_lm_len']:>7d} {gib(r['resnet_activations']):>7.2f} GiB "
-              f"{gib(r['after_resnet_activations']):>5.2f} GiB {gib(r['parameters']):>5.2f} GiB {gib(r['peak']):>5.2f} GiB")  # fmt: skip
+        print(report_line(name, r))
     print(f"memory ratio (x4 / sage) {result['memory_ratio']:.2f}x [paper: up to 2.67x]; "
           f"LM input length ratio {result['length_ratio']:.2f}x [paper: 0.25 / 0.129 = 1.94x]")
 
