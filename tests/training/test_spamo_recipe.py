@@ -92,3 +92,28 @@ def test_spamo_tiny_warm_up_trains_the_adapter_alone_then_everything(spamo_corpu
                                       "--model", str(run_dir), "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.stdout)["text"], str)
+
+
+@pytest.mark.slow
+def test_spamo_tiny_with_lora_trains_under_two_process_ddp(spamo_corpus, tmp_path):
+    # item 9 at CPU size: the T5 with LoRA on q/v reading cached features, both stages (VT-Align's
+    # negatives gathered from both ranks), two processes over gloo
+    import os
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "ddp"
+    overrides = [arg for item in SHORT for arg in ("--set", item)]
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        "-m", "glossfree.cli.main", "train", "spamo/tiny", "--data", str(spamo_corpus), "--out", str(run_dir),
+        "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--no-progress", *overrides,
+        "--set", "model.lm.adapter={kind: lora, r: 4, alpha: 8, dropout: 0.1, target_modules: [q, v]}",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for stage in ("vt_align_warmup", "slt"):
+        assert json.loads((run_dir / "stages" / stage / "done.json").read_text())["steps"] > 0
+    assert (run_dir / "model" / "model.safetensors").is_file()
+    assert "kind: lora" in (run_dir / "model" / "recipe.yaml").read_text(encoding="utf-8")
