@@ -5,7 +5,10 @@ L_ce + L_vt; the exported model carries its evaluation prompt, evaluates and tra
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -98,10 +101,6 @@ def test_spamo_tiny_warm_up_trains_the_adapter_alone_then_everything(spamo_corpu
 def test_spamo_tiny_with_lora_trains_under_two_process_ddp(spamo_corpus, tmp_path):
     # item 9 at CPU size: the T5 with LoRA on q/v reading cached features, both stages (VT-Align's
     # negatives gathered from both ranks), two processes over gloo
-    import os
-    import subprocess
-    import sys
-
     run_dir = tmp_path / "ddp"
     overrides = [arg for item in SHORT for arg in ("--set", item)]
     command = [
