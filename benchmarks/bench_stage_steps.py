@@ -1,7 +1,7 @@
 """Step time and training memory of every stage of several recipes, side by side on one machine.
 
-Each recipe is built as ``glossfree train`` builds it (its task reads the data, trains the tokenizer
-into a temporary run folder, prepares the recipe, builds the model), then for every stage: the stage's
+Each recipe is built as ``glossfree train`` builds it (:func:`glossfree.training.engine.build_run`:
+its task reads the data, trains the tokenizer into a temporary run folder, builds the model), then for every stage: the stage's
 freezing (its ``train`` parts, frozen parts in eval mode), its optimiser, and the first ``--steps``
 batches of its own training loader (its batch size, sampler and augmentation; loaded before timing, so
 the figure is the model's, not the data path's). One step = forward with the stage's weighted
@@ -30,6 +30,7 @@ file). ``--set`` applies to every recipe (e.g. ``--set data.fps=12.5``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +41,9 @@ import torch
 from _memory import SavedActivations, gib
 from _util import machine, machine_line, median, write_json
 from glossfree.training.callbacks import apply_freezing
-from glossfree.training.engine import prepare_tokenizer
+from glossfree.training.engine import build_run
 from glossfree.training.optim import build_optimizer
-from glossfree.training.tasks import load_recipe, task_for
+from glossfree.training.tasks import load_recipe
 
 
 def parse_args() -> argparse.Namespace:
@@ -120,24 +121,12 @@ class StageBench:
 
 def prepare(name: str, root: Path, overrides: list[str], steps: int, tmp: Path) -> list[StageBench]:
     recipe = load_recipe(name, [*overrides, "data.num_workers=0", f"data.root={root}"])  # as `train --data`
-    task = task_for(recipe)
-    run_dir = tmp / name.replace("/", "_")
-    data = task.read_data(recipe, root, run_dir, rank=0)
-    tokenizer = prepare_tokenizer(recipe.tokenizer, data.tokenizer_texts, run_dir / "tokenizer",
-                                  lm=recipe.model.lm, split_digits=data.split_digits)  # fmt: skip
-    recipe = task.prepare_recipe(recipe, tokenizer, data, run_dir)
-    torch.manual_seed(recipe.seed)
-    model = task.build_model(recipe, tokenizer, data)
-    base_frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    built = build_run(recipe, root, tmp / name.replace("/", "_"))
     benches = []
-    for stage in recipe.stages:
-        loader = task.datamodule(recipe, stage, root, data).train_dataloader()
-        batches = []
-        for batch in loader:
-            batches.append(batch)
-            if len(batches) == steps:
-                break
-        benches.append(StageBench(f"{name}:{stage.name}", stage, model, base_frozen, batches))
+    for stage in built.recipe.stages:
+        loader = built.task.datamodule(built.recipe, stage, root, built.data).train_dataloader()
+        batches = list(itertools.islice(loader, steps))
+        benches.append(StageBench(f"{name}:{stage.name}", stage, built.model, built.base_frozen, batches))
     return benches
 
 

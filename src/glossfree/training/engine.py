@@ -253,11 +253,23 @@ def train(
         raise
 
 
-def _train(recipe: Any, root: Path, run_dir: Path, *, resume: bool, launch: LaunchConfig, rank: int) -> TrainResult:
+@dataclass
+class BuiltRun:
+    """What ``train`` builds before its first stage: the task, its data, the tokenizer, the recipe
+    prepared for them, and the model with the names of the parameters frozen at build time."""
+
+    task: Any
+    data: Any
+    tokenizer: Any
+    recipe: Any
+    model: torch.nn.Module
+    base_frozen: set[str]
+
+
+def build_run(recipe: Any, root: Path, run_dir: Path, *, rank: int = 0) -> BuiltRun:
+    """Read the data, prepare the tokenizer (in ``run_dir/tokenizer``) and build the model, seeded,
+    as ``train`` does before its stages (benchmarks build the same way)."""
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    for stage in recipe.stages:  # a wrong path fails now, not after the stages before it trained
-        if stage.init_checkpoint is not None:
-            resolve_init_checkpoint(stage.init_checkpoint, stage.name)
     task = task_for(recipe)
     data = task.read_data(recipe, root, run_dir, rank=rank)
     tokenizer = prepare_tokenizer(recipe.tokenizer, data.tokenizer_texts, run_dir / "tokenizer", rank=rank,
@@ -266,6 +278,16 @@ def _train(recipe: Any, root: Path, run_dir: Path, *, resume: bool, launch: Laun
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = task.build_model(recipe, tokenizer, data)
     base_frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    return BuiltRun(task, data, tokenizer, recipe, model, base_frozen)
+
+
+def _train(recipe: Any, root: Path, run_dir: Path, *, resume: bool, launch: LaunchConfig, rank: int) -> TrainResult:
+    for stage in recipe.stages:  # a wrong path fails now, not after the stages before it trained
+        if stage.init_checkpoint is not None:
+            resolve_init_checkpoint(stage.init_checkpoint, stage.name)
+    built = build_run(recipe, root, run_dir, rank=rank)
+    task, data, tokenizer, recipe, model, base_frozen = (
+        built.task, built.data, built.tokenizer, built.recipe, built.model, built.base_frozen)  # fmt: skip
 
     result = TrainResult(run_dir=run_dir, model_dir=run_dir / "model", data=data.report)
     result.stages = run_stages(
