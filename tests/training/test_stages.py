@@ -160,3 +160,34 @@ def test_best_checkpoint_is_the_best_bleu_epoch_not_the_last(tiny_corpus, tmp_pa
     assert stage["best_dev_bleu4"] == 9.0 and stage["monitor"] == "dev/bleu4"
     assert Path(stage["best_checkpoint"]).name.startswith("best-epoch=1-")
     assert [value for _, _, value in _metric(tmp_path / "run", "slt", "dev/bleu4")] == [5.0, 9.0, 3.0]
+
+
+MBART_LM = [
+    "model.lm.family=mbart", "model.lm.src_lang=de_DE", "model.lm.tgt_lang=de_DE",
+    "model.lm.architecture={d_model: 128, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 4, "
+    "decoder_attention_heads: 4, encoder_ffn_dim: 256, decoder_ffn_dim: 256, dropout: 0.1, "
+    "max_position_embeddings: 128, scale_embedding: true}",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_text_only_stage_trains_the_lm_alone_and_the_next_stage_starts_from_it(tiny_corpus, tmp_path):
+    """A stand-in for a pretrained text model: text_denoise on the train sentences (no video), then
+    translation from that LM."""
+    recipe = _recipe(
+        {"name": "text", "objectives": [{"kind": "text_denoise"}], "train": ["lm"], "monitor": "dev/loss", "max_epochs": 2},
+        {"name": "slt", "objectives": [{"kind": "lm_ce"}], "max_epochs": 1},
+        overrides=MBART_LM,
+    )  # fmt: skip
+    probe = Probe()
+    run_dir = tmp_path / "run"
+    result = train(recipe, data_root=tiny_corpus, run_dir=run_dir, launch=_launch(probe))
+    start, end = probe.start["text"], probe.end["text"]
+    for prefix in ("frontend.", "compressor.", "token_norm."):
+        assert _same(_part(start, prefix), _part(end, prefix)), f"text stage moved {prefix}"
+    assert not _same(_part(start, "lm."), _part(end, "lm."))
+    losses = _metric(run_dir, "text", "dev/text_denoise")
+    assert len(losses) == 2 and losses[1][2] < losses[0][2]  # the dev sentences are rewritten better
+    assert not _metric(run_dir, "text", "dev/bleu4") and not _metric(run_dir, "text", "dev/input_reliance")
+    best = read_state_dict(run_dir / result.stages[0]["best_checkpoint"])
+    assert _same(_part(probe.start["slt"], "lm."), _part(best, "lm."))

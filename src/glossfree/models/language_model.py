@@ -606,6 +606,62 @@ class LanguageModel(nn.Module):
             for module, training in modes:
                 module.training = training
 
+    # The text-to-text path of a denoising objective (glossfree.objectives.text_denoise).
+    @property
+    def special_ids(self) -> frozenset[int]:
+        """Tokenizer ids of special tokens (``</s>``, padding, language codes, decoding starts)."""
+        return frozenset(self._strip_ids)
+
+    @property
+    def mask_token_id(self) -> int:
+        """The tokenizer id of ``<mask>`` (mBART) or T5's first sentinel ``<extra_id_0>``.
+
+        Raises:
+            ConfigError: the tokenizer has neither (a trained T5 tokenizer has no sentinels).
+        """
+        mask = self.tokenizer.mask_token_id
+        if mask is None:
+            sentinel = self.tokenizer.convert_tokens_to_ids("<extra_id_0>")
+            mask = None if sentinel in (None, self.tokenizer.unk_token_id) else sentinel
+        if mask is None:
+            raise ConfigError(
+                f"the {self.config.family} tokenizer ({type(self.tokenizer).__name__}) has no <mask> or "
+                "<extra_id_0> token to corrupt text with; use an mbart-family tokenizer (tokenizer.family: mbart)"
+            )
+        if self.vocab is not None and self.vocab.new_id(mask) is None:
+            raise ConfigError(f"the trimmed vocabulary of the LM dropped the mask token (id {mask})")
+        return mask
+
+    def text_vocab_ids(self) -> list[int]:
+        """The tokenizer ids the LM can read (every id, or those a trimmed vocabulary kept)."""
+        return list(self.vocab.mapping) if self.vocab is not None else list(range(len(self.tokenizer)))
+
+    def text_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's tokenizer ids as the encoder reads a text (special tokens included, truncated
+        to ``max_target_length``), unpadded."""
+        encoded = self.tokenizer(list(texts), max_length=self.config.max_target_length, truncation=True)
+        return [list(ids) for ids in encoded.input_ids]
+
+    def reconstruction_loss(self, source_ids: list[list[int]], texts: list[str]) -> torch.Tensor:
+        """Label-smoothed teacher-forced loss of writing ``texts`` from token ids ``source_ids``
+        (tokenizer ids, one unpadded list per text: e.g. a corrupted copy of the text). No visual
+        tokens and no prompt: the encoder reads the ids through the LM's own embeddings."""
+        if len(source_ids) != len(texts):
+            raise ValueError(f"{len(source_ids)} sources for {len(texts)} texts")
+        device = next(self.model.parameters()).device
+        width = max(len(ids) for ids in source_ids)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(source_ids), width), pad, dtype=torch.long)
+        mask = torch.zeros(len(source_ids), width, dtype=torch.bool)
+        for row, source in enumerate(source_ids):
+            ids[row, : len(source)] = torch.tensor(source, dtype=torch.long)
+            mask[row, : len(source)] = True
+        ids, mask = self._model_ids(ids).to(device), mask.to(device)
+        labels = self.encode_targets(texts).to(device)
+        decoder_input_ids = self._base().prepare_decoder_input_ids_from_labels(labels=labels)
+        output = self.model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_input_ids)
+        return label_smoothed_cross_entropy(output.logits, labels, smoothing=self.config.label_smoothing)
+
     def _encode_texts(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self._tokenize_texts(texts)
         mask = encoded.attention_mask.bool()

@@ -464,16 +464,19 @@ class SLTModel(nn.Module):
             raise ValueError("no objective to compute: pass at least one")
         heads = {name: self.objectives[name] for name in weights}
         prompts = prompts if prompts is not None else batch.prompts  # per-sample prompts loaded with the data
-        visual = self.visual_points(batch)
+        need = max((LM_NEEDS.index(head.lm_need) for head in heads.values()), default=0)
+        visual: dict[str, VisualTokens] = {}
+        if need > 0 or any(head.reads_visual for head in heads.values()):
+            visual = self.visual_points(batch)
         if any(getattr(getattr(head, "config", None), "visual", None) == "context" for head in heads.values()):
             visual["context"] = self.compressor.contextualize(visual["compressor"])  # SAGE's VE, pretraining only
-        tokens = visual["tokens"]
-        need = max((LM_NEEDS.index(head.lm_need) for head in heads.values()), default=0)
         encoder = lm_loss = logits = None
         if need == LM_NEEDS.index("full"):
+            tokens = visual["tokens"]
             lm = self.lm.teacher_forced(tokens.features, tokens.mask, batch.texts, prompts=prompts)
             encoder, lm_loss, logits = VisualTokens(lm.encoder_hidden, lm.encoder_mask), lm.loss, lm.logits
         elif need == LM_NEEDS.index("encoder"):
+            tokens = visual["tokens"]
             encoder = VisualTokens(*self.lm.encode_embeds(tokens.features, tokens.mask, prompts=prompts))
         output = SLTOutput(
             loss=torch.zeros(()), losses={}, logits=logits, visual=visual, encoder=encoder, lm_loss=lm_loss

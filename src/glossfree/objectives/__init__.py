@@ -8,7 +8,8 @@ sums the weighted losses of the running stage.
 
 DESIGN.md's list (lm_ce · pseudo_gloss_bce · clip_global · clcl_token · vt_align · islr_ce ·
 ssa_soft_digits): the later recipes add their configs to the union and their classes to
-:data:`OBJECTIVES` (``clcl_token``: SAGE's token-level CLCL; ``vt_align``: SpaMo's VT-Align). The ISLR objectives (``islr_ce``, ``islr_aux``, ``islr_contrastive``,
+:data:`OBJECTIVES` (``clcl_token``: SAGE's token-level CLCL; ``vt_align``: SpaMo's VT-Align; ``text_denoise``: mBART's text infilling, a
+text-only stage that stands in for a pretrained text model). The ISLR objectives (``islr_ce``, ``islr_aux``, ``islr_contrastive``,
 :mod:`glossfree.objectives.islr`) are in the union, so that a stage validates them and its
 monitor; :func:`build_islr_objectives` builds their modules (:data:`~glossfree.objectives.islr.ISLR_OBJECTIVES`).
 """
@@ -37,6 +38,7 @@ from glossfree.objectives.islr import (
 from glossfree.objectives.lm_ce import LMCrossEntropy, LMCrossEntropyConfig
 from glossfree.objectives.pseudo_gloss import PseudoGlossBCE, PseudoGlossBCEConfig
 from glossfree.objectives.ssa_soft_digits import SSASoftDigits, SSASoftDigitsConfig
+from glossfree.objectives.text_denoise import TextDenoise, TextDenoiseConfig, infill_spans
 from glossfree.objectives.vt_align import VTAlign, VTAlignConfig
 
 OBJECTIVES: dict[str, type[Objective]] = {
@@ -46,6 +48,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "clcl_token": ClclToken,
     "vt_align": VTAlign,
     "ssa_soft_digits": SSASoftDigits,
+    "text_denoise": TextDenoise,
 }
 
 
@@ -63,6 +66,7 @@ ObjectiveConfig = Annotated[
     | Annotated[ClclTokenConfig, Tag("clcl_token")]
     | Annotated[VTAlignConfig, Tag("vt_align")]
     | Annotated[SSASoftDigitsConfig, Tag("ssa_soft_digits")]
+    | Annotated[TextDenoiseConfig, Tag("text_denoise")]
     | Annotated[ISLRCrossEntropyConfig, Tag("islr_ce")]
     | Annotated[ISLRArticulatorAuxConfig, Tag("islr_aux")]
     | Annotated[ISLRContrastiveConfig, Tag("islr_contrastive")],
@@ -104,6 +108,7 @@ def build_islr_objectives(configs: Sequence[ObjectiveSettings], dims: ISLRDims) 
 __all__ = [
     "LM_NEEDS", "OBJECTIVES", "ClclToken", "ClclTokenConfig", "ClipGlobal", "ClipGlobalConfig", "LMCrossEntropy",
     "LMCrossEntropyConfig", "Objective", "ObjectiveConfig", "ObjectiveOutput", "ObjectiveSettings", "PointDims",
-    "PseudoGlossBCE", "PseudoGlossBCEConfig", "SSASoftDigits", "SSASoftDigitsConfig", "VTAlign", "VTAlignConfig",
-    "build_islr_objectives", "build_objective", "build_objectives", "clcl_token_loss", "clip_loss", "masked_mean",
+    "PseudoGlossBCE", "PseudoGlossBCEConfig", "SSASoftDigits", "SSASoftDigitsConfig", "TextDenoise", "TextDenoiseConfig", "VTAlign", "VTAlignConfig",
+    "build_islr_objectives", "build_objective", "build_objectives", "clcl_token_loss", "clip_loss", "infill_spans",
+    "masked_mean",
 ]  # fmt: skip

@@ -75,6 +75,9 @@ class Objective(nn.Module):
     """Base class: ``forward(output, batch, model) -> ObjectiveOutput``."""
 
     lm_need: LMNeed = "none"
+    # False: the objective reads only the batch's texts (text_denoise), and a stage of such
+    # objectives alone does not run the visual side at all.
+    reads_visual: bool = True
 
     def __init__(self, config: ObjectiveSettings) -> None:
         super().__init__()
