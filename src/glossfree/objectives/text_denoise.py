@@ -116,13 +116,16 @@ class TextDenoise(Objective):
 
     def __init__(self, config: TextDenoiseConfig, dims: PointDims) -> None:
         super().__init__(config)
+        self._vocab_ids: torch.Tensor | None = None
 
     def forward(self, output, batch, model) -> ObjectiveOutput:
         config: TextDenoiseConfig = self.config  # type: ignore[assignment]
         lm = model.lm
         special = lm.special_ids
         mask_id = lm.mask_token_id  # a ConfigError naming the tokenizer when it has none
-        vocab_ids = torch.tensor([i for i in lm.text_vocab_ids() if i not in special])
+        if self._vocab_ids is None:  # what a random replacement draws from: every non-special id
+            self._vocab_ids = torch.tensor([i for i in lm.text_vocab_ids() if i not in special])
+        vocab_ids = self._vocab_ids
         # Validation corrupts each dev batch the same way every time, so that dev losses compare.
         generator = None if self.training else torch.Generator().manual_seed(0)
         sources = [
