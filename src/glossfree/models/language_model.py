@@ -109,7 +109,9 @@ class LanguageModelConfig(StrictModel):
             scaled by sqrt(d_model), LayerNorm, GELU, output tied without rescaling) learned twice
             as fast as the T5 layout (relative position buckets, unscaled embeddings, RMSNorm, ReLU,
             output scaled by d_model^-0.5) at the same size, data and optimiser (docs/benchmarks.md
-            §12); the ``mid`` recipes use it.
+            §12); the ``mid`` recipes use it. Swapped in one at a time, T5's embedding
+            parametrisation costs the pace (its N(0, 1) initialisation, which AdamW moves slowly,
+            and the output scaling that needs it), not its positions, norm or activation.
         name_or_path: pretrained checkpoint, a local folder or a name in the local Hugging Face
             cache; ``None`` = build from ``architecture`` with random weights (a from-scratch mBART
             must state ``architecture.scale_embedding``: transformers' ``MBartConfig`` defaults to
