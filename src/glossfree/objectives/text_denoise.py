@@ -128,11 +128,9 @@ class TextDenoise(Objective):
         vocab_ids = self._vocab_ids
         # Validation corrupts each dev batch the same way every time, so that dev losses compare.
         generator = None if self.training else torch.Generator().manual_seed(0)
-        sources = [
-            infill_spans(
-                ids, special=special, mask_id=mask_id, vocab_ids=vocab_ids, mask_ratio=config.mask_ratio,
-                poisson_lambda=config.poisson_lambda, random_ratio=config.random_ratio, generator=generator,
-            )  # fmt: skip
-            for ids in lm.text_ids(batch.texts)
-        ]
+        settings = {
+            "special": special, "mask_id": mask_id, "vocab_ids": vocab_ids, "mask_ratio": config.mask_ratio,
+            "poisson_lambda": config.poisson_lambda, "random_ratio": config.random_ratio, "generator": generator,
+        }  # fmt: skip
+        sources = [infill_spans(ids, **settings) for ids in lm.text_ids(batch.texts)]
         return ObjectiveOutput(loss=lm.reconstruction_loss(sources, batch.texts))
