@@ -11,6 +11,13 @@ FAST_RECIPE = [
     "evaluation.batch_size=8",
 ]
 
+# A from-scratch mBART layout small enough for unit tests (one layer each side, no dropout).
+TINY_MBART_ARCHITECTURE = {
+    "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "dropout": 0.0,
+    "max_position_embeddings": 64, "scale_embedding": True,
+}  # fmt: skip
+
 
 def invoke(*args):
     """Run the glossfree CLI in-process on ``args`` (each turned into a string); errors propagate."""

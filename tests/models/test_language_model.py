@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 import torch
+from tiny import TINY_MBART_ARCHITECTURE
 
 from glossfree.config import validate
 from glossfree.errors import ConfigError
@@ -265,11 +266,7 @@ def test_state_dict_round_trip_with_dora(t5_tokenizer, tiny_lm_config, tmp_path)
 
 TINY_MBART = {
     "family": "mbart", "name_or_path": None, "src_lang": "de_DE", "tgt_lang": "de_DE",
-    "architecture": {
-        "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
-        "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "dropout": 0.0,
-        "max_position_embeddings": 64, "scale_embedding": True,
-    },
+    "architecture": TINY_MBART_ARCHITECTURE,
     "adapter": {"kind": "lora", "r": 2}, "generation": {"num_beams": 2, "max_new_tokens": 5},
 }  # fmt: skip
 

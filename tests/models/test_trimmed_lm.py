@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny import TINY_MBART_ARCHITECTURE
 
 from glossfree.config import validate
 from glossfree.errors import ConfigError
@@ -15,11 +16,7 @@ TEXTS = ["und nun die wettervorhersage für morgen", "über den höhen fällt sc
 
 TINY_MBART = {
     "family": "mbart", "name_or_path": None, "src_lang": "de_DE", "tgt_lang": "de_DE",
-    "architecture": {
-        "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
-        "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "dropout": 0.0,
-        "max_position_embeddings": 64, "scale_embedding": True,
-    },
+    "architecture": TINY_MBART_ARCHITECTURE,
     "adapter": {"kind": "none"}, "label_smoothing": 0.0, "generation": {"num_beams": 2, "max_new_tokens": 5},
 }  # fmt: skip
 
