@@ -7,6 +7,7 @@ import torch
 from pydantic import ValidationError
 
 from glossfree.config import validate
+from glossfree.errors import ConfigError
 from glossfree.models.temporal.attention import MultiHeadAttention
 from glossfree.models.temporal.conformer import AttentivePool, Conformer, ConformerConfig, ConformerWindows
 
@@ -185,3 +186,31 @@ def test_attentive_pool_is_mean_map_times_last_output():
 def test_attentive_pool_needs_maps():
     with pytest.raises(ValueError, match="attention maps"):
         AttentivePool()(torch.randn(1, 3, 4), [], torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_layer_scale_starts_each_branch_at_its_value_and_zero_is_the_input_norm():
+    """``layer_scale`` multiplies every residual branch by a learned per-channel scale: at 0 a block
+    is the LayerNorm of its input; at 1 it is the block without layer scale."""
+    torch.manual_seed(0)
+    plain = Conformer(8, validate(ConformerConfig, {"num_layers": 1, "num_heads": 2, "ff_mult": 2})).eval()
+    scaled = Conformer(8, validate(ConformerConfig, {"num_layers": 1, "num_heads": 2, "ff_mult": 2, "layer_scale": 0.1})).eval()
+    block = scaled.blocks[0]
+    assert block.scales.shape == (4, 8) and torch.all(block.scales == 0.1) and block.scales.requires_grad
+    state = {k: v for k, v in scaled.state_dict().items() if not k.endswith("scales")}
+    plain.load_state_dict(state)
+    x = torch.randn(2, 7, 8)
+    mask = torch.arange(7)[None] < torch.tensor([7, 4])[:, None]
+    with torch.no_grad():
+        block.scales.fill_(1.0)
+        torch.testing.assert_close(scaled(x, mask), plain(x, mask))
+        block.scales.zero_()
+        expected = block.out_norm(x) * mask.unsqueeze(-1)
+        torch.testing.assert_close(scaled(x, mask), expected)
+        block.scales.fill_(0.1)
+        assert not torch.allclose(scaled(x, mask), expected)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5])
+def test_layer_scale_must_be_positive(bad):
+    with pytest.raises(ConfigError, match="layer_scale: Input should be greater than 0"):
+        validate(ConformerConfig, {"layer_scale": bad})

@@ -38,7 +38,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from glossfree.config import StrictModel
@@ -81,6 +81,12 @@ class ConformerConfig(StrictModel):
         dropout: dropout in feed-forward, attention and convolution modules.
         windowed: ``null`` runs the blocks over the whole sequence; a :class:`ConformerWindows`
             (e.g. ``{window: 24, stride: 2}``) runs them on sliding windows (paper 004, App. B.3).
+        layer_scale: ``null`` (the Conformer paper) adds each residual branch (both half-step FFNs,
+            attention, convolution) as it is; a number multiplies each branch by a learned
+            per-channel scale that starts at that value (LayerScale, Touvron et al. 2021, "Going
+            deeper with image transformers"), so a block starts close to the LayerNorm of its input.
+            From scratch at ``mid`` size the random branches of one block outweigh the small
+            articulator features and the LM reads the pose backbone later (docs/benchmarks.md §12).
     """
 
     num_layers: int = 4
@@ -90,6 +96,7 @@ class ConformerConfig(StrictModel):
     kernel_size: int = 5
     dropout: float = 0.1
     windowed: ConformerWindows | None = None
+    layer_scale: float | None = Field(None, gt=0)
 
     @field_validator("kernel_size")
     @classmethod
@@ -155,6 +162,10 @@ class ConformerBlock(nn.Module):
         )
         self.ff2 = FeedForward(dim, config.ff_mult, config.dropout)
         self.out_norm = nn.LayerNorm(dim)
+        if config.layer_scale is None:
+            self.scales = None
+        else:  # one learned per-channel scale per residual branch: ff1, attention, convolution, ff2
+            self.scales = nn.Parameter(torch.full((4, dim), float(config.layer_scale)))
 
     def forward(
         self, x: torch.Tensor, frame_mask: torch.Tensor, *, need_weights: bool = False
@@ -163,17 +174,21 @@ class ConformerBlock(nn.Module):
 
         With ``need_weights``, also the self-attention probabilities ``[B, H, T, T]``.
         """
-        x = x + 0.5 * self.ff1(x)
+        x = x + 0.5 * self._scaled(0, self.ff1(x))
         h = self.attn_norm(x)
         attended = self.attn(h, h, frame_mask, need_weights=need_weights)
         weights = None
         if need_weights:
             attended, weights = attended
-        x = x + self.attn_dropout(attended)
-        x = x + self.conv(x, frame_mask)
-        x = x + 0.5 * self.ff2(x)
+        x = x + self._scaled(1, self.attn_dropout(attended))
+        x = x + self._scaled(2, self.conv(x, frame_mask))
+        x = x + 0.5 * self._scaled(3, self.ff2(x))
         x = self.out_norm(x) * frame_mask.unsqueeze(-1).to(x.dtype)
         return (x, weights) if need_weights else x
+
+    def _scaled(self, branch: int, h: torch.Tensor) -> torch.Tensor:
+        """Residual branch ``branch`` (0 ff1, 1 attention, 2 convolution, 3 ff2) times its layer scale."""
+        return h if self.scales is None else h * self.scales[branch]
 
 
 class Conformer(nn.Module):
