@@ -51,6 +51,12 @@ class SlidingPerceiverConfig(StrictModel):
             the LM stops reading it (docs/benchmarks.md §8).
         dim: internal width; ``None`` = the output (LLM embedding) width, as in the paper.
         dropout: dropout in attention and feed-forward blocks.
+        query: what each window's latents start from: ``learned`` (the paper: the same learned
+            latents for every window) or ``centre`` (the learned latents plus the window's centre
+            frame, so each token starts as its own frame and the attention adds the window's
+            context). With ``learned`` the attention over a window starts near a uniform average,
+            and neighbouring tokens of a window-8, stride-2 perceiver are nearly the same token
+            (docs/benchmarks.md §12, sixth round).
     """
 
     kind: Literal["sliding_perceiver"] = "sliding_perceiver"
@@ -64,6 +70,7 @@ class SlidingPerceiverConfig(StrictModel):
     position_init: Literal["random", "sinusoidal"] = "random"
     dim: int | None = None
     dropout: float = 0.0
+    query: Literal["learned", "centre"] = "learned"
 
 
 def num_windows(lengths: torch.Tensor, *, window: int, stride: int) -> torch.Tensor:
@@ -165,6 +172,8 @@ class SlidingPerceiver(nn.Module):
         window_mask = frame_mask.unfold(1, cfg.window, cfg.stride).reshape(batch * count, cfg.window)
 
         latents = self.latents.unsqueeze(0).expand(batch * count, -1, -1)  # [B * W, Q, D]
+        if cfg.query == "centre":  # each window's latents start from its centre frame (0 if padding)
+            latents = latents + windows[:, (cfg.window - 1) // 2].unsqueeze(1)  # [B * W, Q, D]
         for layer in self.layers:
             latents = layer(latents, windows, window_mask)
         tokens = self.output(self.norm(latents))  # [B * W, Q, out]
