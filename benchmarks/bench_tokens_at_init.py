@@ -1,0 +1,100 @@
+"""How distinct are a recipe's visual tokens before training? Per visual point, at initialisation.
+
+A from-scratch recipe's LM can read only what differs between its visual tokens. This script builds
+each recipe as ``glossfree train`` would (same seed, same data pipeline, training mode), runs its
+first training batches through the visual side and reports, at each point of
+``SLTModel.visual_points`` (frontend, compressor, tokens as the LM reads them):
+
+- **within**: the share of the features' variance that lies *within* a sample (over its time steps)
+  rather than between samples' means. Near 0: every token of a sample is nearly the same vector.
+- **adjacent cos**: the mean cosine between consecutive steps after each sample's mean is removed.
+  Near 1: neighbouring tokens repeat each other (a smoothing compressor).
+- **grad**: the norm of the LM loss's gradient reaching each part's parameters (first batch).
+
+Issue 22, sixth round (docs/benchmarks.md §12): a Sliding Perceiver with the paper's learned query
+starts as an average over each window (compressor within 0.15, adjacent cos 0.54, against 0.74 /
+0.02 for `pose_conv/mid`'s strided convolution), and one Conformer block's random branches decorrelate
+neighbouring backbone steps (adjacent cos 0.10 against 0.49 without them). ``compressor.query:
+centre`` and ``frontend.conformer.layer_scale`` are the options this made visible.
+
+    python benchmarks/bench_tokens_at_init.py --data data/p14t_synth --batches 4 --recipe pose_conv/mid \\
+        --recipe "pose_perceiver/mid model.compressor.query=learned model.compressor.dropout=0 model.frontend.conformer.layer_scale=null" \\
+        --recipe pose_perceiver/mid
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shlex
+import tempfile
+from pathlib import Path
+
+import torch
+
+from glossfree.threads import set_threads
+from glossfree.training.engine import build_run
+from glossfree.training.tasks import load_recipe
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="a prepared corpus (e.g. data/p14t_synth)")
+    parser.add_argument("--recipe", action="append", required=True, metavar='"NAME [KEY=VALUE ...]"',
+                        help="a recipe and its overrides, one quoted string (repeat)")  # fmt: skip
+    parser.add_argument("--batches", type=int, default=4, help="training batches to measure on")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    return parser.parse_args()
+
+
+def token_statistics(features: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+    """``features`` [B, T, D], ``mask`` [B, T] -> (within-sample share of variance, adjacent cosine)."""
+    mask = mask.bool()
+    weight = mask.unsqueeze(-1).to(features.dtype)  # [B, T, 1]
+    means = (features * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1)  # [B, D]
+    centred = (features - means[:, None]) * weight  # [B, T, D]
+    total = features[mask].var(dim=0, unbiased=False).sum()
+    within = centred.pow(2).sum() / weight.sum().clamp(min=1)
+    pairs = mask[:, 1:] & mask[:, :-1]
+    cosine = torch.nn.functional.cosine_similarity(centred[:, 1:], centred[:, :-1], dim=-1)[pairs]
+    return float(within / total.clamp(min=1e-12)), float(cosine.mean()) if cosine.numel() else float("nan")
+
+
+def measure(spec: str, root: Path, batches: int) -> None:
+    name, *overrides = shlex.split(spec)
+    recipe = load_recipe(name, [*overrides, "data.num_workers=0", f"data.root={root}"])  # as `train --data`
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build_run(recipe, root, Path(tmp) / "run")
+        stage = built.recipe.stages[-1]  # the translation stage of a staged recipe
+        loader = built.task.datamodule(built.recipe, stage, root, built.data).train_dataloader()
+        model = built.model.train()
+        rows: dict[str, list[tuple[float, float]]] = {}
+        for batch in itertools.islice(loader, batches):
+            with torch.no_grad():
+                for point, visual in model.visual_points(batch).items():
+                    rows.setdefault(point, []).append(token_statistics(visual.features, visual.mask))
+        model.zero_grad()
+        model(next(iter(loader))).loss.backward()
+        grads: dict[str, float] = {}
+        for param_name, param in model.named_parameters():
+            if param.grad is not None:
+                part = param_name.split(".")[0]
+                grads[part] = grads.get(part, 0.0) + float(param.grad.pow(2).sum())
+    print(f"\n{spec}")
+    for point, values in rows.items():
+        within = sum(v[0] for v in values) / len(values)
+        adjacent = sum(v[1] for v in values) / len(values)
+        print(f"  {point:<11} within {within:.3f}   adjacent cos {adjacent:.3f}")
+    print("  grad   " + "  ".join(f"{part} {value ** 0.5:.4f}" for part, value in grads.items()))
+
+
+def main() -> None:
+    args = parse_args()
+    set_threads(args.threads)
+    for spec in args.recipe:
+        torch.manual_seed(0)
+        measure(spec, args.data, args.batches)
+
+
+if __name__ == "__main__":
+    main()
