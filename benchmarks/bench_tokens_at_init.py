@@ -68,13 +68,14 @@ def measure(spec: str, root: Path, batches: int) -> None:
         stage = built.recipe.stages[-1]  # the translation stage of a staged recipe
         loader = built.task.datamodule(built.recipe, stage, root, built.data).train_dataloader()
         model = built.model.train()
+        loaded = list(itertools.islice(loader, batches))
         rows: dict[str, list[tuple[float, float]]] = {}
-        for batch in itertools.islice(loader, batches):
+        for batch in loaded:
             with torch.no_grad():
                 for point, visual in model.visual_points(batch).items():
                     rows.setdefault(point, []).append(token_statistics(visual.features, visual.mask))
         model.zero_grad()
-        model(next(iter(loader))).loss.backward()
+        model(loaded[0]).loss.backward()
         grads: dict[str, float] = {}
         for param_name, param in model.named_parameters():
             if param.grad is not None:
