@@ -189,11 +189,11 @@ def test_centre_query_starts_tokens_apart():
     of independent frames give similar tokens; starting each window's latent at its centre frame
     keeps them apart (mean cosine of consecutive centred tokens: 0.63 vs 0.06 here)."""
     x, mask = features([40], seed=3)
-    spreads = {}
+    cosines = {}
     for query in ("learned", "centre"):
         with torch.no_grad():
             tokens, _ = perceiver(query=query)(x, mask)  # [1, W, D]
         centred = tokens[0] - tokens[0].mean(dim=0)
-        spreads[query] = float(torch.nn.functional.cosine_similarity(centred[1:], centred[:-1]).mean())
-    assert spreads["learned"] > 0.4
-    assert spreads["centre"] < 0.2
+        cosines[query] = float(torch.nn.functional.cosine_similarity(centred[1:], centred[:-1]).mean())
+    assert cosines["learned"] > 0.4
+    assert cosines["centre"] < 0.2
