@@ -5,7 +5,8 @@ glosses) trained for ``--steps`` optimiser steps on the benchmark's gloss/text p
 recipe's optimiser and schedule, once per variant, one after the other in this process; dev BLEU-4
 on every dev sentence (greedy). The variants start from the mBART layout (d 256, 3+3 layers,
 4 heads, FFN 1,024, dropout 0.1, embeddings scaled by sqrt(d), learned absolute positions, GELU,
-LayerNorm with bias, init N(0, 0.02), output tied without scaling) and swap in one of T5's parts each:
+LayerNorm with bias, init N(0, 0.044) as the ``mid`` recipes, output tied without scaling) and swap in
+one of T5's parts each:
 
 - ``no_scale``: unscaled embeddings (``scale_embedding: false``);
 - ``relu``: ReLU feed-forward (``activation_function: relu``);
@@ -14,7 +15,9 @@ LayerNorm with bias, init N(0, 0.02), output tied without scaling) and swap in o
 - ``out_scale``: the tied output scaled by d^-0.5 (T5's ``tie_word_embeddings`` rescaling);
 - ``rmsnorm``: every LayerNorm replaced by an RMSNorm without bias (T5's ``T5LayerNorm``);
 - ``t5_init``: T5's initialisation (embeddings N(0, 1); attention and FFN weights N(0, fan_in^-0.5));
-- ``t5``: the shipped T5 layout itself, with its own tokenizer.
+- ``t5``: the shipped T5 layout itself, with its own tokenizer;
+- ``init_002``: not a T5 part: transformers' own mBART initialisation, N(0, 0.02) (set for d 1,024),
+  which the ``mid`` recipes used until the eighth round of docs/benchmarks.md §12.
 
     python benchmarks/bench_lm_parts.py --data data/p14t_synth [--steps 666] [--variants mbart,no_scale,...]
         [--recipe pose_perceiver/mid] [--threads 1] [--json FILE]
@@ -31,7 +34,7 @@ from _util import machine, machine_line, write_json
 MBART_MID = {
     "d_model": 256, "encoder_layers": 3, "decoder_layers": 3, "encoder_attention_heads": 4,
     "decoder_attention_heads": 4, "encoder_ffn_dim": 1024, "decoder_ffn_dim": 1024, "dropout": 0.1,
-    "scale_embedding": True,
+    "scale_embedding": True, "init_std": 0.044,
 }  # fmt: skip
 T5_MID = {
     "d_model": 256,
@@ -93,6 +96,7 @@ VARIANTS = {
     "rmsnorm": ("mbart", {}, _rmsnorm),
     "t5_init": ("mbart", {}, _t5_init),
     "t5": ("t5", {}, None),
+    "init_002": ("mbart", {"init_std": 0.02}, None),
 }
 
 

@@ -354,7 +354,22 @@ def test_from_scratch_mbart_must_state_its_embedding_scaling():
 def test_mid_recipes_use_the_scaled_mbart_layout():
     from glossfree.training.tasks import load_recipe
 
-    for name in ("pose_conv/mid", "pose_perceiver/mid", "pose_perceiver/mid_mlp"):
-        lm = load_recipe(name).model.lm
+    lms = {name: load_recipe(name).model.lm for name in ("pose_conv/mid", "pose_perceiver/mid", "pose_perceiver/mid_mlp")}
+    for name, lm in lms.items():
         assert lm.family == "mbart" and lm.name_or_path is None, name
         assert lm.architecture["scale_embedding"] is True and lm.architecture["d_model"] == 256, name
+        # transformers' 0.02 is set for mBART's d 1,024; at d 256 it starts the cross-attention unread
+        assert lm.architecture["init_std"] == 0.044, name
+    assert len({str(sorted(lm.architecture.items())) for lm in lms.values()}) == 1  # one LM, three visual sides
+
+
+def test_from_scratch_init_std_reaches_every_weight(tmp_path):
+    tokenizer = train_tokenizer(TEXTS * 3, tmp_path / "mbart", vocab_size=40, family="mbart")
+    config = {**TINY_MBART, "adapter": {"kind": "none"}}
+    for std in (0.02, 0.2):
+        config["architecture"] = {**TINY_MBART["architecture"], "init_std": std}
+        model = build(validate(LanguageModelConfig, config), tokenizer).model
+        layer = model.model.decoder.layers[0]
+        for weight in (layer.encoder_attn.q_proj.weight, layer.encoder_attn.out_proj.weight, layer.fc2.weight,
+                       model.model.shared.weight):  # fmt: skip
+            assert float(weight.detach().std()) == pytest.approx(std, rel=0.15)

@@ -118,7 +118,12 @@ class LanguageModelConfig(StrictModel):
             false, the pretrained mBART checkpoints and the measured layout use true).
         architecture: ``T5Config`` / ``MBartConfig`` keyword arguments; with ``name_or_path`` they
             override the checkpoint's config (e.g. dropout). Vocabulary and special-token ids
-            always come from the tokenizer.
+            always come from the tokenizer. From scratch, mind ``init_std`` (mBART): transformers'
+            0.02 suits mBART's d 1,024; at d 256 the decoder's cross-attention then starts adding a
+            tenth of its residual stream and the visual side gets about a twelfth of the gradient it gets
+            at 0.044 (nn.Transformer's xavier scale at that width), and the LM learns the sentence
+            prior before it reads its input. The ``mid`` recipes set 0.044 (docs/benchmarks.md §12,
+            eighth round; ``benchmarks/bench_tokens_at_init.py`` measures both at initialisation).
         dtype: weight dtype of the language model.
         label_smoothing: label smoothing of the cross-entropy (0 = plain cross-entropy).
         adapter: LoRA / DoRA settings.
